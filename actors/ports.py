@@ -1,0 +1,39 @@
+"""What the actors need from the layer above, as interfaces: publishing and fencing."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Publisher(Protocol):
+    """Publishes one connector's variables (`session_events`, `limits`, ...)."""
+
+    def publish(self, variable: str, value: Any, *, event_seq: int | None = None) -> None: ...
+
+
+class Fenced(Exception):
+    """A stale actor generation tried to act after it was abandoned."""
+
+
+class Lease:
+    """The right of one actor generation to act; revoked when the generation is abandoned.
+
+    Drivers, state writes and publications of an actor go through its lease, so that a
+    hung generation that wakes up after it was replaced changes nothing.
+    """
+
+    def __init__(self, role: str, generation: int) -> None:
+        self.role = role
+        self.generation = generation
+        self._valid = True
+
+    @property
+    def valid(self) -> bool:
+        return self._valid
+
+    def revoke(self) -> None:
+        self._valid = False
+
+    def check(self) -> None:
+        if not self._valid:
+            raise Fenced(f"{self.role} generation {self.generation} was fenced off")

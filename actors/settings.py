@@ -1,0 +1,23 @@
+"""One connector's configuration, as the actors see it (built by the config loader)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    index: int  # 1-based position in the station
+    evse_id: str
+    enabled_at_start: bool = True
+    max_current_a: float = 32.0
+    phases: int = 3
+    phase_switching: bool = True
+    lock: bool = True
+    free_charging: bool = False
+    require_accept_new_session: bool = False
+    auth_timeout_s: float = 60.0
+    telemetry_interval_s: float = 1.0
+    meter_interval_s: float = 1.0
+    board_driver: str = "sim"
+    meter_driver: str = "sim"

@@ -1,0 +1,43 @@
+"""The station's configuration as typed, validated values (see spec/config.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from actors.settings import ConnectorSettings
+
+
+@dataclass(frozen=True)
+class SupervisionSettings:
+    intensity: int = 5  # failures allowed ...
+    period_s: float = 30.0  # ... within this window, per connector
+    backoff_min_s: float = 0.05
+    backoff_max_s: float = 5.0
+    ping_interval_s: float = 0.5
+    ping_timeout_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    command_endpoint: str = "tcp://127.0.0.1:5555"
+    publish_endpoint: str = "tcp://127.0.0.1:5556"
+    request_timeout_s: float = 5.0
+    max_message_bytes: int = 65536
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    time_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    name: str = "station"
+    state_dir: Path = Path("./state")
+    isolation: str = "thread"
+    chaos: bool = False
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    connectors: tuple[ConnectorSettings, ...] = ()
+    sim: SimSettings = field(default_factory=SimSettings)
