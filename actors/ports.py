@@ -37,3 +37,15 @@ class Lease:
     def check(self) -> None:
         if not self._valid:
             raise Fenced(f"{self.role} generation {self.generation} was fenced off")
+
+
+class Peers(Protocol):
+    """Reaches the current generation of a sibling actor of the same connector by its role."""
+
+    def ask(self, role: str, message: object, timeout_s: float) -> Any:
+        """Ask and wait for the answer; raises TimeoutError or the handler's exception."""
+        ...
+
+    def tell(self, role: str, message: object) -> None:
+        """Send without waiting; a message to an actor that is down is dropped."""
+        ...

@@ -1,0 +1,451 @@
+"""The charging state machine of one connector, as data plus small pure functions.
+
+`step(model, message, env)` returns the next model, the ordered outputs (session events
+to publish, reservation and lock operations) and the reply to a command. The connector
+state (`State`) is never stored: it is derived from the model by `state_of`, and the
+board output (`HardwareOutput`) is derived from the state by `hardware_output`, so one
+table decides what the control pilot and the relays do in each state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from actors.messages import (
+    AcceptNewSession,
+    Authorize,
+    BoardReport,
+    CancelCharging,
+    Disable,
+    Enable,
+    ForceUnlock,
+    PauseCharging,
+    ResumeCharging,
+    SetFaulted,
+    SetLocalMaxCurrent,
+    Tick,
+)
+from actors.model import (
+    CANCEL_REASONS,
+    Emit,
+    EndReservation,
+    Env,
+    Error,
+    HardwareOutput,
+    Model,
+    Output,
+    PreAuth,
+    Reservation,
+    Session,
+    SessionEvent,
+    State,
+    Unlock,
+)
+from drivers.base import MIN_CURRENT_A, CPState, PilotSignal
+
+OVERDRAW_FACTOR = 1.1
+OVERDRAW_LIMIT_S = 7.0
+LATCHED_UNTIL_UNPLUG = frozenset({Error.CarDiodeFault, Error.OverCurrent, Error.VentilationNotAvailable})
+PLUG_ERRORS = frozenset({Error.Car, Error.CarDiodeFault, Error.OverCurrent, Error.VentilationNotAvailable})
+
+
+@dataclass(frozen=True)
+class Step:
+    model: Model
+    outputs: tuple[Output, ...] = ()
+    reply: Any = None
+
+
+def _emit(model: Model, event: SessionEvent, **details: Any) -> Emit:
+    """A session event of the model's session ("" as uuid outside a session)."""
+    uuid = model.session.uuid if model.session is not None else ""
+    return Emit(event, uuid, **details)
+
+
+# --- derived state and board output -------------------------------------------------------------
+
+
+def allowed_current_a(model: Model, env: Env) -> float:
+    """The per-phase current the connector may offer: hardware maximum and local limit."""
+    return min(env.settings.max_current_a, model.local_limit_a)
+
+
+def _session_state(model: Model, env: Env) -> State:
+    session = model.session
+    if session is None:
+        return State.Idle
+    if session.cancelled or (session.authorized and session.user_paused):
+        return State.ChargingPausedEVSE
+    if not session.authorized:
+        return State.WaitingForAuthentication
+    if allowed_current_a(model, env) < MIN_CURRENT_A:
+        return State.ChargingPausedEVSE
+    if model.cp in (CPState.C, CPState.D):
+        return State.Charging
+    return State.ChargingPausedEV
+
+
+def state_of(model: Model, env: Env) -> State:
+    """The connector state of evse-manager.md, derived from the model (first match wins)."""
+    if model.faulted:
+        return State.Faulted
+    if not model.enabled:
+        return State.Disabled
+    if model.errors:
+        return State.Error
+    if model.finished:
+        return State.Finished
+    return _session_state(model, env)
+
+
+def hardware_output(model: Model, env: Env) -> HardwareOutput:
+    """What the board must do in the model's state: the spec's state table."""
+    state = state_of(model, env)
+    locked = env.settings.lock and _locks_cable(model)
+    if state is State.Faulted:
+        return HardwareOutput(PilotSignal.f(), False, locked)
+    if state in (State.Charging, State.ChargingPausedEV):
+        return HardwareOutput(PilotSignal.pwm(allowed_current_a(model, env)), True, locked)
+    return HardwareOutput(PilotSignal.x1(), False, locked)
+
+
+def _locks_cable(model: Model) -> bool:
+    session = model.session
+    return model.plugged and session is not None and session.authorized and not session.cancelled
+
+
+# --- events that follow from a change of state ----------------------------------------------------
+
+_PAUSE_OR_RESUME_FROM = frozenset({State.Charging, State.ChargingPausedEV, State.ChargingPausedEVSE})
+_TRANSITION_EVENTS: dict[State, SessionEvent] = {
+    State.Charging: SessionEvent.ChargingResumed,
+    State.ChargingPausedEV: SessionEvent.ChargingPausedEV,
+    State.ChargingPausedEVSE: SessionEvent.ChargingPausedEVSE,
+}
+
+
+def transition_event(before: State, after: State, model: Model) -> SessionEvent | None:
+    """The charging event a state change publishes in an authorized, uncancelled session.
+
+    Between the charging states every change is published; back from Error only the car
+    drawing again is (ChargingResumed). Authorization publishes its own events.
+    """
+    session = model.session
+    if before is after or session is None or not session.authorized or session.cancelled:
+        return None
+    if before in _PAUSE_OR_RESUME_FROM or (before is State.Error and after is State.Charging):
+        return _TRANSITION_EVENTS.get(after)
+    return None
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+
+def _admitted(reservation: Reservation | None, token: str, parent_id: str | None) -> bool:
+    """A reservation admits its own token, or any token with the reservation's parent id."""
+    if reservation is None:
+        return True
+    return token == reservation.auth_token or (parent_id is not None and parent_id == reservation.parent_id)
+
+
+def _authorize_session(model: Model, env: Env, token: str | None, parent_id: str | None) -> Step:
+    assert model.session is not None
+    session = replace(model.session, authorized=True, token=token, parent_id=parent_id)
+    outputs: list[Output] = []
+    if env.reservation is not None:
+        outputs.append(EndReservation("UsedToStartCharging"))
+    model = replace(model, session=session)
+    outputs.append(_emit(model, SessionEvent.ChargingStarted))
+    follow_up = _TRANSITION_EVENTS.get(state_of(model, env))
+    if follow_up is not None:
+        outputs.append(_emit(model, follow_up))
+    return Step(model, tuple(outputs), True)
+
+
+def _open_session(model: Model, env: Env) -> Step:
+    """A car is present on an available connector: SessionStarted, then authorization."""
+    reservation_id = env.reservation.reservation_id if env.reservation else None
+    session = Session(uuid=env.new_uuid(), reservation_id=reservation_id)
+    model = replace(model, session=session, finished=False)
+    started = _emit(model, SessionEvent.SessionStarted, reservation_id=reservation_id)
+    pre_auth, model = model.pre_auth, replace(model, pre_auth=None)
+    if (
+        pre_auth is not None
+        and pre_auth.expires_at > env.now
+        and _admitted(env.reservation, *pre_auth.credentials)
+    ):
+        authorized = _authorize_session(model, env, *pre_auth.credentials)
+        return Step(authorized.model, (started, *authorized.outputs))
+    if env.settings.free_charging and env.reservation is None:
+        authorized = _authorize_session(model, env, None, None)
+        return Step(authorized.model, (started, *authorized.outputs))
+    return Step(model, (started, _emit(model, SessionEvent.AuthRequired)))
+
+
+def _may_open_session(model: Model) -> bool:
+    return (
+        model.plugged
+        and model.session is None
+        and model.enabled
+        and not model.faulted
+        and not model.errors
+        and not model.finished
+    )
+
+
+def _close_session(model: Model, env: Env) -> Step:
+    """The car left: SessionFinished, and the connector returns to its configured phases."""
+    finished = _emit(model, SessionEvent.SessionFinished)
+    model = replace(model, session=None, finished=env.settings.require_accept_new_session)
+    return Step(model, (finished,))
+
+
+def _cancel(model: Model, reason: str) -> Step:
+    assert model.session is not None
+    session = replace(model.session, cancelled=True)
+    return Step(
+        replace(model, session=session), (_emit(model, SessionEvent.SessionCancelled, reason=reason),)
+    )
+
+
+def _open_session_uncancelled(model: Model) -> bool:
+    return model.session is not None and not model.session.cancelled
+
+
+# --- the board ----------------------------------------------------------------------------------
+
+
+def board_errors(model: Model, report: BoardReport) -> frozenset[Error]:
+    """The errors the board reports now, plus those that last until unplug."""
+    status = report.status
+    now: set[Error] = set()
+    if status.cp is CPState.E:
+        now.add(Error.Car)
+    if status.diode_fault:
+        now.add(Error.CarDiodeFault)
+    if status.cp is CPState.D:
+        now.add(Error.VentilationNotAvailable)
+    if status.rcd_tripped:
+        now.add(Error.RCD)
+    if status.relay_welded:
+        now.add(Error.Relais)
+    if status.overcurrent_tripped:
+        now.add(Error.OverCurrent)
+    latched = model.errors & LATCHED_UNTIL_UNPLUG
+    if status.cp is CPState.C:
+        latched -= {Error.VentilationNotAvailable}
+    if not status.plugged:
+        return frozenset(now - PLUG_ERRORS)
+    return frozenset(now | latched)
+
+
+def _on_board(model: Model, report: BoardReport, env: Env) -> Step:
+    status = report.status
+    outputs: list[Output] = []
+    if model.plugged and not status.plugged and model.session is not None:
+        closed = _close_session(model, env)
+        model, outputs = closed.model, list(closed.outputs)
+    errors = board_errors(model, report)
+    for error in sorted(errors - model.errors):
+        outputs.append(_emit(model, SessionEvent.Error, error=error))
+    model = replace(model, plugged=status.plugged, cp=status.cp, errors=errors)
+    if not status.plugged:
+        model = replace(model, overdraw_since=None)
+    model, overdraw = _check_overdraw(model, status.currents_a, env)
+    outputs.extend(overdraw)
+    if _may_open_session(model):
+        opened = _open_session(model, env)
+        model = opened.model
+        outputs.extend(opened.outputs)
+    return Step(model, tuple(outputs))
+
+
+def _check_overdraw(model: Model, currents_a: tuple[float, ...], env: Env) -> tuple[Model, list[Output]]:
+    """The 7 s rule: any phase above 1.1 x the allowed current for more than 7 s is OverCurrent."""
+    drawing = state_of(model, env) is State.Charging
+    limit_a = OVERDRAW_FACTOR * allowed_current_a(model, env)
+    if not drawing or max(currents_a, default=0.0) <= limit_a:
+        return replace(model, overdraw_since=None, last_currents_a=tuple(currents_a)), []
+    model = replace(model, last_currents_a=tuple(currents_a))
+    if model.overdraw_since is None:
+        return replace(model, overdraw_since=env.now), []
+    if env.now - model.overdraw_since <= OVERDRAW_LIMIT_S:
+        return model, []
+    errors = model.errors | {Error.OverCurrent}
+    return replace(model, errors=errors, overdraw_since=None), [
+        _emit(model, SessionEvent.Error, error=Error.OverCurrent)
+    ]
+
+
+def _on_tick(model: Model, tick: Tick, env: Env) -> Step:
+    if model.pre_auth is not None and model.pre_auth.expires_at <= env.now:
+        model = replace(model, pre_auth=None)
+    if model.overdraw_since is None:
+        return Step(model)
+    model, outputs = _check_overdraw(model, model.last_currents_a, env)
+    return Step(model, tuple(outputs))
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def _enable(model: Model, command: Enable, env: Env) -> Step:
+    if model.faulted:
+        return Step(model, reply=False)
+    if model.enabled:
+        return Step(model, reply=True)
+    model = replace(model, enabled=True)
+    outputs: tuple[Output, ...] = (_emit(model, SessionEvent.Enabled),)
+    if _may_open_session(model):
+        opened = _open_session(model, env)
+        model, outputs = opened.model, outputs + opened.outputs
+    return Step(model, outputs, True)
+
+
+def _disable(model: Model, command: Disable, env: Env) -> Step:
+    if not model.enabled and not model.faulted:
+        return Step(model, reply=True)
+    outputs: list[Output] = []
+    if _open_session_uncancelled(model):
+        cancelled = _cancel(model, "Local")
+        model, outputs = cancelled.model, list(cancelled.outputs)
+    model = replace(model, enabled=False, faulted=False, pre_auth=None)
+    outputs.append(_emit(model, SessionEvent.Disabled))
+    if env.reservation is not None:
+        outputs.append(EndReservation("Cancelled"))
+    return Step(model, tuple(outputs), True)
+
+
+def set_faulted(model: Model, env: Env, error: Error | None = None) -> Step:
+    """Faulted by an operator (`set_faulted`) or by the supervisor giving up (with an error)."""
+    if model.faulted:
+        return Step(model, reply=True)
+    outputs: list[Output] = []
+    if _open_session_uncancelled(model):
+        cancelled = _cancel(model, "Other")
+        model, outputs = cancelled.model, list(cancelled.outputs)
+    model = replace(model, faulted=True, pre_auth=None)
+    outputs.append(_emit(model, SessionEvent.PermanentFault, error=error))
+    if env.reservation is not None:
+        outputs.append(EndReservation("Cancelled"))
+    return Step(model, tuple(outputs), True)
+
+
+def _set_faulted(model: Model, command: SetFaulted, env: Env) -> Step:
+    return set_faulted(model, env)
+
+
+def _authorized_uncancelled(model: Model) -> Session | None:
+    session = model.session
+    if session is None or not session.authorized or session.cancelled:
+        return None
+    return session
+
+
+def _pause(model: Model, command: PauseCharging, env: Env) -> Step:
+    session = _authorized_uncancelled(model)
+    if session is None:
+        return Step(model, reply=False)
+    return Step(replace(model, session=replace(session, user_paused=True)), reply=True)
+
+
+def _resume(model: Model, command: ResumeCharging, env: Env) -> Step:
+    session = _authorized_uncancelled(model)
+    if session is None or not session.user_paused or allowed_current_a(model, env) < MIN_CURRENT_A:
+        return Step(model, reply=False)
+    return Step(replace(model, session=replace(session, user_paused=False)), reply=True)
+
+
+def _cancel_charging(model: Model, command: CancelCharging, env: Env) -> Step:
+    if command.reason not in CANCEL_REASONS:
+        raise ValueError(f"reason must be one of {sorted(CANCEL_REASONS)}, got {command.reason!r}")
+    if not _open_session_uncancelled(model):
+        return Step(model, reply=False)
+    cancelled = _cancel(model, command.reason)
+    return replace(cancelled, reply=True)
+
+
+def _accept_new_session(model: Model, command: AcceptNewSession, env: Env) -> Step:
+    state = state_of(model, env)
+    if state is State.Idle:
+        return Step(model, reply=True)
+    if state is not State.Finished:
+        return Step(model, reply=False)
+    model = replace(model, finished=False)
+    if _may_open_session(model):
+        opened = _open_session(model, env)
+        return replace(opened, reply=True)
+    return Step(model, reply=True)
+
+
+def _authorize(model: Model, command: Authorize, env: Env) -> Step:
+    state = state_of(model, env)
+    if state in (State.Disabled, State.Faulted, State.Error, State.Finished):
+        return Step(model, reply=False)
+    session = model.session
+    if session is not None and (session.cancelled or session.authorized):
+        return Step(model, reply=not session.cancelled and session.token == command.auth_token)
+    if not _admitted(env.reservation, command.auth_token, command.parent_id):
+        return Step(model, (_emit(model, SessionEvent.ReservationAuthtokenMismatch),), False)
+    if session is None:
+        pre_auth = PreAuth(command.auth_token, command.parent_id, env.now + env.settings.auth_timeout_s)
+        return Step(replace(model, pre_auth=pre_auth), reply=True)
+    return _authorize_session(model, env, command.auth_token, command.parent_id)
+
+
+def _set_local_max_current(model: Model, command: SetLocalMaxCurrent, env: Env) -> Step:
+    current_a = command.max_current
+    if math.isnan(current_a) or not 0.0 <= current_a <= env.settings.max_current_a:
+        return Step(model, reply="Error_OutOfRange")
+    return Step(replace(model, local_limit_a=float(current_a)), reply="Success")
+
+
+def _force_unlock(model: Model, command: ForceUnlock, env: Env) -> Step:
+    if not env.settings.lock:
+        return Step(model, reply=False)
+    if not _open_session_uncancelled(model):
+        return Step(model, (Unlock(),))
+    cancelled = _cancel(model, "UnlockCommand")
+    return Step(cancelled.model, (*cancelled.outputs, Unlock()))
+
+
+def _on_board_message(model: Model, message: BoardReport, env: Env) -> Step:
+    return _on_board(model, message, env)
+
+
+Handler = Callable[[Model, Any, Env], Step]
+
+TRANSITIONS: dict[type, Handler] = {
+    BoardReport: _on_board_message,
+    Tick: _on_tick,
+    Enable: _enable,
+    Disable: _disable,
+    SetFaulted: _set_faulted,
+    PauseCharging: _pause,
+    ResumeCharging: _resume,
+    CancelCharging: _cancel_charging,
+    AcceptNewSession: _accept_new_session,
+    Authorize: _authorize,
+    SetLocalMaxCurrent: _set_local_max_current,
+    ForceUnlock: _force_unlock,
+}
+
+
+def step(model: Model, message: object, env: Env) -> Step:
+    """Apply one message to the model; add the charging event the change of state implies."""
+    handler = TRANSITIONS.get(type(message))
+    if handler is None:
+        raise TypeError(f"the charging state machine does not handle {type(message).__name__}")
+    before = state_of(model, env)
+    result = handler(model, message, env)
+    return with_transition_event(before, result, env)
+
+
+def with_transition_event(before: State, result: Step, env: Env) -> Step:
+    event = transition_event(before, state_of(result.model, env), result.model)
+    if event is None:
+        return result
+    return replace(result, outputs=(*result.outputs, _emit(result.model, event)))

@@ -1,0 +1,173 @@
+"""Messages between the actors and from the API: immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.model import HardwareOutput, Reservation
+from drivers.base import BoardStatus, ReadingContext
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: check timers and poll devices (sent by the station's ticker)."""
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Are you alive? Answered with True by every actor (supervision)."""
+
+
+@dataclass(frozen=True)
+class ChaosKill:
+    """Fail as if the handler raised (chaos testing)."""
+
+
+@dataclass(frozen=True)
+class ChaosHang:
+    """Block the actor's thread this long (chaos testing)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BoardReport:
+    status: BoardStatus
+
+
+# Commands of the evse_manager interface (asks to the session actor)
+@dataclass(frozen=True)
+class Enable:
+    pass
+
+
+@dataclass(frozen=True)
+class Disable:
+    pass
+
+
+@dataclass(frozen=True)
+class SetFaulted:
+    pass
+
+
+@dataclass(frozen=True)
+class PauseCharging:
+    pass
+
+
+@dataclass(frozen=True)
+class ResumeCharging:
+    pass
+
+
+@dataclass(frozen=True)
+class CancelCharging:
+    reason: str
+
+
+@dataclass(frozen=True)
+class AcceptNewSession:
+    pass
+
+
+@dataclass(frozen=True)
+class Authorize:
+    auth_token: str
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SetLocalMaxCurrent:
+    max_current: float
+
+
+@dataclass(frozen=True)
+class ForceUnlock:
+    pass
+
+
+@dataclass(frozen=True)
+class ReserveNow:
+    reservation_id: int
+    auth_token: str
+    expiry_date: float  # Unix seconds
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelReservation:
+    pass
+
+
+@dataclass(frozen=True)
+class SwitchThreePhases:
+    three_phases: bool
+
+
+@dataclass(frozen=True)
+class GetSignedMeterValue:
+    pass
+
+
+# Asks to the hardware actor
+@dataclass(frozen=True)
+class ApplyOutput:
+    output: HardwareOutput
+
+
+@dataclass(frozen=True)
+class ReadStatus:
+    pass
+
+
+@dataclass(frozen=True)
+class SetLock:
+    locked: bool
+
+
+@dataclass(frozen=True)
+class SwitchPhases:
+    three_phases: bool
+
+
+# Asks to the meter actor
+@dataclass(frozen=True)
+class ReadMeter:
+    pass
+
+
+@dataclass(frozen=True)
+class SignReading:
+    token: str | None
+    context: ReadingContext
+
+
+# Asks to the reservation actor
+@dataclass(frozen=True)
+class StoreReservation:
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
+class EndReservationNow:
+    reason: str
+
+
+# The connector commands of the evse_manager interface, by their wire names
+COMMANDS: dict[str, type] = {
+    "enable": Enable,
+    "disable": Disable,
+    "set_faulted": SetFaulted,
+    "pause_charging": PauseCharging,
+    "resume_charging": ResumeCharging,
+    "cancel_charging": CancelCharging,
+    "accept_new_session": AcceptNewSession,
+    "reserve_now": ReserveNow,
+    "cancel_reservation": CancelReservation,
+    "force_unlock": ForceUnlock,
+    "set_local_max_current": SetLocalMaxCurrent,
+    "switch_three_phases_while_charging": SwitchThreePhases,
+    "get_signed_meter_value": GetSignedMeterValue,
+    "authorize": Authorize,
+}

@@ -1,0 +1,38 @@
+"""MeterActor: owns the meter driver; publishes `powermeter` and answers energy reads."""
+
+from __future__ import annotations
+
+from actors.base import ConnectorActor, ConnectorContext
+from actors.messages import ReadMeter, SignReading, Tick
+from actors.ports import Lease
+from drivers.base import Meter, MeterReading
+
+
+class MeterActor(ConnectorActor):
+    role = "meter"
+
+    def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
+        super().__init__(ctx, lease)
+        self._next_publication_at = 0.0
+        self.handlers.update({Tick: self._tick, ReadMeter: self._read, SignReading: self._sign})
+
+    @property
+    def meter(self) -> Meter:
+        self.lease.check()
+        return self.ctx.meter
+
+    def _tick(self, message: Tick) -> None:
+        now = self.ctx.clock.monotonic()
+        if now < self._next_publication_at:
+            return
+        self._next_publication_at = now + self.ctx.settings.meter_interval_s
+        reading = self._read(ReadMeter())
+        self.ctx.state.publish(self.lease, "powermeter", reading.to_payload())
+
+    def _read(self, message: ReadMeter) -> MeterReading:
+        reading = self.meter.reading()
+        self.ctx.state.set_last_reading(self.lease, reading)
+        return reading
+
+    def _sign(self, message: SignReading) -> str:
+        return self.meter.signed_reading(message.token, message.context)

@@ -1,0 +1,177 @@
+"""The data of one connector's charging logic: enums of the contract, the model, outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from actors.settings import ConnectorSettings
+from drivers.base import CPState, PilotSignal
+
+
+class State(StrEnum):
+    Disabled = "Disabled"
+    Idle = "Idle"
+    WaitingForAuthentication = "WaitingForAuthentication"
+    ChargingPausedEV = "ChargingPausedEV"
+    Charging = "Charging"
+    ChargingPausedEVSE = "ChargingPausedEVSE"
+    Finished = "Finished"
+    Error = "Error"
+    Faulted = "Faulted"
+
+
+class SessionEvent(StrEnum):
+    Enabled = "Enabled"
+    Disabled = "Disabled"
+    SessionStarted = "SessionStarted"
+    AuthRequired = "AuthRequired"
+    ChargingStarted = "ChargingStarted"
+    ChargingPausedEV = "ChargingPausedEV"
+    ChargingPausedEVSE = "ChargingPausedEVSE"
+    ChargingResumed = "ChargingResumed"
+    SessionFinished = "SessionFinished"
+    SessionCancelled = "SessionCancelled"
+    Error = "Error"
+    PermanentFault = "PermanentFault"
+    ReservationStart = "ReservationStart"
+    ReservationEnd = "ReservationEnd"
+    ReservationAuthtokenMismatch = "ReservationAuthtokenMismatch"
+    ReplugStarted = "ReplugStarted"
+    ReplugFinished = "ReplugFinished"
+
+
+class Error(StrEnum):
+    Car = "Car"
+    CarDiodeFault = "CarDiodeFault"
+    Relais = "Relais"
+    RCD = "RCD"
+    VentilationNotAvailable = "VentilationNotAvailable"
+    OverCurrent = "OverCurrent"
+    Internal = "Internal"
+    SLAC = "SLAC"
+    HLC = "HLC"
+
+
+CANCEL_REASONS = frozenset(
+    {
+        "EmergencyStop",
+        "EVDisconnected",
+        "HardReset",
+        "Local",
+        "Other",
+        "PowerLoss",
+        "Reboot",
+        "Remote",
+        "SoftReset",
+        "UnlockCommand",
+        "DeAuthorized",
+    }
+)
+RESERVATION_RESULTS = ("Accepted", "Faulted", "Occupied", "Rejected", "Unavailable")
+RESERVATION_END_REASONS = ("Expired", "Cancelled", "UsedToStartCharging")
+
+
+@dataclass(frozen=True)
+class Session:
+    uuid: str
+    reservation_id: int | None = None
+    token: str | None = None
+    parent_id: str | None = None
+    authorized: bool = False
+    cancelled: bool = False
+    user_paused: bool = False
+    start_energy_wh: float | None = None
+
+
+@dataclass(frozen=True)
+class PreAuth:
+    token: str
+    parent_id: str | None
+    expires_at: float  # monotonic seconds
+
+    @property
+    def credentials(self) -> tuple[str, str | None]:
+        return self.token, self.parent_id
+
+
+@dataclass(frozen=True)
+class Reservation:
+    reservation_id: int
+    auth_token: str
+    expiry_time: float  # Unix seconds
+    parent_id: str | None = None
+
+    def start_payload(self) -> dict[str, object]:
+        payload: dict[str, object] = {"reservation_id": self.reservation_id, "id_tag": self.auth_token}
+        if self.parent_id is not None:
+            payload["parent_id"] = self.parent_id
+        return payload
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything the state machine decides from; kept outside the actors so it survives them."""
+
+    local_limit_a: float
+    three_phases: bool
+    enabled: bool = True
+    faulted: bool = False
+    plugged: bool = False
+    cp: CPState = CPState.A
+    errors: frozenset[Error] = frozenset()
+    session: Session | None = None
+    finished: bool = False  # waiting for accept_new_session
+    pre_auth: PreAuth | None = None
+    overdraw_since: float | None = None
+    last_currents_a: tuple[float, ...] = (0.0, 0.0, 0.0)
+
+    @classmethod
+    def initial(cls, settings: ConnectorSettings) -> Model:
+        return cls(
+            local_limit_a=settings.max_current_a,
+            three_phases=settings.phases == 3,
+            enabled=settings.enabled_at_start,
+        )
+
+
+@dataclass(frozen=True)
+class Env:
+    """What a step may read besides the model: settings, the reservation, the time, new uuids."""
+
+    settings: ConnectorSettings
+    reservation: Reservation | None
+    now: float  # monotonic seconds
+    new_uuid: Callable[[], str]
+
+
+@dataclass(frozen=True)
+class HardwareOutput:
+    pilot: PilotSignal
+    power_allowed: bool
+    locked: bool
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Publish a session event (the actor adds uuid, timestamps and energy)."""
+
+    event: SessionEvent
+    uuid: str = ""  # the session's uuid, "" outside a session
+    error: Error | None = None
+    reason: str | None = None
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EndReservation:
+    reason: str  # ReservationEndReason
+
+
+@dataclass(frozen=True)
+class Unlock:
+    """Open the connector lock (after the events before it were published)."""
+
+
+Output = Emit | EndReservation | Unlock

@@ -1,0 +1,78 @@
+"""ReservationActor: owns the connector's one reservation and its expiry timer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.base import ConnectorActor, ConnectorContext
+from actors.messages import EndReservationNow, StoreReservation, Tick
+from actors.model import Reservation, SessionEvent, State
+from actors.ports import Lease
+
+_UNAVAILABLE_STATES = {State.Disabled: "Unavailable", State.Faulted: "Faulted", State.Error: "Faulted"}
+_OCCUPIED_STATES = frozenset(
+    {
+        State.WaitingForAuthentication,
+        State.ChargingPausedEV,
+        State.Charging,
+        State.ChargingPausedEVSE,
+        State.Finished,
+    }
+)
+
+
+def reservation_verdict(
+    state: State,
+    plugged: bool,
+    expiry_time: float,
+    now: float,
+    current: Reservation | None,
+    reservation_id: int,
+) -> str | None:
+    """The ReservationResult of reserve_now in the contract's order, or None when it may be accepted."""
+    if state in _UNAVAILABLE_STATES:
+        return _UNAVAILABLE_STATES[state]
+    if expiry_time <= now:
+        return "Rejected"
+    if plugged or state in _OCCUPIED_STATES:
+        return "Occupied"
+    if current is not None and current.reservation_id != reservation_id:
+        return "Occupied"
+    return None
+
+
+class ReservationActor(ConnectorActor):
+    role = "reservation"
+
+    def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
+        super().__init__(ctx, lease)
+        self.handlers.update({Tick: self._tick, StoreReservation: self._store, EndReservationNow: self._end})
+
+    def _tick(self, message: Tick) -> None:
+        reservation = self.ctx.state.reservation
+        if reservation is not None and self.ctx.clock.time() >= reservation.expiry_time:
+            self._end(EndReservationNow("Expired"))
+
+    def _store(self, message: StoreReservation) -> str:
+        current = self.ctx.state.reservation
+        if current is not None and current.reservation_id != message.reservation.reservation_id:
+            return "Occupied"
+        self.ctx.state.set_reservation(self.lease, message.reservation)
+        self._publish(
+            SessionEvent.ReservationStart, {"reservation_start": message.reservation.start_payload()}
+        )
+        return "Accepted"
+
+    def _end(self, message: EndReservationNow) -> bool:
+        reservation = self.ctx.state.reservation
+        if reservation is None:
+            return False
+        self.ctx.state.set_reservation(self.lease, None)
+        end = {"reason": message.reason, "reservation_id": reservation.reservation_id}
+        self._publish(SessionEvent.ReservationEnd, {"reservation_end": end})
+        return True
+
+    def _publish(self, event: SessionEvent, details: dict[str, Any]) -> None:
+        session = self.ctx.state.model.session
+        value = {"uuid": session.uuid if session is not None else "", "event": event.value, **details}
+        self.ctx.state.publish_event(self.lease, self.ctx.clock.time(), value)

@@ -1,0 +1,240 @@
+"""SessionActor: runs the charging state machine and carries out what it decides."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from actors import charging
+from actors.base import ASK_TIMEOUT_S, ConnectorActor, ConnectorContext
+from actors.messages import (
+    ApplyOutput,
+    BoardReport,
+    CancelReservation,
+    Disable,
+    EndReservationNow,
+    GetSignedMeterValue,
+    ReadMeter,
+    ReadStatus,
+    ReserveNow,
+    SetLocalMaxCurrent,
+    SetLock,
+    SignReading,
+    StoreReservation,
+    SwitchPhases,
+    SwitchThreePhases,
+    Tick,
+)
+from actors.model import Emit, EndReservation, Env, Model, Reservation, SessionEvent, Unlock
+from actors.ports import Lease
+from actors.reservation import reservation_verdict
+from drivers.base import MeterReading, ReadingContext
+
+log = logging.getLogger(__name__)
+
+_MACHINE_COMMANDS = tuple(charging.TRANSITIONS)
+_ENERGY_EVENTS: dict[SessionEvent, tuple[str, ReadingContext]] = {
+    SessionEvent.SessionStarted: ("session_started", "B"),
+    SessionEvent.SessionFinished: ("session_finished", "E"),
+    SessionEvent.SessionCancelled: ("session_cancelled", "T"),
+}
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class SessionActor(ConnectorActor):
+    role = "session"
+
+    def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
+        super().__init__(ctx, lease)
+        self.handlers.update({message: self._machine for message in _MACHINE_COMMANDS})
+        self.handlers.update(
+            {
+                Tick: self._tick,
+                ReserveNow: self._reserve_now,
+                CancelReservation: self._cancel_reservation,
+                SwitchThreePhases: self._switch_three_phases,
+                GetSignedMeterValue: self._signed_meter_value,
+            }
+        )
+
+    def on_start(self) -> None:
+        """Take up the connector where the last generation left it, as the hardware sees it now."""
+        status = self.ctx.peers.ask("hardware", ReadStatus(), ASK_TIMEOUT_S)
+        self._machine(BoardReport(status))
+
+    # --- the state machine -------------------------------------------------------------------
+
+    def _env(self) -> Env:
+        state = self.ctx.state
+        return Env(self.ctx.settings, state.reservation, self.ctx.clock.monotonic(), _new_uuid)
+
+    def _machine(self, message: object) -> Any:
+        before = self.ctx.state.model
+        result = charging.step(before, message, self._env())
+        self.ctx.state.set_model(self.lease, result.model)
+        hardware_ok = self._sync_hardware()
+        reply = result.reply
+        for output in result.outputs:
+            if isinstance(output, Emit):
+                self._publish_event(output, before)
+            elif isinstance(output, EndReservation):
+                self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)
+            elif isinstance(output, Unlock):
+                reply = self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S)
+        if before.session is not None and result.model.session is None:
+            self._restore_configured_phases()
+        self._publish_limits()
+        return self._hardware_reply(message, reply, hardware_ok)
+
+    @staticmethod
+    def _hardware_reply(message: object, reply: Any, hardware_ok: bool) -> Any:
+        if hardware_ok:
+            return reply
+        if isinstance(message, SetLocalMaxCurrent) and reply == "Success":
+            return "Error_Hardware"
+        if isinstance(message, Disable):
+            return False
+        return reply
+
+    def _tick(self, message: Tick) -> None:
+        model = self.ctx.state.model
+        if model.pre_auth is not None or model.overdraw_since is not None:
+            self._machine(message)
+        else:
+            self._sync_hardware()
+
+    def _sync_hardware(self) -> bool:
+        """Make the board do what the model's state requires; False if the board could not be reached."""
+        desired = charging.hardware_output(self.ctx.state.model, self._env())
+        if desired == self.ctx.state.applied_output:
+            return True
+        try:
+            self.ctx.peers.ask("hardware", ApplyOutput(desired), ASK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - the hardware actor's failure is the supervisor's business
+            log.warning("evse %d: could not apply %s: %r", self.ctx.settings.index, desired, exc)
+            return False
+        return True
+
+    # --- publications ------------------------------------------------------------------------
+
+    def _publish_event(self, emit: Emit, before: Model) -> None:
+        now = self.ctx.clock.time()
+        value: dict[str, Any] = {"uuid": emit.uuid, "event": emit.event.value}
+        if emit.event in _ENERGY_EVENTS:
+            key, context = _ENERGY_EVENTS[emit.event]
+            value[key] = self._energy_details(emit, context, before, now)
+        if emit.error is not None:
+            value["error"] = emit.error.value
+        self.ctx.state.publish_event(self.lease, now, value)
+
+    def _energy_details(
+        self, emit: Emit, context: ReadingContext, before: Model, now: float
+    ) -> dict[str, Any]:
+        reading = self._reading()
+        details: dict[str, Any] = {"timestamp": now, "energy_Wh_import": reading.energy_import_wh}
+        details["energy_Wh_export"] = reading.energy_export_wh
+        signed = self._signed(self._token(before), context)
+        if signed is not None:
+            details["signed_meter_value"] = signed
+        if emit.reservation_id is not None:
+            details["reservation_id"] = emit.reservation_id
+        if emit.reason is not None:
+            details["reason"] = emit.reason
+        return details
+
+    def _token(self, before: Model) -> str | None:
+        session = self.ctx.state.model.session or before.session
+        return session.token if session is not None else None
+
+    def _reading(self) -> MeterReading:
+        try:
+            reading: MeterReading = self.ctx.peers.ask("meter", ReadMeter(), ASK_TIMEOUT_S)
+            return reading
+        except Exception as exc:
+            log.warning(
+                "evse %d: meter read failed, using the last reading: %r", self.ctx.settings.index, exc
+            )
+            last = self.ctx.state.last_reading
+            if last is None:
+                raise
+            return last
+
+    def _signed(self, token: str | None, context: ReadingContext) -> str | None:
+        try:
+            signed: str = self.ctx.peers.ask("meter", SignReading(token, context), ASK_TIMEOUT_S)
+            return signed
+        except Exception as exc:  # noqa: BLE001 - an event without a signature beats no event
+            log.warning("evse %d: signing failed: %r", self.ctx.settings.index, exc)
+            return None
+
+    def _publish_limits(self) -> None:
+        model = self.ctx.state.model
+        limits = {
+            "uuid": self.ctx.settings.evse_id,
+            "max_current": charging.allowed_current_a(model, self._env()),
+            "nr_of_phases_available": 3 if model.three_phases else 1,
+        }
+        self.ctx.state.publish_limits(self.lease, limits)
+
+    # --- commands beyond the state machine ---------------------------------------------------
+
+    def _reserve_now(self, message: ReserveNow) -> str:
+        model = self.ctx.state.model
+        verdict = reservation_verdict(
+            charging.state_of(model, self._env()),
+            model.plugged,
+            message.expiry_date,
+            self.ctx.clock.time(),
+            self.ctx.state.reservation,
+            message.reservation_id,
+        )
+        if verdict is not None:
+            return verdict
+        reservation = Reservation(
+            message.reservation_id, message.auth_token, message.expiry_date, message.parent_id
+        )
+        result: str = self.ctx.peers.ask("reservation", StoreReservation(reservation), ASK_TIMEOUT_S)
+        return result
+
+    def _cancel_reservation(self, message: CancelReservation) -> bool:
+        ended: bool = self.ctx.peers.ask("reservation", EndReservationNow("Cancelled"), ASK_TIMEOUT_S)
+        return ended
+
+    def _switch_three_phases(self, message: SwitchThreePhases) -> str:
+        model = self.ctx.state.model
+        if not self.ctx.settings.phase_switching:
+            return "Error_NotSupported"
+        session = model.session
+        if session is None or not session.authorized or session.cancelled:
+            return "Error_NotCharging"
+        if model.three_phases == message.three_phases:
+            return "Success"
+        return self._switch_phases(message.three_phases)
+
+    def _switch_phases(self, three_phases: bool) -> str:
+        try:
+            result: str = self.ctx.peers.ask("hardware", SwitchPhases(three_phases), ASK_TIMEOUT_S + 3.0)
+        except Exception as exc:  # noqa: BLE001 - a board that fails is Error_Hardware, not a crash
+            log.warning("evse %d: phase switch failed: %r", self.ctx.settings.index, exc)
+            return "Error_Hardware"
+        if result == "Success":
+            model = self.ctx.state.model
+            self.ctx.state.set_model(self.lease, replace(model, three_phases=three_phases))
+            self._publish_limits()
+        return result
+
+    def _restore_configured_phases(self) -> None:
+        configured = self.ctx.settings.phases == 3
+        if self.ctx.settings.phase_switching and self.ctx.state.model.three_phases != configured:
+            self._switch_phases(configured)
+
+    def _signed_meter_value(self, message: GetSignedMeterValue) -> str:
+        session = self.ctx.state.model.session
+        token = session.token if session is not None else None
+        signed: str = self.ctx.peers.ask("meter", SignReading(token, "T"), ASK_TIMEOUT_S)
+        return signed

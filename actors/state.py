@@ -1,0 +1,94 @@
+"""One connector's state that outlives its actors: the model, the reservation, the event log.
+
+Actors come and go (crash, hang, restart); this object stays with the connector. Every
+write goes through the writer's `Lease`, so a generation that was fenced off changes
+nothing. Session events are numbered here and published in the same critical section,
+so `event_seq` order is publication order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from actors.model import HardwareOutput, Model, Reservation
+from actors.ports import Lease, Publisher
+from actors.settings import ConnectorSettings
+from drivers.base import MeterReading
+
+EVENT_LOG_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    event_seq: int
+    ts: float
+    value: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"event_seq": self.event_seq, "ts": self.ts, "value": self.value}
+
+
+class ConnectorState:
+    def __init__(self, settings: ConnectorSettings, publisher: Publisher) -> None:
+        self.settings = settings
+        self._publisher = publisher
+        self._lock = threading.RLock()
+        self.model = Model.initial(settings)
+        self.reservation: Reservation | None = None
+        self.applied_output: HardwareOutput | None = None
+        self.last_reading: MeterReading | None = None
+        self.last_limits: dict[str, Any] | None = None
+        self._events: deque[LoggedEvent] = deque(maxlen=EVENT_LOG_SIZE)
+        self._last_event_seq = 0
+
+    def set_model(self, lease: Lease, model: Model) -> None:
+        with self._lock:
+            lease.check()
+            self.model = model
+
+    def set_reservation(self, lease: Lease, reservation: Reservation | None) -> None:
+        with self._lock:
+            lease.check()
+            self.reservation = reservation
+
+    def set_applied_output(self, lease: Lease, output: HardwareOutput | None) -> None:
+        with self._lock:
+            lease.check()
+            self.applied_output = output
+
+    def set_last_reading(self, lease: Lease, reading: MeterReading) -> None:
+        with self._lock:
+            lease.check()
+            if self.last_reading is None or reading.energy_import_wh >= self.last_reading.energy_import_wh:
+                self.last_reading = reading
+
+    def publish(self, lease: Lease, variable: str, value: Any) -> None:
+        """Publish a variable other than session_events (fenced like every write)."""
+        with self._lock:
+            lease.check()
+            self._publisher.publish(variable, value)
+
+    def publish_limits(self, lease: Lease, limits: dict[str, Any]) -> None:
+        """Publish `limits` when it changed since the last publication."""
+        with self._lock:
+            lease.check()
+            if limits != self.last_limits:
+                self.last_limits = limits
+                self._publisher.publish("limits", limits)
+
+    def publish_event(self, lease: Lease, ts: float, value: dict[str, Any]) -> int:
+        """Number, log and publish one session event; returns its event_seq."""
+        with self._lock:
+            lease.check()
+            self._last_event_seq += 1
+            self._events.append(LoggedEvent(self._last_event_seq, ts, value))
+            self._publisher.publish("session_events", value, event_seq=self._last_event_seq)
+            return self._last_event_seq
+
+    def events_since(self, since: int) -> dict[str, Any]:
+        with self._lock:
+            events = [e.to_wire() for e in self._events if e.event_seq > since]
+            return {"events": events, "last_event_seq": self._last_event_seq}
