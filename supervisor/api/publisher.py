@@ -1,0 +1,118 @@
+"""The XPUB side: publications from any thread go out through one socket thread; heartbeats.
+
+`PublicationSink.__call__` is the bus's sink: it only queues (never blocks the bus). The
+socket thread packs and sends without blocking; a slow subscriber loses publications at
+ZeroMQ's high-water mark.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import zmq
+
+logger = logging.getLogger(__name__)
+
+_Item = tuple[str, dict[str, Any]] | None
+MAX_QUEUED = 100_000
+_IDLE_S = 0.1
+
+
+class PublicationSink:
+    """Owns the XPUB socket through its thread; call it with (topic, payload) from anywhere."""
+
+    def __init__(self, xpub: zmq.Socket[bytes]) -> None:
+        self._xpub = xpub
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="api-xpub", daemon=True)
+        self.dropped = 0
+        self.sent = 0
+
+    def __call__(self, topic: str, payload: dict[str, Any]) -> None:
+        if self._queue.qsize() >= MAX_QUEUED:
+            self.dropped += 1
+            return
+        self._queue.put((topic, payload))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        try:
+            while self._pump():
+                self._discard_subscriptions()
+        finally:
+            self._xpub.close(linger=0)
+
+    def _pump(self) -> bool:
+        """Send what is queued (waiting a little for the first); False at the stop mark."""
+        try:
+            item = self._queue.get(timeout=_IDLE_S)
+        except queue.Empty:
+            return True
+        while item is not None:
+            self._send(*item)
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return True
+        return False
+
+    def _send(self, topic: str, payload: dict[str, Any]) -> None:
+        try:
+            body = msgpack.packb(payload)
+        except Exception:
+            logger.exception("cannot pack the publication on %s; dropped", topic)
+            return
+        try:
+            self._xpub.send_multipart([topic.encode(), body], zmq.NOBLOCK)
+            self.sent += 1
+        except zmq.Again:
+            self.dropped += 1
+
+    def _discard_subscriptions(self) -> None:
+        while True:
+            try:
+                self._xpub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+
+
+class Heartbeat:
+    """Calls `beat` every interval_s on its own thread (the first one at once)."""
+
+    def __init__(self, beat: Callable[[], None], interval_s: float = 1.0) -> None:
+        self._beat = beat
+        self._interval_s = interval_s
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="api-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._stopping.set()
+        self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        next_beat = time.monotonic()
+        while not self._stopping.wait(max(0.0, next_beat - time.monotonic())):
+            try:
+                self._beat()
+            except Exception:
+                logger.exception("heartbeat failed")
+            next_beat = max(next_beat + self._interval_s, time.monotonic())

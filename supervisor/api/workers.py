@@ -1,0 +1,126 @@
+"""Workers: one thread per connector (and one for slow station commands), each with its queue.
+
+A connector's requests run in order, connectors run in parallel. A worker hands each
+finished reply to the socket thread through `Completions`; it never touches the ROUTER.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from supervisor.api.cache import Key
+from supervisor.api.protocol import RequestId, encode_exception, encode_ok
+
+logger = logging.getLogger(__name__)
+
+Run = Callable[["Job", float], Any]
+
+
+@dataclass(eq=False)
+class Waiter:
+    """One client waiting for a job's reply: where to send it and until when."""
+
+    route: list[bytes]
+    request_id: RequestId
+    deadline: float
+    answered: bool = False
+
+
+@dataclass(eq=False)
+class Job:
+    """A request on its way through a worker; retries of the same key wait on it too."""
+
+    request_id: RequestId
+    cmd: str
+    args: dict[str, Any]
+    index: int
+    key: Key | None
+    deadline: float
+    waiters: list[Waiter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Completion:
+    job: Job
+    reply: bytes | None  # None: the job was dropped unrun, its deadline had passed
+
+
+class Completions:
+    """Finished jobs for the socket thread: a queue, and an inproc PUSH to wake it."""
+
+    def __init__(self, push: zmq.Socket[bytes]) -> None:
+        self._queue: queue.SimpleQueue[Completion] = queue.SimpleQueue()
+        self._push = push
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def put(self, completion: Completion) -> None:
+        self._queue.put(completion)
+        self.wake()
+
+    def wake(self) -> None:
+        with self._lock:
+            if not self._closed:
+                with contextlib.suppress(zmq.Again):  # wakes already pending: it will drain
+                    self._push.send(b"", zmq.NOBLOCK)
+
+    def drain(self) -> list[Completion]:
+        items = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._push.close(linger=0)
+
+
+class Worker:
+    """A thread running one connector's jobs in order; `waiting` counts the queued ones."""
+
+    def __init__(self, name: str, run: Run, completions: Completions) -> None:
+        self._run = run
+        self._completions = completions
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job: Job) -> None:
+        self._queue.put(job)
+
+    def stop(self, timeout_s: float) -> bool:
+        """Ask the thread to end after its current job; True when it did within timeout_s."""
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while (job := self._queue.get()) is not None:
+            self._completions.put(Completion(job, self._execute(job)))
+
+    def _execute(self, job: Job) -> bytes | None:
+        remaining_s = job.deadline - time.monotonic()
+        if remaining_s <= 0:
+            return None
+        try:
+            return encode_ok(job.request_id, self._run(job, remaining_s))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+            return encode_exception(job.request_id, exc, what=f"running {job.cmd}")

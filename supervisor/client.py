@@ -1,0 +1,324 @@
+"""A Python client for the station's ZeroMQ API (spec/wire.md).
+
+    client = Client("tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556")
+    client.enable(1)
+    for topic, payload in client.watch("evse/1/"):
+        ...
+
+A Client is not thread-safe: use one per thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+import zmq
+
+_RETRIED_CODES = frozenset({"timeout"})
+
+
+class ApiError(Exception):
+    """The station answered ok: false."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Client:
+    """Commands over a DEALER socket (with the empty delimiter), publications over SUB.
+
+    A request without a reply within `timeout_s` is sent again (Lazy Pirate: a fresh
+    socket, the same client and id, so the station runs it once) up to `retries` times;
+    then TimeoutError. A `timeout` answer from the station is retried the same way.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        publish_endpoint: str | None = None,
+        timeout_s: float = 5.0,
+        retries: int = 3,
+        client_id: str | None = None,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.publish_endpoint = publish_endpoint
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.client_id = client_id or uuid.uuid4().hex
+        self._context = context or zmq.Context.instance()
+        self._ids = itertools.count(1)
+        self._socket: zmq.Socket[bytes] | None = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def _dealer(self) -> zmq.Socket[bytes]:
+        if self._socket is None:
+            self._socket = self._context.socket(zmq.DEALER)
+            self._socket.linger = 0
+            self._socket.connect(self.endpoint)
+        return self._socket
+
+    def call(self, cmd: str, evse: int | str | None = None, **args: Any) -> Any:
+        """Run one command; its result, or ApiError / TimeoutError."""
+        request: dict[str, Any] = {"v": 1, "id": next(self._ids), "cmd": cmd, "client": self.client_id}
+        if evse is not None:
+            request["evse"] = evse
+        if args:
+            request["args"] = {name: value for name, value in args.items() if value is not None}
+        request["timeout_ms"] = max(1, int(self.timeout_s * 1000))
+        reply = self._exchange(request)
+        if reply.get("ok") is True:
+            return reply.get("result")
+        error = reply.get("error") or {}
+        raise ApiError(str(error.get("code")), str(error.get("message")))
+
+    def _exchange(self, request: dict[str, Any]) -> dict[str, Any]:
+        payload = msgpack.packb(request)
+        reply: dict[str, Any] | None = None
+        for _ in range(self.retries + 1):
+            reply = self._send_and_wait(payload, request["id"])
+            if reply is not None and _code(reply) not in _RETRIED_CODES:
+                return reply
+        if reply is not None:
+            return reply
+        raise TimeoutError(
+            f"no reply to {request['cmd']} from {self.endpoint} after {self.retries + 1} tries"
+        )
+
+    def _send_and_wait(self, payload: bytes, request_id: int) -> dict[str, Any] | None:
+        """One try: the reply to this id, or None (and a fresh socket) when none came in time."""
+        sock = self._dealer()
+        sock.send_multipart([b"", payload])
+        wait_ms = int(self.timeout_s * 1000) + 500  # the station answers `timeout` at timeout_s
+        while sock.poll(wait_ms, zmq.POLLIN):
+            reply = msgpack.unpackb(sock.recv_multipart()[-1], raw=False)
+            if isinstance(reply, dict) and reply.get("id") == request_id:
+                return reply
+        self.close()
+        return None
+
+    # station commands
+
+    def ping(self) -> dict[str, Any]:
+        return self._map(self.call("ping"))
+
+    def version(self) -> dict[str, Any]:
+        return self._map(self.call("version"))
+
+    def list_commands(self) -> list[dict[str, Any]]:
+        return list(self.call("list_commands"))
+
+    def list_evses(self) -> list[dict[str, Any]]:
+        return list(self.call("list_evses"))
+
+    def snapshot(self, prefix: str = "") -> dict[str, Any]:
+        return self._map(self.call("snapshot", prefix=prefix or None))
+
+    def status(self) -> dict[str, Any]:
+        return self._map(self.call("status"))
+
+    @staticmethod
+    def _map(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ApiError("internal", f"expected a map, got {value!r}")
+        return value
+
+    # connector commands
+
+    def enable(self, evse: int | str) -> bool:
+        return bool(self.call("enable", evse))
+
+    def disable(self, evse: int | str) -> bool:
+        return bool(self.call("disable", evse))
+
+    def set_faulted(self, evse: int | str) -> bool:
+        return bool(self.call("set_faulted", evse))
+
+    def pause_charging(self, evse: int | str) -> bool:
+        return bool(self.call("pause_charging", evse))
+
+    def resume_charging(self, evse: int | str) -> bool:
+        return bool(self.call("resume_charging", evse))
+
+    def cancel_charging(self, evse: int | str, reason: str) -> bool:
+        return bool(self.call("cancel_charging", evse, reason=reason))
+
+    def accept_new_session(self, evse: int | str) -> bool:
+        return bool(self.call("accept_new_session", evse))
+
+    def reserve_now(
+        self,
+        evse: int | str,
+        reservation_id: int,
+        auth_token: str,
+        expiry_date: dt.datetime | str,
+        parent_id: str | None = None,
+    ) -> str:
+        """ReservationResult; `expiry_date` as an aware datetime or an RFC 3339 string."""
+        date = rfc3339(expiry_date) if isinstance(expiry_date, dt.datetime) else expiry_date
+        return str(
+            self.call(
+                "reserve_now",
+                evse,
+                reservation_id=reservation_id,
+                auth_token=auth_token,
+                expiry_date=date,
+                parent_id=parent_id,
+            )
+        )
+
+    def cancel_reservation(self, evse: int | str) -> bool:
+        return bool(self.call("cancel_reservation", evse))
+
+    def force_unlock(self, evse: int | str) -> bool:
+        return bool(self.call("force_unlock", evse))
+
+    def set_local_max_current(self, evse: int | str, max_current: float) -> str:
+        return str(self.call("set_local_max_current", evse, max_current=max_current))
+
+    def switch_three_phases_while_charging(self, evse: int | str, three_phases: bool) -> str:
+        return str(self.call("switch_three_phases_while_charging", evse, three_phases=three_phases))
+
+    def get_signed_meter_value(self, evse: int | str) -> str:
+        return str(self.call("get_signed_meter_value", evse))
+
+    def authorize(self, evse: int | str, auth_token: str, parent_id: str | None = None) -> bool:
+        return bool(self.call("authorize", evse, auth_token=auth_token, parent_id=parent_id))
+
+    def get_events(self, evse: int | str, since: int | None = None) -> dict[str, Any]:
+        return self._map(self.call("get_events", evse, since=since))
+
+    # simulation and chaos
+
+    def sim_plug_in(self, evse: int | str, **car: Any) -> bool:
+        """Car arguments: capacity_wh, soc, target_soc, max_current_a, phases, needs_ventilation."""
+        return bool(self.call("sim_plug_in", evse, **car))
+
+    def sim_unplug(self, evse: int | str) -> bool:
+        return bool(self.call("sim_unplug", evse))
+
+    def sim_ev_pause(self, evse: int | str) -> bool:
+        return bool(self.call("sim_ev_pause", evse))
+
+    def sim_ev_resume(self, evse: int | str) -> bool:
+        return bool(self.call("sim_ev_resume", evse))
+
+    def sim_fault(self, evse: int | str, kind: str) -> bool:
+        return bool(self.call("sim_fault", evse, kind=kind))
+
+    def sim_clear_fault(self, evse: int | str, kind: str | None = None) -> bool:
+        return bool(self.call("sim_clear_fault", evse, kind=kind))
+
+    def chaos_kill(self, evse: int | str, actor: str) -> bool:
+        return bool(self.call("chaos_kill", evse, actor=actor))
+
+    def chaos_hang(self, evse: int | str, actor: str, seconds: float) -> bool:
+        return bool(self.call("chaos_hang", evse, actor=actor, seconds=seconds))
+
+    # publications
+
+    def watch(
+        self, prefix: str = "", idle_timeout_s: float | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The snapshot's variables, then the live stream, without gaps or duplicates.
+
+        Snapshot items come first as (topic, {"value": v, "snapshot": True, "epoch": e});
+        live ones as (topic, payload). A gap in a source's seq or a new epoch brings a new
+        snapshot. With `idle_timeout_s`, the iterator ends after that long without a publication.
+        """
+        if self.publish_endpoint is None:
+            raise ValueError("watch needs the publish endpoint")
+        return _watch(self, self.publish_endpoint, prefix, idle_timeout_s)
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """An aware datetime as RFC 3339 in UTC with milliseconds, e.g. 2030-01-31T12:00:00.000Z."""
+    if moment.tzinfo is None:
+        raise ValueError("a date for the station needs a timezone (e.g. datetime.now(timezone.utc))")
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _code(reply: dict[str, Any]) -> str | None:
+    if reply.get("ok") is True:
+        return None
+    error = reply.get("error")
+    return error.get("code") if isinstance(error, dict) else None
+
+
+class Sequencer:
+    """Decides for each publication: new, a duplicate of the snapshot, or a sign to resync."""
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix
+        self.epoch: str | None = None
+        self._last: dict[str, int] = {}
+
+    def apply_snapshot(self, snapshot: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        self.epoch = snapshot["epoch"]
+        self._last = dict(snapshot["seq"])
+        return [
+            (topic, {"value": value, "snapshot": True, "epoch": self.epoch})
+            for topic, value in sorted(snapshot["vars"].items())
+        ]
+
+    def judge(self, payload: dict[str, Any]) -> str:
+        """ "new", "duplicate" or "resync" (a new epoch, or a gap in a source we see whole)."""
+        if payload.get("epoch") != self.epoch:
+            return "resync"
+        source, seq = payload.get("source", ""), payload.get("seq", 0)
+        last = self._last.get(source, 0)
+        if seq <= last:
+            return "duplicate"
+        if seq > last + 1 and f"{source}/".startswith(self._prefix):
+            return "resync"
+        self._last[source] = seq
+        return "new"
+
+    def force(self, payload: dict[str, Any]) -> None:
+        """Take a publication as new even after a fresh snapshot left a gap."""
+        self.epoch = payload.get("epoch")
+        self._last[payload.get("source", "")] = payload.get("seq", 0)
+
+
+def _watch(
+    client: Client, endpoint: str, prefix: str, idle_timeout_s: float | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    sub = client._context.socket(zmq.SUB)
+    sub.linger = 0
+    sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+    sub.connect(endpoint)
+    sequencer = Sequencer(prefix)
+    idle_ms = None if idle_timeout_s is None else int(idle_timeout_s * 1000)
+    try:
+        yield from sequencer.apply_snapshot(client.snapshot(prefix))
+        while sub.poll(idle_ms, zmq.POLLIN):
+            frames = sub.recv_multipart()
+            topic, payload = frames[0].decode(), msgpack.unpackb(frames[-1], raw=False)
+            verdict = sequencer.judge(payload)
+            if verdict == "resync":
+                yield from sequencer.apply_snapshot(client.snapshot(prefix))
+                verdict = sequencer.judge(payload)
+                if verdict == "resync":
+                    sequencer.force(payload)
+                    verdict = "new"
+            if verdict == "new":
+                yield topic, payload
+    finally:
+        sub.close(linger=0)
