@@ -37,7 +37,6 @@ class ConnectorContext:
     clock: Clock
     state: ConnectorState
     peers: Peers
-    on_failure: Callable[[str, int, str], None] | None = None  # (role, generation, reason)
 
 
 class ConnectorActor(pykka.ThreadingActor):
@@ -77,11 +76,11 @@ class ConnectorActor(pykka.ThreadingActor):
             reason,
         )
         self.make_safe()
-        if self.ctx.on_failure is not None:
-            self.ctx.on_failure(self.role, self.lease.generation, reason)
+        self.lease.report_failure(reason)
 
     def on_stop(self) -> None:
         self.make_safe()
+        self.lease.report_exit()
 
     def make_safe(self) -> None:
         """Leave the hardware safe when this actor stops or dies (only the hardware actor acts)."""

@@ -27,6 +27,12 @@ class Lease:
         self.generation = generation
         self._valid = True
 
+    def report_failure(self, reason: str) -> None:
+        """The generation died abnormally; a supervised lease tells its supervisor."""
+
+    def report_exit(self) -> None:
+        """The generation stopped normally; a supervised lease tells its supervisor."""
+
     @property
     def valid(self) -> bool:
         return self._valid

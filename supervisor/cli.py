@@ -1,0 +1,112 @@
+"""`evse-supervisor`: run the station, or check a configuration file."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pathlib
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+import zmq
+
+from supervisor.api.server import ApiServer
+from supervisor.config import ConfigError, apply_overrides, describe, load_config
+from supervisor.settings import StationSettings
+from supervisor.station import Station
+
+log = logging.getLogger("evse_supervisor")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evse-supervisor", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the station")
+    run.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
+    run.add_argument("--command-endpoint", help="ZeroMQ ROUTER endpoint for commands")
+    run.add_argument("--publish-endpoint", help="ZeroMQ XPUB endpoint for publications")
+    run.add_argument("--state-dir", type=pathlib.Path, help="directory for the meter keys and state")
+    run.add_argument("--isolation", choices=("thread", "process"), help="connector isolation")
+    run.add_argument("--chaos", action="store_true", default=None, help="allow chaos_* commands")
+    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    check = commands.add_parser("check-config", help="validate a configuration file and print it")
+    check.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
+    return parser
+
+
+def _load(options: argparse.Namespace) -> StationSettings:
+    settings = load_config(options.config)
+    if options.command == "run":
+        settings = apply_overrides(
+            settings,
+            command_endpoint=options.command_endpoint,
+            publish_endpoint=options.publish_endpoint,
+            state_dir=options.state_dir,
+            isolation=options.isolation,
+            chaos=options.chaos,
+        )
+    return settings
+
+
+def check_config(settings: StationSettings) -> int:
+    print(describe(settings))
+    return 0
+
+
+def run(settings: StationSettings) -> int:
+    """Serve until SIGINT or SIGTERM; then every connector's power off first, and exit 0."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, request_stop)
+    station = Station.build(settings)
+    server = ApiServer(settings.api, station)
+    station.start()
+    try:
+        server.start()
+    except zmq.ZMQError as exc:
+        station.stop()
+        print(f"evse-supervisor: cannot bind the API endpoints: {exc}", file=sys.stderr)
+        return 1
+    log.info(
+        "station %s serving %d connectors: commands on %s, publications on %s",
+        settings.name,
+        len(settings.connectors),
+        server.command_endpoint,
+        server.publish_endpoint,
+    )
+    stop.wait()
+    station.stop()
+    server.stop()
+    log.info("stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(options, "log_level", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("pykka").setLevel(logging.WARNING)
+    try:
+        settings = _load(options)
+    except ConfigError as exc:
+        print(f"evse-supervisor: {exc}", file=sys.stderr)
+        return 1
+    if options.command == "check-config":
+        return check_config(settings)
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""One connector at run time: its simulator, its state, its four supervised actors.
+
+The connector's supervisor restarts actors rest_for_one (hardware → meter → reservation →
+session); the `ConnectorState` outlives them all. When the supervisor gives up, the
+connector is Faulted here, without actors: power off first, then the events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import pathlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from actors import charging
+from actors.base import ConnectorActor, ConnectorContext
+from actors.hardware import HardwareActor
+from actors.messages import COMMANDS, ChaosHang, ChaosKill, Tick
+from actors.meter import MeterActor
+from actors.model import Emit, EndReservation, Env, Error, SessionEvent, State
+from actors.ports import Lease
+from actors.reservation import ReservationActor
+from actors.session import SessionActor
+from actors.settings import ConnectorSettings
+from actors.state import ConnectorState
+from drivers.base import BoardCapabilities, DriverError, PilotSignal
+from drivers.clock import Clock
+from drivers.sim import SimPlant
+from supervisor.bus import Bus
+from supervisor.errors import Unavailable
+from supervisor.settings import SupervisionSettings
+from supervisor.tree import ChildSpec, SupervisionEvent, Supervisor
+
+log = logging.getLogger(__name__)
+
+ROLES: tuple[tuple[str, type[ConnectorActor]], ...] = (
+    ("hardware", HardwareActor),
+    ("meter", MeterActor),
+    ("reservation", ReservationActor),
+    ("session", SessionActor),
+)
+_SIM_CONTROLS = {
+    "sim_plug_in": "plug_in",
+    "sim_unplug": "unplug",
+    "sim_ev_pause": "ev_pause",
+    "sim_ev_resume": "ev_resume",
+    "sim_fault": "fault",
+    "sim_clear_fault": "clear_fault",
+}
+_ALWAYS_ANSWERED = frozenset({"disable", "enable"})  # even by a connector that was given up
+
+
+class _TreePeers:
+    """`Peers` over the connector's supervisor: every call reaches the current generation."""
+
+    def __init__(self) -> None:
+        self.tree: Supervisor | None = None
+
+    def ask(self, role: str, message: object, timeout_s: float) -> Any:
+        assert self.tree is not None
+        return self.tree.ask(role, message, timeout_s)
+
+    def tell(self, role: str, message: object) -> None:
+        assert self.tree is not None
+        # A message to an actor that is down is dropped: a restarted actor reconciles on start.
+        with contextlib.suppress(Unavailable, pykka.ActorDeadError):
+            self.tree.ref(role).tell(message)
+
+
+class Connector:
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        bus: Bus,
+        clock: Clock,
+        limits: SupervisionSettings,
+        state_dir: pathlib.Path,
+        time_scale: float,
+        on_supervision: Callable[[int, SupervisionEvent], None],
+    ) -> None:
+        self.settings = settings
+        self.index = settings.index
+        self._clock = clock
+        self.publisher = bus.source(f"evse/{settings.index}")
+        caps = BoardCapabilities(
+            settings.max_current_a, settings.phases, settings.phase_switching, settings.lock
+        )
+        key_path = state_dir / "meter-keys" / f"evse-{settings.index}.pem"
+        self.plant = SimPlant(
+            caps, clock, time_scale=time_scale, meter_id=f"SIM-{settings.evse_id}", key_path=key_path
+        )
+        self.state = ConnectorState(settings, self.publisher)
+        self._peers = _TreePeers()
+        self.ctx = ConnectorContext(
+            settings, self.plant.board, self.plant.meter, clock, self.state, self._peers
+        )
+        self.tree = Supervisor(
+            f"evse/{settings.index}",
+            [ChildSpec(role, self._starter(actor_class)) for role, actor_class in ROLES],
+            strategy="rest_for_one",
+            limits=limits,
+            clock=clock,
+            on_event=lambda event: on_supervision(self.index, event),
+            on_give_up=lambda name: self.give_up(),
+        )
+        self._peers.tree = self.tree
+        self._station_lease = Lease("station", 0)
+
+    def _starter(self, actor_class: type[ConnectorActor]) -> Callable[[Lease], pykka.ActorRef[Any]]:
+        def start(lease: Lease) -> pykka.ActorRef[Any]:
+            return actor_class.start(self.ctx, lease)
+
+        return start
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.publisher.publish("evse_id", self.settings.evse_id)
+        self.tree.start()
+
+    def power_off(self) -> None:
+        """Switch the power off directly through the board, whatever the actors are doing."""
+        try:
+            self.plant.board.allow_power(False)
+            self.plant.board.set_pilot(PilotSignal.x1())
+        except DriverError as exc:
+            log.error("evse %d: power off failed: %s", self.index, exc)
+
+    def stop(self) -> None:
+        self.power_off()
+        self.tree.stop()
+
+    def tick(self) -> None:
+        for role, _ in ROLES:
+            try:
+                self.tree.ref(role).tell(Tick())
+            except (Unavailable, pykka.ActorDeadError):
+                continue
+
+    # --- commands ------------------------------------------------------------------------
+
+    def call(self, command: str, args: dict[str, Any], timeout_s: float) -> Any:
+        if command == "get_events":
+            return self.state.events_since(int(args.get("since", 0)))
+        if command in _SIM_CONTROLS:
+            control: Callable[..., bool] = getattr(self.plant.controls, _SIM_CONTROLS[command])
+            return control(**args)
+        if command in ("chaos_kill", "chaos_hang"):
+            return self._chaos(command, args)
+        message_class = COMMANDS.get(command)
+        if message_class is None:
+            raise ValueError(f"unknown connector command {command!r}")
+        if self.tree.state == "gave_up":
+            return self._call_given_up(command, message_class(**args), timeout_s)
+        return self.tree.ask("session", message_class(**args), timeout_s)
+
+    def _call_given_up(self, command: str, message: object, timeout_s: float) -> Any:
+        if command not in _ALWAYS_ANSWERED:
+            raise Unavailable(
+                f"evse {self.index} was given up after repeated failures; disable then enable it"
+            )
+        self.tree.start()
+        return self.tree.ask("session", message, timeout_s)
+
+    def _chaos(self, command: str, args: dict[str, Any]) -> bool:
+        message = ChaosKill() if command == "chaos_kill" else ChaosHang(float(args["seconds"]))
+        self.tree.ref(str(args["actor"])).tell(message)
+        return True
+
+    # --- views ---------------------------------------------------------------------------
+
+    def env(self) -> Env:
+        return Env(self.settings, self.state.reservation, self._clock.monotonic(), lambda: str(uuid.uuid4()))
+
+    def state_name(self) -> State:
+        return charging.state_of(self.state.model, self.env())
+
+    def describe(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "index": self.index,
+            "evse_id": self.settings.evse_id,
+            "state": self.state_name().value,
+            "supervisor": self.tree.describe(),
+        }
+        try:
+            key = self.plant.meter.public_key_pem()
+        except DriverError:
+            key = None
+        if key is not None:
+            entry["meter_public_key"] = key
+        return entry
+
+    # --- giving up -----------------------------------------------------------------------
+
+    def give_up(self) -> None:
+        """Past its restart intensity the connector is Faulted: power off, then PermanentFault."""
+        self.power_off()
+        with contextlib.suppress(DriverError):
+            self.plant.board.set_pilot(PilotSignal.f())
+        result = charging.set_faulted(self.state.model, self.env(), Error.Internal)
+        lease = self._station_lease
+        self.state.set_model(lease, result.model)
+        self.state.set_applied_output(lease, None)
+        for output in result.outputs:
+            if isinstance(output, Emit):
+                self._publish_given_up_event(output)
+            elif isinstance(output, EndReservation) and self.state.reservation is not None:
+                self._end_reservation(output.reason)
+
+    def _publish_given_up_event(self, emit: Emit) -> None:
+        now = self._clock.time()
+        value: dict[str, Any] = {"uuid": emit.uuid, "event": emit.event.value}
+        if emit.event is SessionEvent.SessionCancelled:
+            last = self.state.last_reading
+            energy = last.energy_import_wh if last is not None else 0.0
+            value["session_cancelled"] = {"timestamp": now, "energy_Wh_import": energy, "reason": emit.reason}
+        if emit.error is not None:
+            value["error"] = emit.error.value
+        self.state.publish_event(self._station_lease, now, value)
+
+    def _end_reservation(self, reason: str) -> None:
+        reservation = self.state.reservation
+        assert reservation is not None
+        self.state.set_reservation(self._station_lease, None)
+        session = self.state.model.session
+        value = {
+            "uuid": session.uuid if session is not None else "",
+            "event": SessionEvent.ReservationEnd.value,
+            "reservation_end": {"reason": reason, "reservation_id": reservation.reservation_id},
+        }
+        self.state.publish_event(self._station_lease, self._clock.time(), value)

@@ -1,0 +1,151 @@
+"""The station: its connectors, the publication bus, the ticker; what the API layer calls."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+import psutil
+
+from drivers.clock import Clock, SystemClock
+from supervisor.bus import Bus
+from supervisor.connector import Connector
+from supervisor.settings import StationSettings
+from supervisor.tree import SupervisionEvent
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.05  # the control cycle: board polling, timers, meter and telemetry schedules
+
+
+class Station:
+    """Implements supervisor.api.backend.Backend."""
+
+    def __init__(self, settings: StationSettings, clock: Clock) -> None:
+        self.settings = settings
+        self.epoch = uuid.uuid4().hex
+        self.clock = clock
+        self.bus = Bus(self.epoch, clock)
+        self.chaos_enabled = settings.chaos
+        self.started_monotonic = time.monotonic()
+        self._process = psutil.Process(os.getpid())
+        self.connectors = [
+            Connector(
+                connector,
+                self.bus,
+                clock,
+                settings.supervision,
+                settings.state_dir,
+                settings.sim.time_scale,
+                self._publish_supervision,
+            )
+            for connector in settings.connectors
+        ]
+        self._by_evse_id = {c.settings.evse_id: c for c in self.connectors}
+        self._halt = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    @classmethod
+    def build(cls, settings: StationSettings, clock: Clock | None = None) -> Station:
+        return cls(settings, clock or SystemClock())
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self, *, ticker: bool = True) -> None:
+        """Start every connector's actors and, unless a test drives them, the control-cycle ticker."""
+        for connector in self.connectors:
+            connector.start()
+        if ticker:
+            self._ticker = threading.Thread(target=self._tick_loop, name="station-ticker", daemon=True)
+            self._ticker.start()
+
+    def stop(self) -> None:
+        """Power off every connector first, then stop the ticker and the actors."""
+        for connector in self.connectors:
+            connector.power_off()
+        self._halt.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=1.0)
+        for connector in reversed(self.connectors):
+            connector.stop()
+
+    def tick(self) -> None:
+        for connector in self.connectors:
+            connector.tick()
+
+    def _tick_loop(self) -> None:
+        while not self._halt.wait(TICK_S):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("the ticker failed; it goes on")
+
+    def _publish_supervision(self, index: int, event: SupervisionEvent) -> None:
+        value = {
+            "evse": index,
+            "actor": event.role,
+            "event": event.event,
+            "generation": event.generation,
+            "reason": event.reason,
+            "restarts": event.restarts,
+        }
+        self.bus.publish("station", "station/supervision", value)
+
+    # --- Backend -------------------------------------------------------------------------
+
+    def evse_count(self) -> int:
+        return len(self.connectors)
+
+    def resolve_evse(self, evse: int | str) -> int | None:
+        if isinstance(evse, int) and not isinstance(evse, bool):
+            return evse if 1 <= evse <= len(self.connectors) else None
+        if isinstance(evse, str):
+            connector = self._by_evse_id.get(evse)
+            return connector.index if connector is not None else None
+        return None
+
+    def connector(self, index: int) -> Connector:
+        return self.connectors[index - 1]
+
+    def is_sim(self, index: int) -> bool:
+        return self.connector(index).settings.board_driver == "sim"
+
+    def call(self, index: int, command: str, args: dict[str, Any], timeout_s: float) -> Any:
+        return self.connector(index).call(command, args, timeout_s)
+
+    def list_evses(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "index": c.index,
+                "evse_id": c.settings.evse_id,
+                "driver": c.settings.board_driver,
+                "state": c.state_name().value,
+            }
+            for c in self.connectors
+        ]
+
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_monotonic
+
+    def status(self) -> dict[str, Any]:
+        with self._process.oneshot():
+            rss_bytes = self._process.memory_info().rss
+            cpu_percent = self._process.cpu_percent()
+        return {
+            "epoch": self.epoch,
+            "uptime_s": self.uptime_s(),
+            "pid": os.getpid(),
+            "rss_bytes": rss_bytes,
+            "cpu_percent": cpu_percent,
+            "evses": [c.describe() for c in self.connectors],
+        }
+
+    def supervision_summary(self) -> list[dict[str, Any]]:
+        return [
+            {"index": c.index, "state": c.state_name().value, "restarts": c.tree.describe()["restarts"]}
+            for c in self.connectors
+        ]
