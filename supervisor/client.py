@@ -106,7 +106,8 @@ class Client:
         """One try: the reply to this id, or None (and a fresh socket) when none came in time."""
         sock = self._dealer()
         sock.send_multipart([b"", payload])
-        wait_ms = int(self.timeout_s * 1000) + 500  # the station answers `timeout` at timeout_s
+        margin_s = min(0.5, max(0.05, self.timeout_s / 4))  # the station answers `timeout` at timeout_s
+        wait_ms = int((self.timeout_s + margin_s) * 1000)
         while sock.poll(wait_ms, zmq.POLLIN):
             reply = msgpack.unpackb(sock.recv_multipart()[-1], raw=False)
             if isinstance(reply, dict) and reply.get("id") == request_id:

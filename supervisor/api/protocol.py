@@ -114,6 +114,7 @@ def _unpack(frame: bytes, limit: int) -> Any:
         message = msgpack.unpackb(
             frame,
             raw=False,
+            strict_map_key=False,
             max_bin_len=limit,
             max_str_len=limit,
             max_array_len=limit,
