@@ -24,37 +24,16 @@ from drivers.clock import Clock, SystemClock
 from supervisor.backoff import Backoff, IntensityWindow
 from supervisor.errors import Unavailable
 from supervisor.settings import SupervisionSettings
+from supervisor.specs import ChildSpec, ChildState, EventKind, RestartType, Strategy, SupervisionEvent
 from supervisor.supervised import ChildLease, Ping
+
+__all__ = ["ChildSpec", "RestartType", "Strategy", "SupervisionEvent", "Supervisor"]
 
 logger = logging.getLogger(__name__)
 
-Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
-RestartType = Literal["permanent", "transient", "temporary"]
-EventKind = Literal["started", "crashed", "restarted", "hung", "escalated", "gave_up"]
-ChildState = Literal["running", "restarting", "stopped"]
 _Death = Literal["crashed", "hung", "exited"]
 
 _WAIT_SLICE_S = 0.05  # real seconds between looks at the injected clock while waiting
-
-
-@dataclass(frozen=True)
-class ChildSpec:
-    """How to start one child; `start` receives the generation's lease and returns its ref."""
-
-    role: str
-    start: Callable[[ChildLease], pykka.ActorRef[Any]]
-    restart: RestartType = "permanent"
-    shutdown_timeout_s: float = 1.0
-
-
-@dataclass(frozen=True)
-class SupervisionEvent:
-    name: str  # the supervisor's name (a connector, or the station)
-    role: str
-    event: EventKind
-    generation: int
-    reason: str
-    restarts: int
 
 
 @dataclass(frozen=True)
@@ -535,8 +514,9 @@ class Supervisor:
 
     def _sleep_s(self) -> float:
         now_s = self._clock.monotonic()
-        dues = [c.due_s for c in self._children if c.due_s is not None] + [self._next_ping_s]
-        return min(max(min(dues) - now_s, 0.001), self._limits.ping_interval_s)
+        dues_s = [c.due_s for c in self._children if c.due_s is not None] + [self._next_ping_s]
+        ahead_s = [due_s - now_s for due_s in dues_s if due_s > now_s]  # others wait for a predecessor
+        return min([*ahead_s, self._limits.ping_interval_s])
 
 
 def _done(future: pykka.Future[Any]) -> bool:

@@ -480,6 +480,32 @@ def test_a_hung_child_does_not_block_stop(h: Harness) -> None:
     assert h.world.refusals == [("meter", 1)]
 
 
+class Plain(pykka.ThreadingActor):
+    """An actor that knows nothing of supervision: its death is found by the pings."""
+
+    use_daemon_thread = True
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Crash):
+            raise RuntimeError("told to crash")
+        return True
+
+
+def test_a_silent_death_is_found_at_the_ping_rounds(h: Harness) -> None:
+    sup = h.supervisor([ChildSpec("plain", lambda lease: Plain.start())])
+    sup.start()
+    old = crash(sup, "plain")
+    wait_until(lambda: not old.is_alive())
+    h.clock.advance(LIMITS.ping_interval_s)
+    sup.poll()  # seen dead once: a report could still be on its way
+    assert sup.describe()["actors"][0]["state"] == "running"
+    h.clock.advance(LIMITS.ping_interval_s)
+    sup.poll()
+    assert h.events.wait("crashed", "plain").reason == "stopped without a report"
+    h.events.wait("restarted", "plain")
+    assert sup.ref("plain") is not old
+
+
 # --- stable addresses --------------------------------------------------------------------
 
 
