@@ -52,7 +52,9 @@ class Bus:
     def snapshot(self, prefix: str = "") -> dict[str, Any]:
         """`{"epoch", "seq": {source: n}, "vars": {topic: value}}`, consistent with the stream."""
         with self._lock:
-            variables = {t: v for t, v in self._last.items() if t.startswith(prefix) and t != "station/heartbeat"}
+            variables = {
+                t: v for t, v in self._last.items() if t.startswith(prefix) and t != "station/heartbeat"
+            }
             return {"epoch": self.epoch, "seq": dict(self._seq), "vars": variables}
 
     def source(self, name: str) -> SourcePublisher:
