@@ -1,0 +1,118 @@
+"""The whole station in one process: connectors side by side under their supervisors."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from actors.messages import Ping
+from drivers.clock import FakeClock
+from supervisor.config import load_config
+from supervisor.connector import ROLES
+from supervisor.station import Station
+from tests.harness import VARIABLE_TYPES, validate
+
+
+class Recording:
+    """Everything the station publishes, validated against the schema as it comes."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, topic: str, payload: dict[str, Any]) -> None:
+        variable = topic.rsplit("/", 1)[-1]
+        if topic.startswith("evse/"):
+            validate(VARIABLE_TYPES[variable], payload["value"])
+        self.items.append((topic, payload))
+
+    def events(self, index: int) -> list[str]:
+        topic = f"evse/{index}/session_events"
+        return [p["value"]["event"] for t, p in self.items if t == topic]
+
+
+@pytest.fixture
+def station(tmp_path: pathlib.Path) -> Iterator[Station]:
+    settings = dataclasses.replace(load_config(None), state_dir=tmp_path)
+    built = Station.build(settings, FakeClock())
+    built.start(ticker=False)
+    yield built
+    built.stop()
+
+
+def settle(station: Station, rounds: int = 4) -> None:
+    """Tick every connector and wait until each actor has handled it."""
+    for _ in range(rounds):
+        station.tick()
+        for connector in station.connectors:
+            for role, _ in ROLES:
+                connector.tree.ask(role, Ping(), 5.0)
+
+
+def call(station: Station, index: int, command: str, **args: Any) -> Any:
+    result = station.call(index, command, args, 5.0)
+    settle(station)
+    return result
+
+
+def test_two_connectors_charge_at_once_and_a_fault_stays_on_its_connector(station: Station) -> None:
+    recording = Recording()
+    station.bus.attach(recording)
+    clock = station.clock
+    assert isinstance(clock, FakeClock)
+    for index in (1, 2):
+        assert call(station, index, "sim_plug_in") is True
+        assert call(station, index, "authorize", auth_token=f"CARD-{index}") is True
+    assert [c.state_name().value for c in station.connectors] == ["Charging", "Charging"]
+    assert call(station, 1, "sim_fault", kind="rcd") is True
+    energy_before = station.connector(2).plant.meter.reading().energy_import_wh
+    clock.advance(10)
+    settle(station)
+    assert [c.state_name().value for c in station.connectors] == ["Error", "Charging"]
+    assert station.connector(2).plant.meter.reading().energy_import_wh > energy_before
+    assert recording.events(1)[-1] == "Error"
+    assert "Error" not in recording.events(2)
+    assert station.connector(1).plant.controls.state()["relais_on"] is False
+
+
+def test_stop_switches_every_connector_off(tmp_path: pathlib.Path) -> None:
+    settings = dataclasses.replace(load_config(None), state_dir=tmp_path)
+    station = Station.build(settings, FakeClock())
+    station.start(ticker=False)
+    for index in (1, 2):
+        call(station, index, "sim_plug_in")
+        call(station, index, "authorize", auth_token="T")
+    assert all(c.plant.controls.state()["relais_on"] for c in station.connectors)
+    station.stop()
+    assert not any(c.plant.controls.state()["power_allowed"] for c in station.connectors)
+
+
+def test_list_evses_and_status(station: Station) -> None:
+    evses = station.list_evses()
+    assert [e["evse_id"] for e in evses] == ["DE*PNX*E123456*1", "DE*PNX*E123456*2"]
+    assert {e["state"] for e in evses} == {"Idle"}
+    status = station.status()
+    assert status["epoch"] == station.epoch and status["pid"] > 0
+    first = status["evses"][0]
+    assert first["supervisor"]["state"] == "running"
+    assert [a["role"] for a in first["supervisor"]["actors"]] == [
+        "hardware",
+        "meter",
+        "reservation",
+        "session",
+    ]
+    assert first["meter_public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert station.resolve_evse("DE*PNX*E123456*2") == 2
+    assert station.resolve_evse(3) is None and station.resolve_evse("nope") is None
+
+
+def test_get_events_replays_what_was_published(station: Station) -> None:
+    call(station, 2, "sim_plug_in")
+    events = station.call(2, "get_events", {"since": 0}, 5.0)
+    assert [e["value"]["event"] for e in events["events"]] == ["SessionStarted", "AuthRequired"]
+    assert events["last_event_seq"] == 2
+    later = station.call(2, "get_events", {"since": 1}, 5.0)
+    assert [e["event_seq"] for e in later["events"]] == [2]
