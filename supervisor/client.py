@@ -240,9 +240,9 @@ class Client:
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """The snapshot's variables, then the live stream, without gaps or duplicates.
 
-        Snapshot items come first as (topic, {"value": v, "snapshot": True, "epoch": e});
-        live ones as (topic, payload). A gap in a source's seq or a new epoch brings a new
-        snapshot. With `idle_timeout_s`, the iterator ends after that long without a publication.
+        Snapshot items come first as (topic, {"value", "snapshot": True, "epoch", "seq"}), seq
+        being the snapshot's seq of the topic's source; live ones as (topic, payload). A gap in
+        a source's seq or a new epoch brings a new snapshot. With `idle_timeout_s`, the iterator ends after that long without a publication.
         """
         if self.publish_endpoint is None:
             raise ValueError("watch needs the publish endpoint")
@@ -254,6 +254,12 @@ def rfc3339(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("a date for the station needs a timezone (e.g. datetime.now(timezone.utc))")
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def source_of(topic: str) -> str:
+    """The source that publishes a topic: `evse/<n>` or `station`."""
+    parts = topic.split("/")
+    return "/".join(parts[:2]) if parts[0] == "evse" else parts[0]
 
 
 def _code(reply: dict[str, Any]) -> str | None:
@@ -275,7 +281,15 @@ class Sequencer:
         self.epoch = snapshot["epoch"]
         self._last = dict(snapshot["seq"])
         return [
-            (topic, {"value": value, "snapshot": True, "epoch": self.epoch})
+            (
+                topic,
+                {
+                    "value": value,
+                    "snapshot": True,
+                    "epoch": self.epoch,
+                    "seq": self._last.get(source_of(topic), 0),
+                },
+            )
             for topic, value in sorted(snapshot["vars"].items())
         ]
 

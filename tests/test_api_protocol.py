@@ -287,7 +287,7 @@ def payload(source: str, seq: int, epoch: str = "E") -> dict[str, Any]:
 def test_sequencer_drops_what_the_snapshot_had_and_resyncs_on_gaps() -> None:
     sequencer = Sequencer("")
     items = sequencer.apply_snapshot({"epoch": "E", "seq": {"evse/1": 5}, "vars": {"evse/1/limits": 1}})
-    assert items == [("evse/1/limits", {"value": 1, "snapshot": True, "epoch": "E"})]
+    assert items == [("evse/1/limits", {"value": 1, "snapshot": True, "epoch": "E", "seq": 5})]
     assert sequencer.judge(payload("evse/1", 5)) == "duplicate"
     assert sequencer.judge(payload("evse/1", 6)) == "new"
     assert sequencer.judge(payload("evse/2", 1)) == "new"

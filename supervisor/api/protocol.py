@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
+import pykka
 
 from supervisor.errors import Forbidden, Unavailable
 
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 API_VERSION = 1
 MAX_DEPTH = 32
+TIMEOUT_MESSAGE = "no answer within the deadline; it may still take effect: retry with the same client and id"
 _ENVELOPE_FIELDS = frozenset({"v", "id", "cmd", "evse", "args", "client", "timeout_ms"})
 
 RequestId = int | str
@@ -60,6 +62,7 @@ ERROR_CODES: dict[type[BaseException], str] = {
     Busy: "busy",
     DeadlineExceeded: "timeout",
     TimeoutError: "timeout",
+    pykka.Timeout: "timeout",
     Unavailable: "unavailable",
     Forbidden: "forbidden",
     ValueError: "bad_args",
@@ -241,6 +244,8 @@ def encode_error(request_id: RequestId | None, code: str, message: str) -> bytes
 def encode_exception(request_id: RequestId | None, exc: BaseException, what: str = "a request") -> bytes:
     """An error reply for any exception; `internal` ones are logged with their traceback."""
     code = error_code(exc)
+    if code == "timeout":
+        return encode_error(request_id, code, TIMEOUT_MESSAGE)
     if code != "internal":
         return encode_error(request_id, code, str(exc) or type(exc).__name__)
     ref = uuid.uuid4().hex[:8]

@@ -21,6 +21,7 @@ from supervisor.api.backend import Backend
 from supervisor.api.cache import Key, ReplyCache
 from supervisor.api.commands import Command, check_args, lookup
 from supervisor.api.protocol import (
+    TIMEOUT_MESSAGE,
     BadRequest,
     Busy,
     InvalidRequest,
@@ -193,7 +194,7 @@ class RequestLoop:
         while self._deadlines and self._deadlines[0][0] <= now:
             _, _, waiter = heapq.heappop(self._deadlines)
             if not waiter.answered:
-                self._answer(waiter, encode_error(waiter.request_id, "timeout", _timeout_message()))
+                self._answer(waiter, encode_error(waiter.request_id, "timeout", TIMEOUT_MESSAGE))
 
     def _finish_jobs(self) -> None:
         while True:
@@ -209,16 +210,33 @@ class RequestLoop:
 
     def _finish(self, completion: Completion) -> None:
         job = completion.job
+        if not completion.final and self._run_again(completion):
+            return
         if job.key is not None and self._pending.get(job.key) is job:
             del self._pending[job.key]
         reply = completion.reply
         if reply is None:
-            reply = encode_error(job.request_id, "timeout", _timeout_message())
-        elif job.key is not None:
+            reply = encode_error(job.request_id, "timeout", TIMEOUT_MESSAGE)
+        elif job.key is not None and completion.final:
             self._cache.put(job.key, reply)
         for waiter in job.waiters:
             if not waiter.answered:
                 self._answer(waiter, reply)
+
+    def _run_again(self, completion: Completion) -> bool:
+        """An attempt that timed out, joined by a retry with a later deadline: run it for the retry."""
+        now = time.monotonic()
+        later = [
+            w
+            for w in completion.job.waiters
+            if not w.answered and w.deadline > max(now, completion.attempt_deadline)
+        ]
+        if not later:
+            return False
+        completion.job.waiters = later
+        completion.job.deadline = max(w.deadline for w in later)
+        self._workers[completion.job.index].submit(completion.job)
+        return True
 
     def _answer(self, waiter: Waiter, reply: bytes) -> None:
         waiter.answered = True
@@ -237,9 +255,3 @@ def _split(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
     if len(rest) >= 2 and rest[0] == b"":
         return [identity, b""], rest[1:]
     return [identity], rest
-
-
-def _timeout_message() -> str:
-    return (
-        "no answer within the deadline; the command may still take effect (retry with the same client and id)"
-    )

@@ -18,7 +18,7 @@ from typing import Any
 import zmq
 
 from supervisor.api.cache import Key
-from supervisor.api.protocol import RequestId, encode_exception, encode_ok
+from supervisor.api.protocol import RequestId, encode_exception, encode_ok, error_code
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +50,16 @@ class Job:
 
 @dataclass(frozen=True)
 class Completion:
+    """A job's reply; None when it was dropped unrun (its deadline had passed).
+
+    Only a `final` reply goes to the idempotency store: a station-side timeout is not, so
+    a retry runs the command again (the timed-out attempt was abandoned by the station).
+    """
+
     job: Job
-    reply: bytes | None  # None: the job was dropped unrun, its deadline had passed
+    reply: bytes | None
+    final: bool = True
+    attempt_deadline: float = 0.0  # the deadline this attempt ran under
 
 
 class Completions:
@@ -114,13 +122,15 @@ class Worker:
 
     def _loop(self) -> None:
         while (job := self._queue.get()) is not None:
-            self._completions.put(Completion(job, self._execute(job)))
+            self._completions.put(self._execute(job))
 
-    def _execute(self, job: Job) -> bytes | None:
-        remaining_s = job.deadline - time.monotonic()
+    def _execute(self, job: Job) -> Completion:
+        deadline = job.deadline
+        remaining_s = deadline - time.monotonic()
         if remaining_s <= 0:
-            return None
+            return Completion(job, None, False, deadline)
         try:
-            return encode_ok(job.request_id, self._run(job, remaining_s))
+            return Completion(job, encode_ok(job.request_id, self._run(job, remaining_s)), True, deadline)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            return encode_exception(job.request_id, exc, what=f"running {job.cmd}")
+            reply = encode_exception(job.request_id, exc, what=f"running {job.cmd}")
+            return Completion(job, reply, error_code(exc) != "timeout", deadline)
