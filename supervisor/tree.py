@@ -36,6 +36,10 @@ _Death = Literal["crashed", "hung", "exited"]
 _WAIT_SLICE_S = 0.05  # real seconds between looks at the injected clock while waiting
 
 
+class _Superseded(Exception):
+    """The generation an ask was sent to was fenced before it answered."""
+
+
 @dataclass(frozen=True)
 class _Report:
     role: str
@@ -179,25 +183,48 @@ class Supervisor:
         return self._wait_ref(role, deadline_monotonic, stale=None)
 
     def ask(self, role: str, message: Any, timeout_s: float) -> Any:
-        """Ask the current generation of `role`; retry on a new generation only if never handled.
+        """Ask the current generation of `role`; resend to a new generation only if never handled.
 
         pykka fails an ask with ActorDeadError in exactly two places, both before the
         message reaches a handler: at ask time when the actor is already stopped, and in
         the dying actor's teardown for every message still queued. Both name the actor;
         an ActorDeadError from elsewhere (a handler that asked a dead peer) is re-raised.
-        A timeout is re-raised as pykka.Timeout: the message may still run (fenced).
+        A message queued behind a hung generation is resent once that generation is
+        fenced: whenever the stale one gets to it, its revoked lease refuses every effect.
+        A timeout is raised as pykka.Timeout: the message may still run (fenced).
         """
         deadline_s = self._clock.monotonic() + timeout_s
         stale: pykka.ActorRef[Any] | None = None
         while True:
             ref = self._wait_ref(role, deadline_s, stale)
-            remaining_s = max(deadline_s - self._clock.monotonic(), 0.0)
+            future = ref.ask(message, block=False)
             try:
-                return ref.ask(message, timeout=remaining_s)
+                return self._await(role, ref, future, deadline_s)
             except pykka.ActorDeadError as exc:
                 if not _never_handled(exc, ref):
                     raise
-                stale = ref
+            except _Superseded:
+                pass
+            stale = ref
+
+    def _await(
+        self, role: str, ref: pykka.ActorRef[Any], future: pykka.Future[Any], deadline_s: float
+    ) -> Any:
+        while True:
+            remaining_s = deadline_s - self._clock.monotonic()
+            if remaining_s <= 0:
+                raise pykka.Timeout(f"{self.name}/{role} did not answer in time")
+            try:
+                return future.get(timeout=min(remaining_s, _WAIT_SLICE_S))
+            except pykka.Timeout:
+                if self._superseded(role, ref):
+                    raise _Superseded() from None
+
+    def _superseded(self, role: str, ref: pykka.ActorRef[Any]) -> bool:
+        """True once the generation behind `ref` was retired (fenced) while running."""
+        with self._cond:
+            child = self._child(role)
+            return child.ref is not ref
 
     # --- visibility --------------------------------------------------------------------
 
