@@ -1,0 +1,345 @@
+"""The API end to end: the real station in this process, and `evse-supervisor run` in a subprocess."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+import zmq
+
+from supervisor.api import ApiServer
+from supervisor.client import ApiError, Client, source_of
+from supervisor.config import load_config
+from supervisor.station import Station
+
+WAIT_S = 10.0
+BIN = Path(sys.executable).parent
+
+
+@dataclasses.dataclass
+class Running:
+    station: Station
+    api: ApiServer
+    context: zmq.Context[zmq.Socket[bytes]]
+    sockets: list[zmq.Socket[bytes]]
+
+    def socket(self, kind: int = zmq.DEALER) -> zmq.Socket[bytes]:
+        sock = self.context.socket(kind)
+        sock.linger = 0
+        sock.connect(self.api.command_endpoint)
+        self.sockets.append(sock)
+        return sock
+
+    def client(self, timeout_s: float = WAIT_S, retries: int = 0) -> Client:
+        return Client(
+            self.api.command_endpoint, self.api.publish_endpoint, timeout_s, retries, context=self.context
+        )
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    settings = load_config(None)
+    api = dataclasses.replace(
+        settings.api, command_endpoint="tcp://127.0.0.1:0", publish_endpoint="tcp://127.0.0.1:0"
+    )
+    settings = dataclasses.replace(settings, api=api, state_dir=tmp_path, chaos=True)
+    station = Station.build(settings)
+    server = ApiServer(settings.api, station)
+    station.start()
+    server.start()
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    yield (run := Running(station, server, context, []))
+    for sock in run.sockets:
+        sock.close(linger=0)
+    station.stop()
+    server.stop()
+    context.destroy(linger=0)
+
+
+def ask(sock: zmq.Socket[bytes], message: Any, delimiter: bool = True) -> dict[str, Any]:
+    body = message if isinstance(message, bytes) else msgpack.packb(message)
+    sock.send_multipart([b"", body] if delimiter else [body])
+    assert sock.poll(int(WAIT_S * 1000)), f"no reply to {message!r}"
+    frames = sock.recv_multipart()
+    assert (frames[0] == b"") == delimiter
+    reply: dict[str, Any] = msgpack.unpackb(frames[-1])
+    return reply
+
+
+def code_of(reply: dict[str, Any]) -> str:
+    assert reply["ok"] is False and reply["error"]["message"], reply
+    return str(reply["error"]["code"])
+
+
+def wait_until(running: Running, condition: Callable[[], bool], what: str) -> None:
+    """Check `condition` now and after each station publication (heartbeats come every second)."""
+    sub = running.context.socket(zmq.SUB)
+    sub.linger = 0
+    running.sockets.append(sub)
+    sub.setsockopt(zmq.SUBSCRIBE, b"station/")
+    sub.connect(running.api.publish_endpoint)
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        left_s = deadline - time.monotonic()
+        assert left_s > 0, f"no {what} within {WAIT_S} s"
+        if sub.poll(int(left_s * 1000) + 1):
+            while sub.poll(0):
+                sub.recv_multipart()
+
+
+def session_generation(client: Client, evse: int) -> int:
+    actors = client.status()["evses"][evse - 1]["supervisor"]["actors"]
+    return int(next(a["generation"] for a in actors if a["role"] == "session"))
+
+
+def in_seconds(seconds: float) -> str:
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+BAD_REQUESTS = [
+    (b"\x00\xc1 garbage", "bad_request", None),
+    (msgpack.packb([{"id": 1, "cmd": "ping"}]), "bad_request", None),
+    ({"id": 1, "evse": 1}, "bad_request", 1),
+    ({"v": 1, "cmd": "ping"}, "bad_request", None),
+    ({"id": 1, "cmd": "launch", "evse": 1}, "unknown_command", 1),
+    ({"id": 1, "cmd": "enable", "evse": 3}, "unknown_evse", 1),
+    ({"id": 1, "cmd": "enable", "evse": "DE*NOPE"}, "unknown_evse", 1),
+    ({"id": 1, "cmd": "set_local_max_current", "evse": 1, "args": {"max_current": "16"}}, "bad_args", 1),
+    ({"id": 1, "cmd": "cancel_charging", "evse": 1, "args": {"reason": "Whim"}}, "bad_args", 1),
+    ({"id": 1, "cmd": "reserve_now", "evse": 1, "args": {
+        "reservation_id": 1, "auth_token": "T", "expiry_date": "next week"}}, "bad_args", 1),
+    ({"id": 1, "cmd": "reserve_now", "evse": 1, "args": {
+        "reservation_id": 1, "auth_token": "T", "expiry_date": "2030-01-01T00:00:00"}}, "bad_args", 1),
+    ({"id": 1, "cmd": "enable", "evse": 1, "args": {"now": True}}, "bad_args", 1),
+    ({"id": 1, "cmd": "ping", "args": {"pad": "x" * 70_000}}, "bad_request", None),
+    ({"id": 1, "cmd": "enable", "evse": 1, "args": {"x": nested(40)}}, "bad_request", None),
+]  # fmt: skip
+
+
+def test_every_kind_of_bad_request_gets_its_code(running: Running) -> None:
+    sock = running.socket()
+    for message, code, reply_id in BAD_REQUESTS:
+        reply = ask(sock, message)
+        assert code_of(reply) == code, message
+        assert reply["id"] == reply_id
+    assert ask(sock, {"id": 2, "cmd": "ping"})["result"]["epoch"] == running.station.epoch
+
+
+def test_req_and_both_dealer_shapes_are_answered(running: Running) -> None:
+    req = running.socket(zmq.REQ)
+    req.send(msgpack.packb({"id": "r", "cmd": "list_evses"}))
+    assert req.poll(int(WAIT_S * 1000))
+    assert [e["index"] for e in msgpack.unpackb(req.recv())["result"]] == [1, 2]
+    dealer = running.socket()
+    assert ask(dealer, {"id": 1, "cmd": "enable", "evse": 1}, delimiter=False)["result"] is True
+    assert (
+        ask(dealer, {"id": 2, "cmd": "enable", "evse": "DE*PNX*E123456*2"}, delimiter=True)["result"] is True
+    )
+
+
+def test_a_frame_over_maxmsgsize_leaves_the_station_serving(running: Running) -> None:
+    rude, polite = running.socket(), running.socket()
+    rude.send(b"\x00" * (16 * 65536 + 1))
+    assert ask(polite, {"id": 1, "cmd": "ping"})["ok"] is True
+    assert ask(rude, {"id": 2, "cmd": "ping"})["ok"] is True
+
+
+def test_a_retried_reservation_is_made_once(running: Running) -> None:
+    sock = running.socket()
+    request = {"id": 9, "client": "ops", "cmd": "reserve_now", "evse": 1,
+               "args": {"reservation_id": 5, "auth_token": "T5", "expiry_date": in_seconds(60)}}  # fmt: skip
+    assert ask(sock, request)["result"] == "Accepted"
+    assert ask(running.socket(), request)["result"] == "Accepted"
+    with running.client() as client:
+        events = client.get_events(1, since=0)["events"]
+    assert [e["value"]["event"] for e in events].count("ReservationStart") == 1
+
+
+def test_a_full_connector_queue_answers_busy(running: Running) -> None:
+    with running.client() as client:
+        assert client.chaos_hang(1, "session", 2) is True
+    sock = running.socket()
+    for n in range(1, 71):
+        sock.send(msgpack.packb({"id": n, "cmd": "pause_charging", "evse": 1, "timeout_ms": 1000}))
+    replies: dict[int, dict[str, Any]] = {}
+    while len(replies) < 70:
+        assert sock.poll(int(WAIT_S * 1000)), f"only {len(replies)} replies"
+        reply = msgpack.unpackb(sock.recv())
+        assert reply["id"] not in replies
+        replies[reply["id"]] = reply
+    busy = sorted(n for n, reply in replies.items() if not reply["ok"] and reply["error"]["code"] == "busy")
+    assert busy in (list(range(65, 71)), list(range(66, 71)))
+    assert ask(sock, {"id": 0, "cmd": "enable", "evse": 2})["result"] is True
+
+
+def test_timeout_then_a_retry_gets_the_real_result(running: Running) -> None:
+    with running.client() as client:
+        assert client.chaos_hang(1, "session", 2) is True
+        sock = running.socket()
+        request = {"id": 1, "client": "c", "cmd": "pause_charging", "evse": 1, "timeout_ms": 100}
+        assert code_of(ask(sock, request)) == "timeout"
+        wait_until(running, lambda: session_generation(client, 1) == 2, "a new session generation")
+    retry = ask(sock, {**request, "timeout_ms": 5000})
+    assert retry == {"v": 1, "id": 1, "ok": True, "result": False}  # nothing to pause: no session
+
+
+def test_one_hung_connector_does_not_hold_up_the_other(running: Running) -> None:
+    with running.client() as client, running.client() as other:
+        assert client.chaos_hang(1, "session", 2) is True
+        stuck = running.socket()
+        stuck.send(msgpack.packb({"id": 1, "cmd": "pause_charging", "evse": 1, "timeout_ms": 1500}))
+        for amps in (10, 20, 16, 32):
+            assert other.set_local_max_current(2, amps) == "Success"
+        assert not stuck.poll(0), "connector 1 answered while its session actor hung"
+
+
+def test_two_clients_on_two_connectors_at_once(running: Running) -> None:
+    results: dict[int, list[str]] = {1: [], 2: []}
+
+    def drive(evse: int) -> None:
+        with running.client() as client:
+            for n in range(40):
+                results[evse].append(client.set_local_max_current(evse, 6 + n % 20))
+
+    threads = [threading.Thread(target=drive, args=(evse,)) for evse in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_S)
+    assert results == {1: ["Success"] * 40, 2: ["Success"] * 40}
+
+
+def test_a_late_joiner_sees_no_gap_and_no_duplicate(running: Running) -> None:
+    stop = threading.Event()
+
+    def churn() -> None:
+        with running.client() as client:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                client.set_local_max_current(1, 10 + n % 2)
+
+    churner = threading.Thread(target=churn)
+    churner.start()
+    seen: list[tuple[str, dict[str, Any]]] = []
+    try:
+        with running.client() as watcher:
+            for item in watcher.watch("evse/1/", idle_timeout_s=WAIT_S):
+                seen.append(item)
+                if sum(1 for _, p in seen if not p.get("snapshot")) >= 60:
+                    break
+    finally:
+        stop.set()
+        churner.join(WAIT_S)
+    last: dict[str, int] = {}
+    for topic, payload in seen:
+        source = source_of(topic)
+        if payload.get("snapshot"):
+            assert payload["seq"] >= last.get(source, 0)
+        else:
+            assert payload["seq"] == last[source] + 1, f"gap or duplicate at {topic} {payload['seq']}"
+        last[source] = payload["seq"]
+    assert seen[0][1]["snapshot"] is True and "evse/1/evse_id" in [t for t, _ in seen]
+
+
+def test_a_given_up_connector_is_unavailable(running: Running) -> None:
+    with running.client() as client:
+
+        def gave_up() -> bool:
+            return bool(client.status()["evses"][1]["supervisor"]["state"] == "gave_up")
+
+        for kills in range(1, 10):
+            client.chaos_kill(2, "session")
+
+            def restarted_or_gave_up(kills: int = kills) -> bool:
+                return gave_up() or session_generation(client, 2) > kills
+
+            wait_until(running, restarted_or_gave_up, "a restart")
+            if gave_up():
+                break
+        with pytest.raises(ApiError) as caught:
+            client.pause_charging(2)
+        assert caught.value.code == "unavailable"
+        assert client.pause_charging(1) is False
+
+
+# --- the real command line: evse-supervisor run, evsectl --------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """`evse-supervisor run` (no --chaos) on free ports: (command endpoint, publish endpoint)."""
+    state_dir = tmp_path_factory.mktemp("station")
+    endpoints = (f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}")
+    argv = [str(BIN / "evse-supervisor"), "run", "--command-endpoint", endpoints[0],
+            "--publish-endpoint", endpoints[1], "--state-dir", str(state_dir)]  # fmt: skip
+    with open(state_dir / "station.log", "w") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with Client(endpoints[0], timeout_s=0.5, retries=40) as client:
+            client.ping()
+        yield endpoints
+    finally:
+        proc.terminate()
+        assert proc.wait(WAIT_S) == 0
+
+
+def evsectl(endpoints: tuple[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [str(BIN / "evsectl"), "--endpoint", endpoints[0], "--publish-endpoint", endpoints[1], *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_chaos_is_forbidden_without_chaos(process: tuple[str, str]) -> None:
+    with Client(process[0], timeout_s=WAIT_S, retries=0) as client, pytest.raises(ApiError) as caught:
+        client.chaos_kill(1, "session")
+    assert caught.value.code == "forbidden" and "chaos" in caught.value.message
+
+
+def test_evsectl_status_list_call_and_top(process: tuple[str, str]) -> None:
+    status = evsectl(process, "status")
+    assert status.returncode == 0 and "DE*PNX*E123456*1" in status.stdout
+    listed = evsectl(process, "list", "--json")
+    assert [e["index"] for e in json.loads(listed.stdout)] == [1, 2]
+    enabled = evsectl(process, "call", "1", "enable")
+    assert (enabled.returncode, enabled.stdout.strip()) == (0, "true")
+    current = evsectl(process, "call", "DE*PNX*E123456*2", "set_local_max_current", "max_current=12.5")
+    assert (current.returncode, current.stdout.strip()) == (0, "Success")
+    snapshot = evsectl(process, "call", "-", "snapshot", "prefix=evse/2/", "--json")
+    assert json.loads(snapshot.stdout)["vars"]["evse/2/limits"]["max_current"] == 12.5
+    top = evsectl(process, "top", "--once")
+    assert top.returncode == 0 and "DE*PNX*E123456*2" in top.stdout and "Idle" in top.stdout
+
+
+def test_evsectl_reports_errors_and_silence(process: tuple[str, str]) -> None:
+    refused = evsectl(process, "call", "1", "cancel_charging", "reason=Whim")
+    assert refused.returncode == 1 and refused.stderr.startswith("error bad_args:")
+    unknown = evsectl(process, "call", "7", "enable")
+    assert unknown.returncode == 1 and unknown.stderr.startswith("error unknown_evse:")
+    nobody = (f"tcp://127.0.0.1:{free_port()}", process[1])
+    silent = evsectl(nobody, "--timeout", "0.2", "--retries", "0", "list")
+    assert silent.returncode == 2 and "no reply" in silent.stderr
