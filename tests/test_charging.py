@@ -5,6 +5,7 @@ Pure tests: every model is reached by stepping real messages from `Model.initial
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,6 +25,7 @@ from actors.messages import (
     ResumeCharging,
     SetFaulted,
     SetLocalMaxCurrent,
+    Tick,
 )
 from actors.model import (
     Emit,
@@ -37,6 +39,7 @@ from actors.model import (
     State,
     Unlock,
 )
+from actors.reservation import reservation_verdict
 from actors.settings import ConnectorSettings
 from drivers.base import BoardStatus, CPState, PilotSignal, duty_cycle_percent
 
@@ -48,7 +51,7 @@ RESERVATION = Reservation(reservation_id=7, auth_token="RES-TOKEN", expiry_time=
 UNPLUGGED = BoardStatus(cp=CPState.A, plugged=False, relais_on=False, three_phases=True, locked=False)
 
 
-# --- a connector driven by messages ------------------------------------------------------------
+# --- a connector driven by messages ---------------------------------------------------------------
 
 
 @dataclass
@@ -90,7 +93,6 @@ class Machine:
     def unplug(self) -> Step:
         return self.board(plugged=False, cp=CPState.A, currents_a=(0.0, 0.0, 0.0))
 
-    @property
     def state(self) -> State:
         return state_of(self.model, self.env())
 
@@ -122,7 +124,7 @@ def emits(result: Step) -> list[Emit]:
     return [output for output in result.outputs if isinstance(output, Emit)]
 
 
-# --- actions: steps that tests compose ---------------------------------------------------------------
+# --- actions: steps that tests compose ------------------------------------------------------------
 
 Action = Callable[[Machine], Step]
 
@@ -169,7 +171,7 @@ def run(m: Machine, actions: tuple[Action, ...]) -> Step:
     return result
 
 
-# --- reaching each state -------------------------------------------------------------------------
+# --- reaching each state --------------------------------------------------------------------------
 
 ERROR_REPORTS: dict[Error, dict[str, Any]] = {
     Error.Car: {"cp": CPState.E},
@@ -224,7 +226,7 @@ def state_named(name: str) -> State:
     return State(name.split("/")[0])
 
 
-# --- connector states: CP output and power ----------------------------------------------------------
+# --- connector states: CP output and power --------------------------------------------------------
 
 STATE_TABLE = [
     ("Disabled", "X1", False),
@@ -246,13 +248,13 @@ STATE_TABLE = [
 @pytest.mark.parametrize(("name", "pilot", "power"), STATE_TABLE)
 def test_state_table(name: str, pilot: str, power: bool) -> None:
     m = build(name)
-    assert m.state is state_named(name)
+    assert m.state() is state_named(name)
     assert (m.output.pilot.mode, m.output.power_allowed) == (pilot, power)
 
 
 def test_disabled_at_start() -> None:
     m = Machine(settings=replace(SETTINGS, enabled_at_start=False))
-    assert m.state is State.Disabled
+    assert m.state() is State.Disabled
     assert m.output == HardwareOutput(PilotSignal.x1(), False, False)
 
 
@@ -279,7 +281,7 @@ def test_pwm_at_the_hardware_maximum_by_default() -> None:
     assert m.output.pilot == PilotSignal("PWM", duty_cycle_percent(16.0))
 
 
-# --- what publishes which events, in order -------------------------------------------------------------
+# --- what publishes which events, in order --------------------------------------------------------
 
 RESERVED_PLUG = (reserve(), plug())
 EVENT_TABLE: list[tuple[str, dict[str, Any], tuple[Action, ...], list[str]]] = [
@@ -450,7 +452,7 @@ def test_events_in_order(settings: dict[str, Any], actions: tuple[Action, ...], 
     assert said(run(m, actions)) == expected
 
 
-# --- commands in every state where their result is specified ---------------------------------------------
+# --- commands in every state where their result is specified --------------------------------------
 
 _SESSION_CANCELLED_LOCAL = ["SessionCancelled(Local)", "Disabled"]
 _SESSION_CANCELLED_OTHER = ["SessionCancelled(Other)", "PermanentFault"]
@@ -585,4 +587,502 @@ def test_command(name: str, command: object, reply: object, events: list[str], a
     result = m.send(command)
     assert result.reply == reply
     assert said(result) == events
-    assert m.state is state_named(after)
+    assert m.state() is state_named(after)
+
+
+# --- authorization --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("wait_s", "authorized"), [(0.0, True), (59.9, True), (60.1, False), (600.0, False)])
+def test_pre_authorization_lasts_auth_timeout_s(wait_s: float, authorized: bool) -> None:
+    m = Machine()
+    assert m.send(Authorize(TOKEN)).reply is True
+    m.now += wait_s
+    started = said(m.plug())
+    assert started == (
+        ["SessionStarted", "ChargingStarted", "ChargingPausedEV"]
+        if authorized
+        else ["SessionStarted", "AuthRequired"]
+    )
+
+
+@pytest.mark.parametrize("timeout_s", [5.0, 120.0])
+def test_pre_authorization_follows_the_configured_timeout(timeout_s: float) -> None:
+    m = Machine(settings=replace(SETTINGS, auth_timeout_s=timeout_s))
+    m.send(Authorize(TOKEN))
+    m.now += timeout_s - 0.1
+    m.send(Tick())
+    assert m.plug().reply is None
+    assert m.state() is State.ChargingPausedEV
+
+
+def test_an_expired_pre_authorization_is_dropped_on_tick() -> None:
+    m = Machine()
+    m.send(Authorize(TOKEN))
+    m.now += 61.0
+    assert m.send(Tick()).outputs == ()
+    m.now -= 30.0  # even if a later step saw an earlier time, the pre-authorization is gone
+    assert said(m.plug()) == ["SessionStarted", "AuthRequired"]
+
+
+def test_a_newer_pre_authorization_replaces_the_older() -> None:
+    m = Machine()
+    m.send(Authorize(TOKEN))
+    m.now += 30.0
+    m.send(Authorize(OTHER))
+    m.now += 50.0  # the first one expired, the second one not
+    assert said(m.plug())[-1] == "ChargingPausedEV"
+    assert m.send(Authorize(OTHER)).reply is True
+    assert m.send(Authorize(TOKEN)).reply is False
+    assert m.model.session is not None and m.model.session.token == OTHER
+
+
+def test_pre_authorization_is_dropped_by_disable() -> None:
+    m = Machine()
+    m.send(Authorize(TOKEN))
+    m.send(Disable())
+    m.send(Enable())
+    assert said(m.plug()) == ["SessionStarted", "AuthRequired"]
+
+
+@pytest.mark.parametrize(
+    ("token", "parent_id", "accepted"),
+    [
+        (RESERVATION.auth_token, None, True),
+        (RESERVATION.auth_token, "Q", True),
+        (OTHER, "P", True),
+        (OTHER, None, False),
+        (OTHER, "Q", False),
+    ],
+)
+def test_reservation_admits_its_token_or_parent_id(token: str, parent_id: str | None, accepted: bool) -> None:
+    m = Machine(reservation=RESERVATION)
+    m.plug()
+    result = m.send(Authorize(token, parent_id))
+    assert result.reply is accepted
+    if accepted:
+        assert said(result)[0] == "EndReservation(UsedToStartCharging)"
+        assert m.reservation is None
+    else:
+        assert said(result) == ["ReservationAuthtokenMismatch"]
+        assert m.state() is State.WaitingForAuthentication
+        assert m.reservation == RESERVATION
+
+
+def test_free_charging_does_not_bypass_a_reservation() -> None:
+    m = Machine(settings=replace(SETTINGS, free_charging=True), reservation=RESERVATION)
+    started = m.plug()
+    assert said(started) == ["SessionStarted", "AuthRequired"]
+    assert emits(started)[0].reservation_id == RESERVATION.reservation_id
+    assert m.send(Authorize(OTHER)).reply is False
+    assert said(m.send(Authorize(RESERVATION.auth_token)))[0] == "EndReservation(UsedToStartCharging)"
+
+
+def test_a_pre_authorization_for_another_token_does_not_open_a_reserved_connector() -> None:
+    m = Machine()
+    m.send(Authorize(OTHER))
+    m.reservation = RESERVATION
+    assert said(m.plug()) == ["SessionStarted", "AuthRequired"]
+    assert m.reservation == RESERVATION
+
+
+def test_session_started_names_no_reservation_when_none() -> None:
+    assert emits(Machine().plug())[0].reservation_id is None
+
+
+def test_after_cancel_only_a_replug_starts_again() -> None:
+    m = build("ChargingPausedEVSE/cancelled")
+    for command in (Authorize(TOKEN), ResumeCharging(), PauseCharging()):
+        assert m.send(command).reply is False
+    for cp in (CPState.B, CPState.C):
+        assert m.board(cp=cp).outputs == ()
+    assert m.send(SetLocalMaxCurrent(3.0)).outputs == ()
+    assert m.send(SetLocalMaxCurrent(16.0)).outputs == ()
+    assert m.state() is State.ChargingPausedEVSE
+    assert not m.output.power_allowed
+    assert said(m.unplug()) == ["SessionFinished"]
+    assert said(m.plug()) == ["SessionStarted", "AuthRequired"]
+
+
+# --- set_local_max_current ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("current_a", [-1.0, -0.1, math.nan, 32.1, 100.0, math.inf, -math.inf])
+@pytest.mark.parametrize("name", ["Idle", "Charging"])
+def test_local_max_current_out_of_range(name: str, current_a: float) -> None:
+    m = build(name)
+    before = m.model
+    result = m.send(SetLocalMaxCurrent(current_a))
+    assert (result.reply, result.outputs, m.model) == ("Error_OutOfRange", (), before)
+
+
+@pytest.mark.parametrize(
+    ("current_a", "events", "after"),
+    [
+        (0.0, ["ChargingPausedEVSE"], State.ChargingPausedEVSE),
+        (5.9, ["ChargingPausedEVSE"], State.ChargingPausedEVSE),
+        (6.0, [], State.Charging),
+        (16.0, [], State.Charging),
+        (32.0, [], State.Charging),
+    ],
+)
+def test_local_max_current_in_range(current_a: float, events: list[str], after: State) -> None:
+    m = build("Charging")
+    result = m.send(SetLocalMaxCurrent(current_a))
+    assert (result.reply, said(result), m.state()) == ("Success", events, after)
+    assert m.output.power_allowed is (after is State.Charging)
+
+
+@pytest.mark.parametrize(("cp", "resumed"), [(CPState.C, "ChargingResumed"), (CPState.B, "ChargingPausedEV")])
+def test_budget_pause_lifts_by_itself(cp: CPState, resumed: str) -> None:
+    m = build("Charging")
+    m.board(cp=cp)
+    m.send(SetLocalMaxCurrent(2.0))
+    assert m.state() is State.ChargingPausedEVSE
+    assert m.send(SetLocalMaxCurrent(5.0)).outputs == ()
+    assert said(m.send(SetLocalMaxCurrent(10.0))) == [resumed]
+    assert m.output.pilot == PilotSignal.pwm(10.0)
+
+
+def test_a_user_pause_is_not_lifted_by_budget() -> None:
+    m = build("ChargingPausedEVSE/user")
+    assert m.send(SetLocalMaxCurrent(0.0)).outputs == ()
+    assert m.send(SetLocalMaxCurrent(16.0)).outputs == ()
+    assert m.state() is State.ChargingPausedEVSE
+    assert said(m.send(ResumeCharging())) == ["ChargingResumed"]
+
+
+def test_resume_is_refused_while_the_budget_is_below_6_a() -> None:
+    m = build("ChargingPausedEVSE/user")
+    m.send(SetLocalMaxCurrent(5.0))
+    assert m.send(ResumeCharging()).reply is False
+    assert m.send(SetLocalMaxCurrent(6.0)).outputs == ()
+    assert m.state() is State.ChargingPausedEVSE
+    assert said(m.send(ResumeCharging())) == ["ChargingResumed"]
+
+
+def test_pausing_a_budget_pause_makes_it_a_user_pause() -> None:
+    m = build("ChargingPausedEVSE/budget")
+    assert m.send(PauseCharging()).reply is True
+    assert m.send(SetLocalMaxCurrent(16.0)).outputs == ()
+    assert m.state() is State.ChargingPausedEVSE
+
+
+# --- force_unlock ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Idle", "Charging", "WaitingForAuthentication", "Disabled"])
+def test_force_unlock_without_a_lock(name: str) -> None:
+    m = build(name, lock=False)
+    before = m.model
+    result = m.send(ForceUnlock())
+    assert (result.reply, result.outputs, m.model) == (False, (), before)
+
+
+@pytest.mark.parametrize("name", ["WaitingForAuthentication", *_AUTHORIZED])
+def test_force_unlock_during_a_session(name: str) -> None:
+    m = build(name)
+    uuid = m.session_uuid
+    result = m.send(ForceUnlock())
+    assert said(result) == ["SessionCancelled(UnlockCommand)", "Unlock"]
+    assert emits(result)[0].uuid == uuid
+    assert m.state() is State.ChargingPausedEVSE
+    assert not m.output.power_allowed
+    assert not m.output.locked
+
+
+@pytest.mark.parametrize("name", ["Idle", "ChargingPausedEVSE/cancelled", "Disabled"])
+def test_force_unlock_without_an_open_session_only_unlocks(name: str) -> None:
+    m = build(name)
+    assert said(m.send(ForceUnlock())) == ["Unlock"]
+    assert m.state() is state_named(name)
+
+
+def test_the_cable_is_locked_only_while_an_authorized_session_runs() -> None:
+    m = Machine()
+    m.plug()
+    assert not m.output.locked
+    m.send(Authorize(TOKEN))
+    assert m.output.locked
+    m.send(CancelCharging("Remote"))
+    assert not m.output.locked
+
+
+# --- errors from the board ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", list(ERROR_REPORTS))
+@pytest.mark.parametrize("start", ["Idle", "Charging", "ChargingPausedEV", "WaitingForAuthentication"])
+def test_board_error_enters_error_with_power_off(start: str, error: Error) -> None:
+    m = build(start)
+    if start == "Idle" and error not in (Error.RCD, Error.Relais):
+        m.status = replace(m.status, plugged=True)  # a car plugged in with the fault
+    uuid = m.session_uuid
+    result = m.board(**ERROR_REPORTS[error])
+    assert said(result) == [f"Error({error})"]
+    assert [emit.uuid for emit in emits(result)] == [uuid]
+    assert m.state() is State.Error
+    assert (m.output.pilot, m.output.power_allowed) == (PilotSignal.x1(), False)
+
+
+def test_an_error_keeps_the_session_and_its_authorization() -> None:
+    m = build("Error/Relais")
+    session = m.model.session
+    assert session is not None and session.authorized and not session.cancelled
+    assert m.board(cp=CPState.B).outputs == ()
+    assert m.board(cp=CPState.C).outputs == ()
+    assert m.state() is State.Error
+
+
+_E = Error
+CLEARS: list[tuple[str, Error, tuple[Action, ...], State, list[str]]] = [
+    ("CP back to B", _E.Car, (board(cp=CPState.B),), State.ChargingPausedEV, []),
+    ("CP back to C", _E.Car, (board(cp=CPState.C),), State.Charging, ["ChargingResumed"]),
+    ("unplug", _E.Car, (unplug(),), State.Idle, ["SessionFinished"]),
+    ("reported gone", _E.CarDiodeFault, (board(diode_fault=False),), State.Error, []),
+    ("car stops", _E.CarDiodeFault, (board(diode_fault=False, cp=CPState.B),), State.Error, []),
+    ("unplug", _E.CarDiodeFault, (unplug(),), State.Idle, ["SessionFinished"]),
+    ("D to C", _E.VentilationNotAvailable, (board(cp=CPState.C),), State.Charging, ["ChargingResumed"]),
+    ("unplug", _E.VentilationNotAvailable, (unplug(),), State.Idle, ["SessionFinished"]),
+    ("stays in D", _E.VentilationNotAvailable, (board(cp=CPState.D),), State.Error, []),
+    ("reported cleared", _E.RCD, (board(rcd_tripped=False),), State.Charging, ["ChargingResumed"]),
+    ("car stops", _E.RCD, (board(cp=CPState.B),), State.Error, []),
+    ("unplug", _E.RCD, (unplug(),), State.Error, ["SessionFinished"]),
+    ("unplug, cleared", _E.RCD, (unplug(), board(rcd_tripped=False)), State.Idle, []),
+    ("reported cleared", _E.Relais, (board(relay_welded=False, cp=CPState.B),), State.ChargingPausedEV, []),
+    ("unplug", _E.Relais, (unplug(),), State.Error, ["SessionFinished"]),
+    ("unplug, cleared", _E.Relais, (unplug(), board(relay_welded=False)), State.Idle, []),
+    ("reported gone", _E.OverCurrent, (board(overcurrent_tripped=False),), State.Error, []),
+    ("car stops", _E.OverCurrent, (board(overcurrent_tripped=False, cp=CPState.B),), State.Error, []),
+    ("unplug", _E.OverCurrent, (unplug(),), State.Idle, ["SessionFinished"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "actions", "after", "events"),
+    [pytest.param(error, a, s, e, id=f"{error}-{name}") for name, error, a, s, e in CLEARS],
+)
+def test_board_error_clears_by_its_rule(
+    error: Error, actions: tuple[Action, ...], after: State, events: list[str]
+) -> None:
+    m = build(f"Error/{error}")
+    assert said(run(m, actions)) == events
+    assert m.state() is after
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="spec: VentilationNotAvailable clears when the car leaves D; the machine clears it only on D->C",
+)
+def test_ventilation_error_clears_when_the_car_leaves_d_for_b() -> None:
+    m = build("Error/VentilationNotAvailable")
+    m.board(cp=CPState.B)
+    assert m.state() is State.ChargingPausedEV
+
+
+def test_each_error_is_published_once() -> None:
+    m = build("Charging")
+    assert said(m.board(rcd_tripped=True)) == ["Error(RCD)"]
+    assert said(m.board(rcd_tripped=True)) == []
+    assert said(m.board(relay_welded=True)) == ["Error(Relais)"]
+    assert said(m.board(rcd_tripped=False)) == []
+    assert m.state() is State.Error
+
+
+def test_no_session_starts_while_an_error_persists() -> None:
+    m = Machine()
+    assert said(m.board(rcd_tripped=True)) == ["Error(RCD)"]
+    assert m.plug().outputs == ()
+    assert m.model.session is None
+    assert said(m.board(rcd_tripped=False)) == ["SessionStarted", "AuthRequired"]
+
+
+def test_a_plug_with_a_pilot_short_starts_no_session_until_it_clears() -> None:
+    m = Machine()
+    assert said(m.plug(CPState.E)) == ["Error(Car)"]
+    assert m.model.session is None
+    assert said(m.board(cp=CPState.B)) == ["SessionStarted", "AuthRequired"]
+
+
+@pytest.mark.parametrize("via_tick", [True, False], ids=["tick", "report"])
+@pytest.mark.parametrize(("elapsed_s", "tripped"), [(6.9, False), (7.0, False), (7.1, True), (30.0, True)])
+def test_over_current_after_7_s_above_110_percent(via_tick: bool, elapsed_s: float, tripped: bool) -> None:
+    m = build("Charging")
+    m.send(SetLocalMaxCurrent(16.0))  # 1.1 x 16 A = 17.6 A
+    assert m.board(currents_a=(16.0, 18.0, 16.0)).outputs == ()
+    m.now += elapsed_s
+    result = m.send(Tick()) if via_tick else m.board(currents_a=(16.0, 18.0, 16.0))
+    assert said(result) == (["Error(OverCurrent)"] if tripped else [])
+    assert m.state() is (State.Error if tripped else State.Charging)
+    assert m.output.power_allowed is not tripped
+
+
+def test_over_current_timer_resets_when_the_current_drops() -> None:
+    m = build("Charging")
+    m.send(SetLocalMaxCurrent(16.0))
+    m.board(currents_a=(18.0, 0.0, 0.0))
+    m.now += 5.0
+    assert m.board(currents_a=(17.0, 0.0, 0.0)).outputs == ()
+    m.now += 1.0
+    m.board(currents_a=(18.0, 0.0, 0.0))
+    m.now += 6.9
+    assert m.send(Tick()).outputs == ()
+    m.now += 0.2
+    assert said(m.send(Tick())) == ["Error(OverCurrent)"]
+
+
+def test_a_current_within_110_percent_is_tolerated() -> None:
+    m = build("Charging")
+    m.send(SetLocalMaxCurrent(16.0))
+    m.board(currents_a=(17.5, 17.5, 17.5))
+    m.now += 60.0
+    assert m.board(currents_a=(17.5, 17.5, 17.5)).outputs == ()
+    assert m.state() is State.Charging
+
+
+def test_over_current_from_the_7_s_rule_clears_at_unplug() -> None:
+    m = build("Charging")
+    m.board(currents_a=(40.0, 40.0, 40.0))
+    m.now += 8.0
+    assert said(m.send(Tick())) == ["Error(OverCurrent)"]
+    assert m.board(currents_a=(0.0, 0.0, 0.0)).outputs == ()
+    assert m.state() is State.Error
+    assert said(m.unplug()) == ["SessionFinished"]
+    assert m.state() is State.Idle
+
+
+# --- unplug, Disabled and Faulted, Finished -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SESSION_STATES)
+def test_unplug_in_any_state_finishes_the_session_directly(name: str) -> None:
+    m = build(name)
+    uuid = m.session_uuid
+    result = m.unplug()
+    assert said(result) == ["SessionFinished"]
+    assert emits(result)[0].uuid == uuid != ""
+    assert m.model.session is None
+    assert not m.output.power_allowed
+
+
+@pytest.mark.parametrize("name", ["Disabled", "Faulted"])
+def test_plug_in_while_unavailable_starts_no_session(name: str) -> None:
+    m = build(name)
+    assert m.plug().outputs == ()
+    assert m.board(cp=CPState.C).outputs == ()
+    assert m.model.session is None
+    assert m.state() is state_named(name)
+    assert m.unplug().outputs == ()
+
+
+def test_enable_with_a_car_plugged_starts_a_session() -> None:
+    m = build("Disabled")
+    m.plug()
+    result = m.send(Enable())
+    assert said(result) == ["Enabled", "SessionStarted", "AuthRequired"]
+    assert [emit.uuid for emit in emits(result)] == ["", "uuid-1", "uuid-1"]
+    assert m.state() is State.WaitingForAuthentication
+
+
+def test_faulted_recovers_by_disable_then_enable() -> None:
+    m = build("Faulted")
+    m.plug()
+    assert m.send(Enable()).reply is False
+    assert said(m.send(Disable())) == ["Disabled"]
+    assert said(m.send(Enable())) == ["Enabled", "SessionStarted", "AuthRequired"]
+
+
+def test_enable_keeps_a_session_cancelled_by_disable() -> None:
+    m = build("Disabled/session")
+    uuid = m.session_uuid
+    assert said(m.send(Enable())) == ["Enabled"]
+    assert m.session_uuid == uuid
+    assert m.state() is State.ChargingPausedEVSE
+    assert not m.output.power_allowed
+    assert m.send(Authorize(TOKEN)).reply is False
+    assert said(m.unplug()) == ["SessionFinished"]
+    assert said(m.plug()) == ["SessionStarted", "AuthRequired"]
+    assert m.session_uuid != uuid
+
+
+def test_finished_waits_for_accept_new_session() -> None:
+    m = Machine(settings=replace(SETTINGS, require_accept_new_session=True))
+    run(m, CHARGING)
+    assert said(m.unplug()) == ["SessionFinished"]
+    assert m.state() is State.Finished
+    assert m.plug().outputs == ()
+    assert m.model.session is None
+    assert m.unplug().outputs == ()
+    assert m.send(AcceptNewSession()).reply is True
+    assert m.state() is State.Idle
+    assert said(m.plug()) == ["SessionStarted", "AuthRequired"]
+
+
+def test_accept_new_session_with_a_car_waiting_starts_its_session() -> None:
+    m = build("Finished")
+    m.plug()
+    result = m.send(AcceptNewSession())
+    assert (result.reply, said(result)) == (True, ["SessionStarted", "AuthRequired"])
+
+
+def test_without_require_accept_new_session_unplug_leads_to_idle() -> None:
+    m = build("Charging")
+    m.unplug()
+    assert m.state() is State.Idle
+    assert said(m.plug()) == ["SessionStarted", "AuthRequired"]
+
+
+# --- uuids ----------------------------------------------------------------------------------------
+
+
+def test_every_event_carries_its_sessions_uuid() -> None:
+    m = Machine()
+    assert [e.uuid for e in emits(m.send(Disable()))] == [""]
+    assert [e.uuid for e in emits(m.send(Enable()))] == [""]
+    first = [*emits(m.plug()), *emits(m.send(Authorize(TOKEN))), *emits(m.board(cp=CPState.C))]
+    first += [
+        *emits(m.send(PauseCharging())),
+        *emits(m.send(ResumeCharging())),
+        *emits(m.board(rcd_tripped=True)),
+    ]
+    first += [*emits(m.board(rcd_tripped=False)), *emits(m.send(Disable())), *emits(m.unplug())]
+    assert len(first) == 12
+    assert {e.uuid for e in first} == {"uuid-1"}
+    assert [e.uuid for e in emits(m.send(Enable()))] == [""]
+    second = [*emits(m.plug()), *emits(m.send(SetFaulted())), *emits(m.unplug())]
+    assert [e.uuid for e in second] == ["uuid-2"] * 5
+    assert [e.uuid for e in emits(m.send(SetFaulted()))] == []
+
+
+# --- reservation_verdict --------------------------------------------------------------------------
+
+_FUTURE, _PAST = T0 + 60.0, T0 - 1.0
+_OTHER_RESERVATION = replace(RESERVATION, reservation_id=8)
+VERDICTS: list[tuple[State, bool, float, Reservation | None, str | None]] = [
+    (State.Disabled, False, _FUTURE, None, "Unavailable"),
+    (State.Disabled, True, _PAST, _OTHER_RESERVATION, "Unavailable"),
+    (State.Faulted, False, _FUTURE, None, "Faulted"),
+    (State.Faulted, True, _PAST, None, "Faulted"),
+    (State.Error, False, _FUTURE, None, "Faulted"),
+    (State.Error, True, _PAST, _OTHER_RESERVATION, "Faulted"),
+    (State.Idle, False, _PAST, None, "Rejected"),
+    (State.Idle, False, T0, None, "Rejected"),
+    (State.Idle, True, _PAST, _OTHER_RESERVATION, "Rejected"),
+    (State.Idle, True, _FUTURE, None, "Occupied"),
+    *[
+        (state, True, _FUTURE, None, "Occupied")
+        for state in (State.WaitingForAuthentication, State.ChargingPausedEV, State.Charging)
+    ],
+    (State.ChargingPausedEVSE, True, _FUTURE, RESERVATION, "Occupied"),
+    (State.Finished, False, _FUTURE, None, "Occupied"),
+    (State.Idle, False, _FUTURE, _OTHER_RESERVATION, "Occupied"),
+    (State.Idle, False, _FUTURE, RESERVATION, None),
+    (State.Idle, False, _FUTURE, None, None),
+]
+
+
+@pytest.mark.parametrize(("state", "plugged", "expiry", "current", "verdict"), VERDICTS)
+def test_reservation_verdict_in_the_specs_order(
+    state: State, plugged: bool, expiry: float, current: Reservation | None, verdict: str | None
+) -> None:
+    assert reservation_verdict(state, plugged, expiry, T0, current, RESERVATION.reservation_id) == verdict
