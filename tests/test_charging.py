@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from actors.charging import Step, hardware_output, state_of, step
 from actors.messages import (
@@ -36,6 +39,7 @@ from actors.model import (
     Model,
     Output,
     Reservation,
+    SessionEvent,
     State,
     Unlock,
 )
@@ -1086,3 +1090,128 @@ def test_reservation_verdict_in_the_specs_order(
     state: State, plugged: bool, expiry: float, current: Reservation | None, verdict: str | None
 ) -> None:
     assert reservation_verdict(state, plugged, expiry, T0, current, RESERVATION.reservation_id) == verdict
+
+
+# --- random sequences ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardChange:
+    changes: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """reserve_now as the session actor checks it, then the reservation actor stores it."""
+
+    reservation_id: int
+    auth_token: str
+
+
+def apply(m: Machine, item: object) -> Step:
+    if isinstance(item, BoardChange):
+        return m.board(**dict(item.changes))
+    if isinstance(item, Wait):
+        m.now += item.seconds
+        return m.send(Tick())
+    if isinstance(item, Reserve):
+        expiry = m.now + 600.0
+        verdict = reservation_verdict(
+            m.state(), m.model.plugged, expiry, m.now, m.reservation, item.reservation_id
+        )
+        if verdict is None:
+            m.reservation = Reservation(item.reservation_id, item.auth_token, expiry, "P")
+        return Step(m.model)
+    return m.send(item)
+
+
+def _change(name: str, values: st.SearchStrategy[Any]) -> st.SearchStrategy[BoardChange]:
+    return values.map(lambda value: BoardChange(((name, value),)))
+
+
+_PLUG = BoardChange((("plugged", True), ("cp", CPState.B)))
+_UNPLUG = BoardChange((("plugged", False), ("cp", CPState.A)))
+ITEMS = st.one_of(
+    st.sampled_from([_PLUG, _UNPLUG]),
+    _change("cp", st.sampled_from(list(CPState))),
+    _change("cp", st.sampled_from([CPState.B, CPState.C])),
+    *[
+        _change(fault, st.booleans())
+        for fault in ("diode_fault", "rcd_tripped", "relay_welded", "overcurrent_tripped")
+    ],
+    _change("currents_a", st.sampled_from([0.0, 16.0, 40.0]).map(lambda a: (a, a, a))),
+    st.sampled_from([0.5, 3.0, 8.0, 61.0]).map(Wait),
+    st.builds(Reserve, st.sampled_from([1, 2]), st.sampled_from([TOKEN, OTHER])),
+    st.sampled_from(
+        [
+            Enable(),
+            Disable(),
+            SetFaulted(),
+            PauseCharging(),
+            ResumeCharging(),
+            CancelCharging("Remote"),
+            AcceptNewSession(),
+            Authorize(TOKEN),
+            Authorize(OTHER, "P"),
+            SetLocalMaxCurrent(0.0),
+            SetLocalMaxCurrent(5.9),
+            SetLocalMaxCurrent(16.0),
+            SetLocalMaxCurrent(32.0),
+            ForceUnlock(),
+        ]
+    ),
+)
+RANDOM_SETTINGS = st.builds(
+    lambda free, accept, lock, enabled: replace(
+        SETTINGS, free_charging=free, require_accept_new_session=accept, lock=lock, enabled_at_start=enabled
+    ),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+def check_output(m: Machine) -> None:
+    """Power only in Charging or ChargingPausedEV, for a plugged, authorized, healthy session."""
+    output, state, model = m.output, m.state(), m.model
+    if output.power_allowed:
+        assert state in (State.Charging, State.ChargingPausedEV)
+        session = model.session
+        assert session is not None and session.authorized and not session.cancelled
+        assert model.plugged and model.enabled and not model.faulted and not model.errors
+    assert (output.pilot.mode == "PWM") is output.power_allowed
+    assert (output.pilot.mode == "F") is (state is State.Faulted)
+
+
+def check_events(result: Step, open_uuid: str) -> str:
+    """Sessions nest correctly and every event carries its session's uuid; the uuid open afterwards."""
+    for emit in emits(result):
+        if emit.event is SessionEvent.SessionStarted:
+            assert open_uuid == "", "SessionStarted twice without SessionFinished"
+            assert emit.uuid != ""
+            open_uuid = emit.uuid
+        elif emit.event is SessionEvent.SessionFinished:
+            assert open_uuid != "", "SessionFinished without SessionStarted"
+            assert emit.uuid == open_uuid
+            open_uuid = ""
+        else:
+            assert emit.uuid == open_uuid
+    return open_uuid
+
+
+@hypothesis_settings(max_examples=300, deadline=None, database=None)
+@given(settings=RANDOM_SETTINGS, items=st.lists(ITEMS, max_size=40))
+def test_random_sequences_keep_the_invariants(settings: ConnectorSettings, items: list[object]) -> None:
+    m = Machine(settings=settings)
+    open_uuid = ""
+    for item in items:
+        result = apply(m, item)
+        open_uuid = check_events(result, open_uuid)
+        assert open_uuid == m.session_uuid
+        check_output(m)
