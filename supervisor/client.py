@@ -242,7 +242,8 @@ class Client:
 
         Snapshot items come first as (topic, {"value", "snapshot": True, "epoch", "seq"}), seq
         being the snapshot's seq of the topic's source; live ones as (topic, payload). A gap in
-        a source's seq or a new epoch brings a new snapshot. With `idle_timeout_s`, the iterator ends after that long without a publication.
+        a source's seq or a new epoch brings a new snapshot. With `idle_timeout_s`, the iterator
+        ends after that long without a publication.
         """
         if self.publish_endpoint is None:
             raise ValueError("watch needs the publish endpoint")

@@ -44,6 +44,10 @@ class PublicationSink:
         self._thread.start()
 
     @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 

@@ -1,0 +1,259 @@
+"""Benchmark of the ZeroMQ API: round trips against the station and against a bare echo, publications.
+
+    .venv/bin/python bench/api.py [--requests N] [--runs R] [--publications N]
+
+1. Starts `evse-supervisor run` in a subprocess (free loopback ports, a temporary state dir)
+   and measures from this process, over tcp loopback with a DEALER, the round trip of `ping`
+   (answered by the socket thread) and of `get_events` on evse 1 with a `since` beyond the
+   last event (a connector command: through the connector's worker into the station), with
+   1 and 16 requests in flight.
+2. The same against a bare pyzmq ROUTER that echoes every request (a subprocess): the floor.
+3. Publications/s: N publications through a `Bus` and the API's XPUB sink in this process
+   to one SUB in another process (the XPUB path alone, without the actors that would
+   publish at a few Hz each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import zmq
+
+from drivers.clock import SystemClock
+from supervisor.api.publisher import PublicationSink
+from supervisor.bus import Bus
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_ping(endpoint: str, timeout_s: float = 20.0) -> None:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        sock = context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.connect(endpoint)
+        sock.send(msgpack.packb({"id": 0, "cmd": "ping"}))
+        answered = sock.poll(200)
+        sock.close()
+        if answered:
+            return
+    raise RuntimeError(f"nothing answers on {endpoint}")
+
+
+@contextlib.contextmanager
+def station() -> Iterator[str]:
+    """`evse-supervisor run` on a free port; yields the command endpoint."""
+    state_dir = tempfile.mkdtemp(prefix="bench-api-")
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    argv = [str(BIN / "evse-supervisor"), "run", "--command-endpoint", endpoint,
+            "--publish-endpoint", f"tcp://127.0.0.1:{free_port()}", "--state-dir", state_dir,
+            "--log-level", "WARNING"]  # fmt: skip
+    proc = subprocess.Popen(argv, start_new_session=True)
+    try:
+        wait_for_ping(endpoint)
+        yield endpoint
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def echo_server() -> Iterator[str]:
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    proc = subprocess.Popen([sys.executable, __file__, "--role", "echo", endpoint])
+    try:
+        wait_for_ping(endpoint)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def run_echo(endpoint: str) -> None:
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.bind(endpoint)
+    while True:
+        router.send_multipart(router.recv_multipart())
+
+
+@dataclass
+class Result:
+    rtts_s: list[float]
+    elapsed_s: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.rtts_s) / self.elapsed_s
+
+
+def round_trips(endpoint: str, request: dict[str, Any], total: int, in_flight: int) -> Result:
+    """`total` requests over one DEALER, keeping `in_flight` outstanding; every RTT."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    sock = context.socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(endpoint)
+    sent_at: dict[int, float] = {}
+    rtts: list[float] = []
+    next_id = 1
+
+    def send() -> None:
+        nonlocal next_id
+        sent_at[next_id] = time.perf_counter()
+        sock.send(msgpack.packb({**request, "id": next_id}))
+        next_id += 1
+
+    started = time.perf_counter()
+    for _ in range(min(in_flight, total)):
+        send()
+    while len(rtts) < total:
+        if not sock.poll(10_000):
+            raise RuntimeError("no reply within 10 s")
+        reply = msgpack.unpackb(sock.recv())
+        rtts.append(time.perf_counter() - sent_at.pop(reply["id"]))
+        if next_id <= total:
+            send()
+    elapsed = time.perf_counter() - started
+    sock.close()
+    return Result(rtts, elapsed)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def measure(endpoint: str, request: dict[str, Any], total: int, in_flight: int, runs: int) -> str:
+    round_trips(endpoint, request, min(total, 500), in_flight)  # warm up
+    results = [round_trips(endpoint, request, total, in_flight) for _ in range(runs)]
+    rtts = [rtt for result in results for rtt in result.rtts_s]
+    best = max(result.throughput for result in results)
+    median_throughput = statistics.median(result.throughput for result in results)
+    p50, p99 = percentile(rtts, 0.50) * 1e6, percentile(rtts, 0.99) * 1e6
+    return f"{p50:9.0f} {p99:9.0f} {median_throughput:12.0f} {best:10.0f}"
+
+
+def run_subscriber(endpoint: str) -> None:
+    """Count publications until the end mark (or 3 s of silence); print count and seconds."""
+    context = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(endpoint)
+    while msgpack.unpackb(sub.recv_multipart()[-1])["value"] != "ready?":
+        pass
+    print("ready", flush=True)
+    count, first, last = 0, 0.0, 0.0
+    while sub.poll(3000):
+        topic, body = sub.recv_multipart()
+        if topic == b"station/ready":
+            continue
+        if topic == b"end":
+            break
+        last = time.perf_counter()
+        first = first or last
+        count += 1
+        msgpack.unpackb(body)
+    print(count, last - first, flush=True)
+
+
+def publications(total: int) -> str:
+    context = zmq.Context()
+    xpub = context.socket(zmq.XPUB)
+    xpub.bind("tcp://127.0.0.1:*")
+    endpoint = xpub.getsockopt_string(zmq.LAST_ENDPOINT)
+    sink = PublicationSink(xpub)
+    sink.start()
+    bus = Bus("bench", SystemClock())
+    bus.attach(sink)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--role", "sub", endpoint], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    while not select.select([proc.stdout], [], [], 0.01)[0]:  # until the subscription is in place
+        bus.publish("station", "station/ready", "ready?")
+    assert proc.stdout.readline().startswith("ready")
+    while sink.queued:
+        time.sleep(0.001)
+    base_sent, base_dropped = sink.sent, sink.dropped
+    telemetry = {"temperature": 31.5, "fan_rpm": 0.0, "supply_voltage_12V": 12.0,
+                 "supply_voltage_minus_12V": -12.0, "rcd_current": 0.4, "relais_on": True}  # fmt: skip
+    started = time.perf_counter()
+    for n in range(total):
+        bus.publish(f"evse/{n % 8 + 1}", f"evse/{n % 8 + 1}/telemetry", telemetry)
+    publish_s = time.perf_counter() - started
+    while sink.sent + sink.dropped < base_sent + base_dropped + total:
+        time.sleep(0.001)
+    drained_s = time.perf_counter() - started
+    xpub_sent, xpub_dropped = sink.sent - base_sent, sink.dropped - base_dropped
+    bus.publish("end", "end", None)
+    received, receive_s = proc.stdout.read().split()
+    proc.wait(10)
+    sink.stop()
+    context.term()
+    return (
+        f"{total} publications of a telemetry map over 8 sources:\n"
+        f"  bus.publish in this process     {total / publish_s:10.0f} /s\n"
+        f"  through the XPUB thread         {total / drained_s:10.0f} /s "
+        f"(sent {xpub_sent}, dropped at the high-water mark {xpub_dropped})\n"
+        f"  received by one SUB (process)   {int(received) / max(float(receive_s), 1e-9):10.0f} /s "
+        f"({received} of {total})"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=5000, help="requests per run (default 5000)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--publications", type=int, default=200_000)
+    parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.role:
+        run_echo(options.role[1]) if options.role[0] == "echo" else run_subscriber(options.role[1])
+        return 0
+    ping = {"v": 1, "cmd": "ping"}
+    connector = {"v": 1, "cmd": "get_events", "evse": 1, "args": {"since": 10**12}}
+    print(f"round trips over tcp loopback, one DEALER, {options.runs} runs x {options.requests} requests")
+    print(
+        f"{'target':34} {'in flight':>9} {'p50 µs':>9} {'p99 µs':>9} {'req/s median':>12} {'req/s best':>10}"
+    )
+    with echo_server() as endpoint:
+        for in_flight in (1, 16):
+            line = measure(endpoint, ping, options.requests, in_flight, options.runs)
+            print(f"{'bare ROUTER echo (floor)':34} {in_flight:9} {line}", flush=True)
+    with station() as endpoint:
+        for label, request in (("station: ping", ping), ("station: get_events evse 1", connector)):
+            for in_flight in (1, 16):
+                line = measure(endpoint, request, options.requests, in_flight, options.runs)
+                print(f"{label:34} {in_flight:9} {line}", flush=True)
+    print()
+    print(publications(options.publications))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
