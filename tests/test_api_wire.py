@@ -155,7 +155,9 @@ def code_of(reply: dict[str, Any]) -> str:
     return str(reply["error"]["code"])
 
 
-def test_req_client_gets_the_reply_shape_of_wire_md(server: ApiServer, lab: LabStation, context: Sockets) -> None:
+def test_req_client_gets_the_reply_shape_of_wire_md(
+    server: ApiServer, lab: LabStation, context: Sockets
+) -> None:
     req = context.socket(zmq.REQ)
     req.connect(server.command_endpoint)
     req.send(msgpack.packb({"v": 1, "id": 5, "cmd": "ping"}))
@@ -212,7 +214,12 @@ def test_dealer_with_delimiter_gets_it_back(server: ApiServer, context: Sockets)
     ],
 )
 def test_every_bad_request_gets_one_clear_error(
-    server: ApiServer, context: Sockets, message: Any, code: str, reply_id: Any, caplog: pytest.LogCaptureFixture
+    server: ApiServer,
+    context: Sockets,
+    message: Any,
+    code: str,
+    reply_id: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     sock = dealer(context, server)
     reply = ask(sock, message)
@@ -341,7 +348,10 @@ def test_client_gives_up_with_timeout_error_when_nobody_answers(context: Sockets
     silent = context.socket(zmq.ROUTER)
     silent.bind("tcp://127.0.0.1:*")
     endpoint = silent.getsockopt_string(zmq.LAST_ENDPOINT)
-    with Client(endpoint, timeout_s=0.05, retries=2, context=context.context) as client, pytest.raises(TimeoutError):
+    with (
+        Client(endpoint, timeout_s=0.05, retries=2, context=context.context) as client,
+        pytest.raises(TimeoutError),
+    ):
         client.ping()
     requests = []
     while silent.poll(0):
