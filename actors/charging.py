@@ -383,7 +383,7 @@ def _accept_new_session(model: Model, command: AcceptNewSession, env: Env) -> St
 
 def _authorize(model: Model, command: Authorize, env: Env) -> Step:
     state = state_of(model, env)
-    if state in (State.Disabled, State.Faulted, State.Error, State.Finished):
+    if state in (State.Disabled, State.Faulted, State.Error):
         return Step(model, reply=False)
     session = model.session
     if session is not None and (session.cancelled or session.authorized):

@@ -63,8 +63,16 @@ class SessionActor(ConnectorActor):
         )
 
     def on_start(self) -> None:
-        """Take up the connector where the last generation left it, as the hardware sees it now."""
-        status = self.ctx.peers.ask("hardware", ReadStatus(), ASK_TIMEOUT_S)
+        """Take up the connector where the last generation left it, as the hardware sees it now.
+
+        A hardware actor that died meanwhile is the supervisor's business, not a failure of
+        this start: its next generation reports the board on its first tick.
+        """
+        try:
+            status = self.ctx.peers.ask("hardware", ReadStatus(), ASK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("evse %d: no board status at start: %r", self.ctx.settings.index, exc)
+            return
         self._machine(BoardReport(status))
 
     # --- the state machine -------------------------------------------------------------------

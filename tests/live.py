@@ -1,0 +1,98 @@
+"""A live station in this process: real actors, the real API server on loopback, a subscriber."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+from typing import Any
+
+import msgpack
+import zmq
+
+from supervisor.api import ApiServer
+from supervisor.client import Client
+from supervisor.config import load_config
+from supervisor.settings import ApiSettings, StationSettings, SupervisionSettings
+from supervisor.station import Station
+
+FAST_SUPERVISION = SupervisionSettings(
+    intensity=50, period_s=30, backoff_min_s=0.01, backoff_max_s=0.1, ping_interval_s=0.1, ping_timeout_s=0.4
+)
+
+
+def live_settings(state_dir: pathlib.Path, **changes: Any) -> StationSettings:
+    api = ApiSettings(command_endpoint="tcp://127.0.0.1:*", publish_endpoint="tcp://127.0.0.1:*")
+    settings = dataclasses.replace(
+        load_config(None), state_dir=state_dir, api=api, supervision=FAST_SUPERVISION, chaos=True
+    )
+    return dataclasses.replace(settings, **changes)
+
+
+class Subscriber:
+    """Every publication since it connected, decoded; `wait_for` polls the socket, never sleeps."""
+
+    def __init__(self, context: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> None:
+        self.socket = context.socket(zmq.SUB)
+        self.socket.linger = 0
+        self.socket.setsockopt(zmq.SUBSCRIBE, b"")
+        self.socket.connect(endpoint)
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+
+    def _drain(self, timeout_s: float) -> None:
+        if self.socket.poll(int(timeout_s * 1000), zmq.POLLIN):
+            while self.socket.poll(0, zmq.POLLIN):
+                topic, payload = self.socket.recv_multipart()
+                self.seen.append((topic.decode(), msgpack.unpackb(payload)))
+
+    def wait_for(self, topic: str, match: Any, timeout_s: float = 10.0) -> dict[str, Any]:
+        """The first publication on `topic` whose value satisfies `match` (seen before or arriving)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for seen_topic, payload in self.seen:
+                if seen_topic == topic and match(payload["value"]):
+                    return payload
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"nothing matching on {topic} within {timeout_s} s")
+            self._drain(min(left, 0.1))
+
+    def wait_event(self, index: int, event: str, timeout_s: float = 10.0) -> dict[str, Any]:
+        payload = self.wait_for(f"evse/{index}/session_events", lambda v: v["event"] == event, timeout_s)
+        value: dict[str, Any] = payload["value"]
+        return value
+
+    def values(self, topic: str) -> list[Any]:
+        self._drain(0)
+        return [p["value"] for t, p in self.seen if t == topic]
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+class LiveStation:
+    def __init__(self, settings: StationSettings) -> None:
+        self.station = Station.build(settings)
+        self.server = ApiServer(settings.api, self.station)
+        self.station.start()
+        self.server.start()
+        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._clients: list[Client] = []
+        self.subscriber = Subscriber(self.context, self.server.publish_endpoint)
+        self.subscriber.wait_for("station/heartbeat", lambda v: True, 5.0)  # the subscription is in place
+
+    def client(self, **options: Any) -> Client:
+        """A client of this station; closed with the station."""
+        client = Client(
+            self.server.command_endpoint, self.server.publish_endpoint, context=self.context, **options
+        )
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self.subscriber.close()
+        self.server.stop()
+        self.station.stop()
+        self.context.destroy(linger=0)
