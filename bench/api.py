@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import select
 import shutil
 import signal
@@ -103,42 +104,84 @@ def run_echo(endpoint: str) -> None:
 @dataclass
 class Result:
     rtts_s: list[float]
-    elapsed_s: float
+    started: float  # perf_counter (CLOCK_MONOTONIC: comparable across processes)
+    ended: float
 
     @property
     def throughput(self) -> float:
-        return len(self.rtts_s) / self.elapsed_s
+        return len(self.rtts_s) / (self.ended - self.started)
 
 
-def round_trips(endpoint: str, request: dict[str, Any], total: int, in_flight: int) -> Result:
-    """`total` requests over one DEALER, keeping `in_flight` outstanding; every RTT."""
+def payloads(request: dict[str, Any], total: int) -> list[bytes]:
+    """Every request packed before the clock starts: the loop measures the station, not msgpack."""
+    return [msgpack.packb({**request, "id": n}) for n in range(total)]
+
+
+def round_trips(endpoint: str, bodies: list[bytes], in_flight: int) -> Result:
+    """Send `bodies` over one DEALER keeping `in_flight` outstanding; every RTT."""
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     sock = context.socket(zmq.DEALER)
     sock.linger = 0
+    sock.rcvtimeo = 10_000
     sock.connect(endpoint)
-    sent_at: dict[int, float] = {}
+    total = len(bodies)
+    sent_at = [0.0] * total
     rtts: list[float] = []
-    next_id = 1
-
-    def send() -> None:
-        nonlocal next_id
-        sent_at[next_id] = time.perf_counter()
-        sock.send(msgpack.packb({**request, "id": next_id}))
-        next_id += 1
-
-    started = time.perf_counter()
-    for _ in range(min(in_flight, total)):
-        send()
-    while len(rtts) < total:
-        if not sock.poll(10_000):
-            raise RuntimeError("no reply within 10 s")
-        reply = msgpack.unpackb(sock.recv())
-        rtts.append(time.perf_counter() - sent_at.pop(reply["id"]))
-        if next_id <= total:
-            send()
-    elapsed = time.perf_counter() - started
+    send, recv, unpackb, clock, done = sock.send, sock.recv, msgpack.unpackb, time.perf_counter, rtts.append
+    started = clock()
+    next_id = min(in_flight, total)
+    for n in range(next_id):
+        sent_at[n] = clock()
+        send(bodies[n])
+    for _ in range(total):
+        reply = recv()
+        now = clock()
+        done(now - sent_at[unpackb(reply)["id"]])
+        if next_id < total:
+            sent_at[next_id] = clock()
+            send(bodies[next_id])
+            next_id += 1
+    ended = clock()
     sock.close()
-    return Result(rtts, elapsed)
+    return Result(rtts, started, ended)
+
+
+def run_client(endpoint: str, request_json: str, total: int, in_flight: int) -> None:
+    """A client process: warm up, say ready, wait for go, run, print the result as msgpack hex."""
+    request = json.loads(request_json)
+    round_trips(endpoint, payloads(request, min(total, 500)), in_flight)
+    bodies = payloads(request, total)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    result = round_trips(endpoint, bodies, in_flight)
+    print(msgpack.packb([result.rtts_s, result.started, result.ended]).hex(), flush=True)
+
+
+def in_processes(endpoint: str, request: dict[str, Any], total: int, in_flight: int, clients: int) -> Result:
+    """`clients` processes sharing `in_flight` and `total`, started together; their RTTs merged."""
+    argv = [sys.executable, __file__, "--role", "client", endpoint, json.dumps(request)]
+    procs = [
+        subprocess.Popen(
+            [*argv, str(total // clients), str(in_flight // clients)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(clients)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    parts = []
+    for proc in procs:
+        assert proc.stdout is not None
+        parts.append(msgpack.unpackb(bytes.fromhex(proc.stdout.readline().strip())))
+        proc.wait(10)
+    rtts = [rtt for part in parts for rtt in part[0]]
+    return Result(rtts, min(part[1] for part in parts), max(part[2] for part in parts))
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -146,14 +189,21 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def measure(endpoint: str, request: dict[str, Any], total: int, in_flight: int, runs: int) -> str:
-    round_trips(endpoint, request, min(total, 500), in_flight)  # warm up
-    results = [round_trips(endpoint, request, total, in_flight) for _ in range(runs)]
+def measure(
+    endpoint: str, request: dict[str, Any], total: int, in_flight: int, runs: int, clients: int
+) -> str:
+    """p50, p99 over all runs; requests/s median and best of the runs."""
+    if clients > 1:
+        results = [in_processes(endpoint, request, total, in_flight, clients) for _ in range(runs)]
+    else:
+        round_trips(endpoint, payloads(request, min(total, 500)), in_flight)  # warm up
+        bodies = payloads(request, total)
+        results = [round_trips(endpoint, bodies, in_flight) for _ in range(runs)]
     rtts = [rtt for result in results for rtt in result.rtts_s]
     best = max(result.throughput for result in results)
     median_throughput = statistics.median(result.throughput for result in results)
     p50, p99 = percentile(rtts, 0.50) * 1e6, percentile(rtts, 0.99) * 1e6
-    return f"{p50:9.0f} {p99:9.0f} {median_throughput:12.0f} {best:10.0f}"
+    return f"{clients:7} {p50:9.0f} {p99:9.0f} {median_throughput:12.0f} {best:10.0f}"
 
 
 def run_subscriber(endpoint: str) -> None:
@@ -229,29 +279,39 @@ def main() -> int:
     )
     parser.add_argument("--requests", type=int, default=5000, help="requests per run (default 5000)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=1, help="client processes for 16 in flight")
     parser.add_argument("--publications", type=int, default=200_000)
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.role:
-        run_echo(options.role[1]) if options.role[0] == "echo" else run_subscriber(options.role[1])
-        return 0
+        return run_role(options.role)
     ping = {"v": 1, "cmd": "ping"}
     connector = {"v": 1, "cmd": "get_events", "evse": 1, "args": {"since": 10**12}}
-    print(f"round trips over tcp loopback, one DEALER, {options.runs} runs x {options.requests} requests")
-    print(
-        f"{'target':34} {'in flight':>9} {'p50 µs':>9} {'p99 µs':>9} {'req/s median':>12} {'req/s best':>10}"
-    )
-    with echo_server() as endpoint:
-        for in_flight in (1, 16):
-            line = measure(endpoint, ping, options.requests, in_flight, options.runs)
-            print(f"{'bare ROUTER echo (floor)':34} {in_flight:9} {line}", flush=True)
-    with station() as endpoint:
-        for label, request in (("station: ping", ping), ("station: get_events evse 1", connector)):
-            for in_flight in (1, 16):
-                line = measure(endpoint, request, options.requests, in_flight, options.runs)
-                print(f"{label:34} {in_flight:9} {line}", flush=True)
+    print(f"round trips over tcp loopback, DEALERs, {options.runs} runs x {options.requests} requests")
+    print(f"{'target':30} {'in flight':>9} {'clients':>7} {'p50 µs':>9} {'p99 µs':>9} "
+          f"{'req/s median':>12} {'req/s best':>10}")  # fmt: skip
+    targets = (("bare ROUTER echo (floor)", [ping], echo_server),
+               ("station", [ping, connector], station))  # fmt: skip
+    for name, requests, serve in targets:
+        with serve() as endpoint:
+            for request in requests:
+                label = f"{name}: {request['cmd']}" if len(requests) > 1 else name
+                for in_flight in (1, 16):
+                    clients = 1 if in_flight == 1 else options.clients
+                    line = measure(endpoint, request, options.requests, in_flight, options.runs, clients)
+                    print(f"{label:30} {in_flight:9} {line}", flush=True)
     print()
     print(publications(options.publications))
+    return 0
+
+
+def run_role(role: list[str]) -> int:
+    if role[0] == "echo":
+        run_echo(role[1])
+    elif role[0] == "sub":
+        run_subscriber(role[1])
+    else:
+        run_client(role[1], role[2], int(role[3]), int(role[4]))
     return 0
 
 
