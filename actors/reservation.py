@@ -64,13 +64,7 @@ class ReservationActor(ConnectorActor):
         return "Accepted"
 
     def _end(self, message: EndReservationNow) -> bool:
-        reservation = self.ctx.state.reservation
-        if reservation is None:
-            return False
-        self.ctx.state.set_reservation(self.lease, None)
-        end = {"reason": message.reason, "reservation_id": reservation.reservation_id}
-        self._publish(SessionEvent.ReservationEnd, {"reservation_end": end})
-        return True
+        return self.ctx.state.end_reservation(self.lease, message.reason, self.ctx.clock.time())
 
     def _publish(self, event: SessionEvent, details: dict[str, Any]) -> None:
         session = self.ctx.state.model.session

@@ -88,6 +88,23 @@ class ConnectorState:
             self._publisher.publish("session_events", value, event_seq=self._last_event_seq)
             return self._last_event_seq
 
+    def end_reservation(self, lease: Lease, reason: str, ts: float) -> bool:
+        """End the reservation, if any, and publish ReservationEnd with the reason; atomic."""
+        with self._lock:
+            lease.check()
+            reservation = self.reservation
+            if reservation is None:
+                return False
+            self.reservation = None
+            session = self.model.session
+            value = {
+                "uuid": session.uuid if session is not None else "",
+                "event": "ReservationEnd",
+                "reservation_end": {"reason": reason, "reservation_id": reservation.reservation_id},
+            }
+            self.publish_event(lease, ts, value)
+            return True
+
     def events_since(self, since: int) -> dict[str, Any]:
         with self._lock:
             events = [e.to_wire() for e in self._events if e.event_seq > since]

@@ -109,11 +109,18 @@ class Connector:
             strategy="rest_for_one",
             limits=limits,
             clock=clock,
-            on_event=lambda event: on_supervision(self.index, event),
+            on_event=self._on_supervision_event,
             on_give_up=lambda name: self.give_up(),
         )
         self._peers.tree = self.tree
         self._station_lease = Lease("station", 0)
+        self._on_supervision = on_supervision
+
+    def _on_supervision_event(self, event: SupervisionEvent) -> None:
+        """Publish it; and while the hardware actor is down, the power is off."""
+        if event.role == "hardware" and event.event in ("crashed", "hung"):
+            self.power_off()
+        self._on_supervision(self.index, event)
 
     def _starter(self, actor_class: type[ConnectorActor]) -> Callable[[Lease], pykka.ActorRef[Any]]:
         def start(lease: Lease) -> pykka.ActorRef[Any]:
@@ -213,28 +220,16 @@ class Connector:
         for output in result.outputs:
             if isinstance(output, Emit):
                 self._publish_given_up_event(output)
-            elif isinstance(output, EndReservation) and self.state.reservation is not None:
-                self._end_reservation(output.reason)
+            elif isinstance(output, EndReservation):
+                self.state.end_reservation(lease, output.reason, self._clock.time())
 
     def _publish_given_up_event(self, emit: Emit) -> None:
         now = self._clock.time()
         value: dict[str, Any] = {"uuid": emit.uuid, "event": emit.event.value}
         if emit.event is SessionEvent.SessionCancelled:
-            last = self.state.last_reading
+            last = self.state.last_reading  # the meter may be what failed: its last reading
             energy = last.energy_import_wh if last is not None else 0.0
             value["session_cancelled"] = {"timestamp": now, "energy_Wh_import": energy, "reason": emit.reason}
         if emit.error is not None:
             value["error"] = emit.error.value
         self.state.publish_event(self._station_lease, now, value)
-
-    def _end_reservation(self, reason: str) -> None:
-        reservation = self.state.reservation
-        assert reservation is not None
-        self.state.set_reservation(self._station_lease, None)
-        session = self.state.model.session
-        value = {
-            "uuid": session.uuid if session is not None else "",
-            "event": SessionEvent.ReservationEnd.value,
-            "reservation_end": {"reason": reason, "reservation_id": reservation.reservation_id},
-        }
-        self.state.publish_event(self._station_lease, self._clock.time(), value)
