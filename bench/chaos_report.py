@@ -1,0 +1,183 @@
+"""Invariants checked after the chaos, the figures of the run, and the report printed from them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from chaos_kill import Blow
+from chaos_watch import Watcher
+
+SHOWN_VIOLATIONS = 10
+
+
+def session_violations(evse: int, events: list[dict[str, Any]]) -> list[str]:
+    """Event numbers contiguous from 1; per session uuid one start, at most one finish, in order."""
+    found: list[str] = []
+    seqs = [int(e["event_seq"]) for e in events]
+    if seqs and seqs != list(range(1, len(seqs) + 1)):
+        found.append(f"evse {evse}: event_seq not contiguous from 1 (first {seqs[0]}, {len(seqs)} events)")
+    started: set[str] = set()
+    finished: set[str] = set()
+    open_uuid: str | None = None
+    for entry in events:
+        value, seq = entry["value"], entry["event_seq"]
+        uuid, name = str(value.get("uuid", "")), str(value["event"])
+        where = f"evse {evse} event {seq} {name} of session {uuid[:8]}"
+        if name == "SessionStarted":
+            if uuid in started:
+                found.append(f"{where}: a second SessionStarted")
+            if open_uuid is not None:
+                found.append(f"{where}: started while session {open_uuid[:8]} was still open")
+            started.add(uuid)
+            open_uuid = uuid
+        elif uuid and uuid not in started:
+            found.append(f"{where}: before its SessionStarted")
+        elif uuid in finished:
+            found.append(f"{where}: after its SessionFinished")
+        if name == "SessionFinished" and uuid:
+            finished.add(uuid)
+            open_uuid = None if open_uuid == uuid else open_uuid
+    if open_uuid is not None:
+        found.append(f"evse {evse}: session {open_uuid[:8]} never finished (the car was unplugged)")
+    return found
+
+
+def publication_violations(watcher: Watcher, logs: dict[int, list[dict[str, Any]]]) -> list[str]:
+    """Every published session event is the logged one of its number; none missing; no seq gap."""
+    found: list[str] = []
+    for evse, events in logs.items():
+        published = watcher.events.get(evse, {})
+        first_seen = min(published) if published else math.inf
+        for entry in events:
+            seq = int(entry["event_seq"])
+            if seq < first_seen:
+                continue  # before the subscription
+            if seq not in published:
+                found.append(f"evse {evse}: event {seq} {entry['value']['event']} logged, never published")
+            elif published[seq] != entry["value"]:
+                found.append(
+                    f"evse {evse}: event {seq} published as {published[seq]}, logged {entry['value']}"
+                )
+        logged = {int(entry["event_seq"]) for entry in events}
+        found.extend(
+            f"evse {evse}: event {seq} published, not logged" for seq in published if seq not in logged
+        )
+    found.extend(f"publication gap: {gap}" for gap in watcher.seq_gaps)
+    found.extend(watcher.energy_violations)
+    found.extend(f"connector given up: {event}" for event in watcher.given_up)
+    if len(watcher.epochs) > 1:
+        found.append(f"the station's epoch changed: {sorted(watcher.epochs)}")
+    return found
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def ms_stats(values: Sequence[float | None]) -> dict[str, Any]:
+    known = [v * 1000 for v in values if v is not None]
+    return {
+        "count": len(known),
+        "missing": len(values) - len(known),
+        "p50_ms": percentile(known, 50),
+        "p99_ms": percentile(known, 99),
+        "max_ms": max(known) if known else None,
+    }
+
+
+def blow_figures(blows: list[Blow]) -> dict[str, Any]:
+    kills = [b for b in blows if b.kind == "kill"]
+    hangs = [b for b in blows if b.kind == "hang"]
+    return {
+        "kills_measured": len(kills),
+        "recovery": ms_stats([b.recovered_s for b in kills]),
+        "restart_seen": ms_stats([b.restarted_s for b in kills]),
+        "hangs_measured": len(hangs),
+        "hang_detect": ms_stats([b.detected_s for b in hangs]),
+        "hang_serve_again": ms_stats([b.recovered_s for b in hangs]),
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _stats_line(label: str, stats: dict[str, Any]) -> str:
+    missing = f", {stats['missing']} never" if stats["missing"] else ""
+    return (f"  {label:<34} p50 {_ms(stats['p50_ms'])} ms  p99 {_ms(stats['p99_ms'])} ms  "
+            f"max {_ms(stats['max_ms'])} ms  (n={stats['count']}{missing})")  # fmt: skip
+
+
+def _outcomes(tally: dict[str, Any]) -> str:
+    outcomes = tally["outcomes"]
+    errors = ", ".join(
+        f"{code} {n}" for code, n in sorted(outcomes.items()) if code not in ("ok", "unanswered")
+    )
+    return (f"sent {tally['sent']}, ok {outcomes.get('ok', 0)}, errors: {errors or 'none'}, "
+            f"unanswered {outcomes.get('unanswered', 0)}, resends {tally['resends']}, "
+            f"stray replies {tally['strays']}")  # fmt: skip
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The report as printed: a readable table of the figures in `r` (the --json document)."""
+    res = r["resources"]
+    lines = [
+        "=" * 100,
+        f"chaos run: {r['duration_s']:.0f} s, kill rate {r['kill_rate']}/s, hang rate {r['hang_rate']}/s "
+        f"({r['hang_s']} s each), {r['connectors']} connectors, {r['clients']} command clients, "
+        f"time_scale {r['time_scale']}, seed {r['seed']}",
+        "supervision limits: " + ", ".join(f"{k} {v}" for k, v in r["limits"].items()),
+        f"kills sent {r['kills_sent']} (refused: {r['kills_refused'] or 'none'}), "
+        f"hangs sent {r['hangs_sent']}, schedule late by at most {r['killer_late_s'] * 1000:.0f} ms",
+        f"restarts: {r['restarts_status']} (status, all actors), "
+        f"supervision events {r['supervision_events']}",
+        "recovery after a kill:",
+        _stats_line("kill → next ok reply", r["blows"]["recovery"]),
+        _stats_line("kill → session restart seen", r["blows"]["restart_seen"]),
+        f"hangs ({r['blows']['hangs_measured']}):",
+        _stats_line("hang → hung event (detect)", r["blows"]["hang_detect"]),
+        _stats_line("hang → next ok reply (serve again)", r["blows"]["hang_serve_again"]),
+        "requests:",
+        f"  command clients: {_outcomes(r['requests']['clients'])}",
+        f"  car drivers:     {_outcomes(r['requests']['cars'])}",
+        f"  chaos + probes:  {_outcomes(r['requests']['chaos'])}",
+        f"  event pager:     {_outcomes(r['requests']['pager'])}",
+        f"  all:             {_outcomes(r['requests']['all'])}",
+        f"sessions: cars plugged {r['sessions']['plugged']}, unplugged {r['sessions']['unplugged']}; "
+        f"in the event logs: started {r['sessions']['started']}, finished {r['sessions']['finished']}",
+        f"publications seen {r['publications']}, powermeter {r['powermeter']}",
+        f"invariant violations: {len(r['violations'])}",
+        *[f"  - {v}" for v in r["violations"][:SHOWN_VIOLATIONS]],
+        f"threads {res['start']['threads']} → {res['end']['threads']}, fds {res['start']['fds']} → "
+        f"{res['end']['fds']}, RSS {res['start']['rss_bytes'] / 2**20:.1f} → "
+        f"{res['end']['rss_bytes'] / 2**20:.1f} MiB ({r['rss_growth_pct']:+.1f} %), "
+        f"settled in {r['settle_s']:.1f} s",
+        f"station log: {r['station_log']}",
+        f"station stop (SIGTERM): exit code {r['exit_code']} in {r['exit_s']:.2f} s",
+        "targets:",
+        *[f"  [{'met' if met else 'MISSED'}] {name}" for name, met in r["targets"].items()],
+        "=" * 100,
+    ]
+    return "\n".join(lines)
+
+
+def targets(r: dict[str, Any]) -> dict[str, bool]:
+    res, recovery = r["resources"], r["blows"]["recovery"]
+    p50, p99 = recovery["p50_ms"], recovery["p99_ms"]
+    return {
+        "0 invariant violations": not r["violations"],
+        "0 unanswered requests": r["requests"]["all"]["outcomes"].get("unanswered", 0) == 0,
+        "no connector given up": r["supervision_events"].get("gave_up", 0) == 0,
+        "threads back to the start count": res["end"]["threads"] <= res["start"]["threads"],
+        "fds back to the start count": res["end"]["fds"] <= res["start"]["fds"],
+        "RSS growth under 10 %": r["rss_growth_pct"] < 10.0,
+        "recovery p50 ≤ 20 ms": p50 is not None and p50 <= 20.0 and recovery["missing"] == 0,
+        "recovery p99 ≤ 100 ms": p99 is not None and p99 <= 100.0 and recovery["missing"] == 0,
+        "station exits 0 within 5 s of SIGTERM": r["exit_code"] == 0 and r["exit_s"] <= 5.0,
+    }

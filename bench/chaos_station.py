@@ -1,0 +1,137 @@
+"""The station under chaos: its YAML configuration, its process, its resources (psutil)."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import psutil
+import yaml
+import zmq
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Supervision limits written to the configuration (raised so that no connector is given up)."""
+
+    intensity: int = 10_000
+    period_s: float = 1.0
+    backoff_min_s: float = 0.0
+    backoff_max_s: float = 0.01
+    ping_interval_s: float = 0.2
+    ping_timeout_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class Resources:
+    threads: int
+    fds: int
+    rss_bytes: int
+
+    def to_json(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def config_text(connectors: int, time_scale: float, limits: Limits) -> str:
+    """A station of `connectors` identical simulated connectors, chaos commands allowed."""
+    document: dict[str, Any] = {
+        "station": {"name": "chaos", "chaos": True, "supervision": dataclasses.asdict(limits)},
+        "connectors": [
+            {"evse_id": f"XX*CHAOS*E1*{index}", "max_current_a": 32} for index in range(1, connectors + 1)
+        ],
+        "sim": {"time_scale": time_scale},
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+class StationProcess:
+    """`evse-supervisor run` in a subprocess on free loopback ports; its log goes to `log_path`."""
+
+    def __init__(self, config_path: Path, state_dir: Path, log_path: Path) -> None:
+        self.command_endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.publish_endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.log_path = log_path
+        argv = [str(BIN / "evse-supervisor"), "run", "--config", str(config_path),
+                "--command-endpoint", self.command_endpoint, "--publish-endpoint", self.publish_endpoint,
+                "--state-dir", str(state_dir), "--log-level", "WARNING"]  # fmt: skip
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = psutil.Process(self.proc.pid)
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Until the station answers `ping`."""
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the station exited with {self.proc.returncode}; see {self.log_path}")
+            sock = context.socket(zmq.DEALER)
+            sock.linger = 0
+            sock.connect(self.command_endpoint)
+            sock.send_multipart([b"", msgpack.packb({"id": 0, "cmd": "ping"})])
+            answered = sock.poll(200)
+            sock.close()
+            if answered:
+                return
+        raise RuntimeError(f"nothing answers on {self.command_endpoint}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def measure(self) -> Resources:
+        with self.process.oneshot():
+            return Resources(
+                self.process.num_threads(), self.process.num_fds(), self.process.memory_info().rss
+            )
+
+    def settle(self, start: Resources, min_s: float, max_s: float) -> tuple[Resources, float]:
+        """Wait `min_s`, then up to `max_s` for threads and fds to be back to `start`; the measure."""
+        began = time.monotonic()
+        time.sleep(min_s)
+        now = self.measure()
+        while time.monotonic() - began < max_s and (now.threads > start.threads or now.fds > start.fds):
+            time.sleep(0.25)
+            now = self.measure()
+        return now, time.monotonic() - began
+
+    def stop(self, timeout_s: float = 15.0) -> tuple[int | None, float]:
+        """SIGTERM; the exit code (None if it had to be killed) and how long the exit took."""
+        began = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code: int | None = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            code = None
+        elapsed_s = time.monotonic() - began
+        self._log.close()
+        return code, elapsed_s
+
+    def log_summary(self) -> dict[str, int]:
+        """Lines of the station's log: all, tracebacks, and ERROR lines not from a chaos kill."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        errors = [line for line in lines if " ERROR " in line]
+        chaos = [line for line in lines if "ChaosFailure" in line or "chaos_kill" in line]
+        return {
+            "lines": len(lines),
+            "tracebacks": sum(1 for line in lines if line.startswith("Traceback")),
+            "error_lines": len(errors),
+            "chaos_lines": len(chaos),
+        }

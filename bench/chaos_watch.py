@@ -1,0 +1,136 @@
+"""A subscriber to every publication of the station: supervision events, session events, energy."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+import msgpack
+import zmq
+
+Key = tuple[int, str]  # (evse, role)
+
+
+class Watcher(threading.Thread):
+    """Reads the XPUB in its own thread; others wait on what it saw (`wait_generation`, `wait_hung`)."""
+
+    def __init__(self, endpoint: str, context: zmq.Context[zmq.Socket[bytes]]) -> None:
+        super().__init__(name="chaos-watcher", daemon=True)
+        self._socket = context.socket(zmq.SUB)
+        self._socket.linger = 0
+        self._socket.rcvhwm = 0
+        self._socket.setsockopt(zmq.SUBSCRIBE, b"")
+        self._socket.connect(endpoint)
+        self._halt = threading.Event()
+        self._cond = threading.Condition()
+        self.heartbeat = threading.Event()
+        self.generations: dict[Key, list[tuple[int, float]]] = defaultdict(list)  # (generation, seen at)
+        self.hung: dict[Key, list[float]] = defaultdict(list)
+        self.supervision: Counter[str] = Counter()
+        self.given_up: list[dict[str, Any]] = []
+        self.events: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # evse → event_seq → value
+        self.energy_violations: list[str] = []
+        self.powermeter_count = 0
+        self._energy_wh: dict[int, float] = {}
+        self._seq: dict[str, int] = {}
+        self.seq_gaps: list[str] = []
+        self.epochs: set[str] = set()
+        self.publications = 0
+
+    def seed(self, status: dict[str, Any]) -> None:
+        """The generations running before the subscription, from `status`."""
+        with self._cond:
+            for entry in status["evses"]:
+                for actor in entry["supervisor"]["actors"]:
+                    key = (int(entry["index"]), str(actor["role"]))
+                    if not self.generations[key]:
+                        self.generations[key].append((int(actor["generation"]), time.monotonic()))
+
+    def generation(self, evse: int, role: str) -> int:
+        with self._cond:
+            seen = self.generations.get((evse, role))
+            return max(g for g, _ in seen) if seen else 0
+
+    def wait_generation(self, evse: int, role: str, above: int, deadline: float) -> float | None:
+        """When a generation above `above` of the role was first seen; None at the deadline."""
+        with self._cond:
+            while True:
+                later = [t for g, t in self.generations.get((evse, role), []) if g > above]
+                if later:
+                    return min(later)
+                remaining_s = deadline - time.monotonic()
+                if remaining_s <= 0:
+                    return None
+                self._cond.wait(min(0.1, remaining_s))
+
+    def wait_hung(self, evse: int, role: str, after: float, deadline: float) -> float | None:
+        """When the role was reported hung after `after`; None at the deadline."""
+        with self._cond:
+            while True:
+                later = [t for t in self.hung.get((evse, role), []) if t >= after]
+                if later:
+                    return min(later)
+                remaining_s = deadline - time.monotonic()
+                if remaining_s <= 0:
+                    return None
+                self._cond.wait(min(0.1, remaining_s))
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+        self._socket.close(linger=0)
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            if not self._socket.poll(100, zmq.POLLIN):
+                continue
+            while self._socket.poll(0, zmq.POLLIN):
+                topic, payload = self._socket.recv_multipart()
+                self._take(topic.decode(), msgpack.unpackb(payload, raw=False), time.monotonic())
+
+    def _take(self, topic: str, payload: dict[str, Any], seen_at: float) -> None:
+        self.publications += 1
+        self._check_seq(payload)
+        value: Any = payload.get("value")
+        if topic == "station/heartbeat":
+            self.heartbeat.set()
+        elif topic == "station/supervision":
+            self._supervision(value, seen_at)
+        elif topic.endswith("/session_events"):
+            with self._cond:
+                self.events[int(topic.split("/")[1])][int(payload["event_seq"])] = value
+        elif topic.endswith("/powermeter"):
+            self._energy(int(topic.split("/")[1]), value)
+
+    def _check_seq(self, payload: dict[str, Any]) -> None:
+        self.epochs.add(str(payload.get("epoch")))
+        source, seq = str(payload.get("source")), int(payload.get("seq", 0))
+        last = self._seq.get(source)
+        if last is not None and seq != last + 1:
+            self.seq_gaps.append(f"{source}: seq {last} then {seq}")
+        self._seq[source] = seq
+
+    def _supervision(self, value: dict[str, Any], seen_at: float) -> None:
+        event = str(value["event"])
+        key = (int(value["evse"] or 0), str(value["actor"]))
+        with self._cond:
+            self.supervision[event] += 1
+            if event in ("started", "restarted"):
+                self.generations[key].append((int(value["generation"]), seen_at))
+            elif event == "hung":
+                self.hung[key].append(seen_at)
+            elif event in ("gave_up", "escalated"):
+                self.given_up.append(value)
+            self._cond.notify_all()
+
+    def _energy(self, evse: int, value: dict[str, Any]) -> None:
+        self.powermeter_count += 1
+        energy_wh = float(value["energy_Wh_import"]["total"])
+        last_wh = self._energy_wh.get(evse)
+        if last_wh is not None and energy_wh < last_wh:
+            self.energy_violations.append(
+                f"evse {evse}: powermeter energy fell from {last_wh} to {energy_wh} Wh"
+            )
+        self._energy_wh[evse] = energy_wh
