@@ -1,10 +1,8 @@
-"""The charging state machine of one connector, as data plus small pure functions.
+"""The charging state machine of one connector: a table of handlers and a small step function.
 
 `step(model, message, env)` returns the next model, the ordered outputs (session events
-to publish, reservation and lock operations) and the reply to a command. The connector
-state (`State`) is never stored: it is derived from the model by `state_of`, and the
-board output (`HardwareOutput`) is derived from the state by `hardware_output`, so one
-table decides what the control pilot and the relays do in each state.
+to publish, reservation and lock operations) and the reply to a command. What the model
+means (its state, the board output, the board's errors) is in `actors.states`.
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from actors.model import (
     EndReservation,
     Env,
     Error,
-    HardwareOutput,
     Model,
     Output,
     PreAuth,
@@ -44,12 +41,18 @@ from actors.model import (
     State,
     Unlock,
 )
-from drivers.base import MIN_CURRENT_A, CPState, PilotSignal
+from actors.states import (
+    TRANSITION_EVENTS,
+    allowed_current_a,
+    board_errors,
+    hardware_output,
+    state_of,
+    transition_event,
+)
+from drivers.base import MIN_CURRENT_A
 
 OVERDRAW_FACTOR = 1.1
 OVERDRAW_LIMIT_S = 7.0
-LATCHED_UNTIL_UNPLUG = frozenset({Error.CarDiodeFault, Error.OverCurrent, Error.VentilationNotAvailable})
-PLUG_ERRORS = frozenset({Error.Car, Error.CarDiodeFault, Error.OverCurrent, Error.VentilationNotAvailable})
 
 
 @dataclass(frozen=True)
@@ -63,82 +66,6 @@ def _emit(model: Model, event: SessionEvent, **details: Any) -> Emit:
     """A session event of the model's session ("" as uuid outside a session)."""
     uuid = model.session.uuid if model.session is not None else ""
     return Emit(event, uuid, **details)
-
-
-# --- derived state and board output -------------------------------------------------------------
-
-
-def allowed_current_a(model: Model, env: Env) -> float:
-    """The per-phase current the connector may offer: hardware maximum and local limit."""
-    return min(env.settings.max_current_a, model.local_limit_a)
-
-
-def _session_state(model: Model, env: Env) -> State:
-    session = model.session
-    if session is None:
-        return State.Idle
-    if session.cancelled or (session.authorized and session.user_paused):
-        return State.ChargingPausedEVSE
-    if not session.authorized:
-        return State.WaitingForAuthentication
-    if allowed_current_a(model, env) < MIN_CURRENT_A:
-        return State.ChargingPausedEVSE
-    if model.cp in (CPState.C, CPState.D):
-        return State.Charging
-    return State.ChargingPausedEV
-
-
-def state_of(model: Model, env: Env) -> State:
-    """The connector state of evse-manager.md, derived from the model (first match wins)."""
-    if model.faulted:
-        return State.Faulted
-    if not model.enabled:
-        return State.Disabled
-    if model.errors:
-        return State.Error
-    if model.finished:
-        return State.Finished
-    return _session_state(model, env)
-
-
-def hardware_output(model: Model, env: Env) -> HardwareOutput:
-    """What the board must do in the model's state: the spec's state table."""
-    state = state_of(model, env)
-    locked = env.settings.lock and _locks_cable(model)
-    if state is State.Faulted:
-        return HardwareOutput(PilotSignal.f(), False, locked)
-    if state in (State.Charging, State.ChargingPausedEV):
-        return HardwareOutput(PilotSignal.pwm(allowed_current_a(model, env)), True, locked)
-    return HardwareOutput(PilotSignal.x1(), False, locked)
-
-
-def _locks_cable(model: Model) -> bool:
-    session = model.session
-    return model.plugged and session is not None and session.authorized and not session.cancelled
-
-
-# --- events that follow from a change of state ----------------------------------------------------
-
-_PAUSE_OR_RESUME_FROM = frozenset({State.Charging, State.ChargingPausedEV, State.ChargingPausedEVSE})
-_TRANSITION_EVENTS: dict[State, SessionEvent] = {
-    State.Charging: SessionEvent.ChargingResumed,
-    State.ChargingPausedEV: SessionEvent.ChargingPausedEV,
-    State.ChargingPausedEVSE: SessionEvent.ChargingPausedEVSE,
-}
-
-
-def transition_event(before: State, after: State, model: Model) -> SessionEvent | None:
-    """The charging event a state change publishes in an authorized, uncancelled session.
-
-    Between the charging states every change is published; back from Error only the car
-    drawing again is (ChargingResumed). Authorization publishes its own events.
-    """
-    session = model.session
-    if before is after or session is None or not session.authorized or session.cancelled:
-        return None
-    if before in _PAUSE_OR_RESUME_FROM or (before is State.Error and after is State.Charging):
-        return _TRANSITION_EVENTS.get(after)
-    return None
 
 
 # --- sessions -----------------------------------------------------------------------------------
@@ -159,7 +86,7 @@ def _authorize_session(model: Model, env: Env, token: str | None, parent_id: str
         outputs.append(EndReservation("UsedToStartCharging"))
     model = replace(model, session=session)
     outputs.append(_emit(model, SessionEvent.ChargingStarted))
-    follow_up = _TRANSITION_EVENTS.get(state_of(model, env))
+    follow_up = TRANSITION_EVENTS.get(state_of(model, env))
     if follow_up is not None:
         outputs.append(_emit(model, follow_up))
     return Step(model, tuple(outputs), True)
@@ -216,30 +143,6 @@ def _open_session_uncancelled(model: Model) -> bool:
 
 
 # --- the board ----------------------------------------------------------------------------------
-
-
-def board_errors(model: Model, report: BoardReport) -> frozenset[Error]:
-    """The errors the board reports now, plus those that last until unplug."""
-    status = report.status
-    now: set[Error] = set()
-    if status.cp is CPState.E:
-        now.add(Error.Car)
-    if status.diode_fault:
-        now.add(Error.CarDiodeFault)
-    if status.cp is CPState.D:
-        now.add(Error.VentilationNotAvailable)
-    if status.rcd_tripped:
-        now.add(Error.RCD)
-    if status.relay_welded:
-        now.add(Error.Relais)
-    if status.overcurrent_tripped:
-        now.add(Error.OverCurrent)
-    latched = model.errors & LATCHED_UNTIL_UNPLUG
-    if status.cp is CPState.C:
-        latched -= {Error.VentilationNotAvailable}
-    if not status.plugged:
-        return frozenset(now - PLUG_ERRORS)
-    return frozenset(now | latched)
 
 
 def _on_board(model: Model, report: BoardReport, env: Env) -> Step:
@@ -449,3 +352,16 @@ def with_transition_event(before: State, result: Step, env: Env) -> Step:
     if event is None:
         return result
     return replace(result, outputs=(*result.outputs, _emit(result.model, event)))
+
+
+__all__ = [
+    "TRANSITIONS",
+    "Step",
+    "allowed_current_a",
+    "board_errors",
+    "hardware_output",
+    "set_faulted",
+    "state_of",
+    "step",
+    "transition_event",
+]

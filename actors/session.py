@@ -7,7 +7,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from actors import charging
+from actors import charging, states
 from actors.base import ASK_TIMEOUT_S, ConnectorActor, ConnectorContext
 from actors.messages import (
     ApplyOutput,
@@ -118,7 +118,7 @@ class SessionActor(ConnectorActor):
 
     def _sync_hardware(self) -> bool:
         """Make the board do what the model's state requires; False if the board could not be reached."""
-        desired = charging.hardware_output(self.ctx.state.model, self._env())
+        desired = states.hardware_output(self.ctx.state.model, self._env())
         if desired == self.ctx.state.applied_output:
             return True
         try:
@@ -184,7 +184,7 @@ class SessionActor(ConnectorActor):
         model = self.ctx.state.model
         limits = {
             "uuid": self.ctx.settings.evse_id,
-            "max_current": charging.allowed_current_a(model, self._env()),
+            "max_current": states.allowed_current_a(model, self._env()),
             "nr_of_phases_available": 3 if model.three_phases else 1,
         }
         self.ctx.state.publish_limits(self.lease, limits)
@@ -194,7 +194,7 @@ class SessionActor(ConnectorActor):
     def _reserve_now(self, message: ReserveNow) -> str:
         model = self.ctx.state.model
         verdict = reservation_verdict(
-            charging.state_of(model, self._env()),
+            states.state_of(model, self._env()),
             model.plugged,
             message.expiry_date,
             self.ctx.clock.time(),

@@ -16,7 +16,7 @@ from typing import Any
 
 import pykka
 
-from actors import charging
+from actors import charging, states
 from actors.base import ConnectorActor, ConnectorContext
 from actors.hardware import HardwareActor
 from actors.messages import COMMANDS, ChaosHang, ChaosKill, Tick
@@ -189,7 +189,7 @@ class Connector:
         return Env(self.settings, self.state.reservation, self._clock.monotonic(), lambda: str(uuid.uuid4()))
 
     def state_name(self) -> State:
-        return charging.state_of(self.state.model, self.env())
+        return states.state_of(self.state.model, self.env())
 
     def describe(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
