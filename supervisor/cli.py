@@ -85,8 +85,9 @@ def run(settings: StationSettings) -> int:
         server.publish_endpoint,
     )
     stop.wait()
-    station.stop()
-    server.stop()
+    station.power_off()
+    server.stop(timeout_s=1.0)
+    station.stop(timeout_s=2.5)
     log.info("stopped")
     return 0
 

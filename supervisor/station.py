@@ -20,6 +20,7 @@ from supervisor.tree import SupervisionEvent
 log = logging.getLogger(__name__)
 
 TICK_S = 0.05  # the control cycle: board polling, timers, meter and telemetry schedules
+STOP_TIMEOUT_S = 3.0  # SIGTERM must end the process within 5 s, even with hung actors
 
 
 class Station:
@@ -63,15 +64,32 @@ class Station:
             self._ticker = threading.Thread(target=self._tick_loop, name="station-ticker", daemon=True)
             self._ticker.start()
 
-    def stop(self) -> None:
-        """Power off every connector first, then stop the ticker and the actors."""
-        for connector in self.connectors:
-            connector.power_off()
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Power off every connector first, then stop the ticker and every connector's actors.
+
+        Connectors stop side by side, so one with hung actors costs its own shutdown
+        timeouts, not everyone's; whatever is not stopped by `timeout_s` is left behind
+        (daemon threads, power already off).
+        """
+        self.power_off()
         self._halt.set()
         if self._ticker is not None:
             self._ticker.join(timeout=1.0)
-        for connector in reversed(self.connectors):
-            connector.stop()
+        stoppers = [
+            threading.Thread(target=c.stop, name=f"stop-evse-{c.index}", daemon=True) for c in self.connectors
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        deadline = time.monotonic() + timeout_s
+        for stopper in stoppers:
+            stopper.join(timeout=max(0.0, deadline - time.monotonic()))
+            if stopper.is_alive():
+                log.warning("%s did not finish in %.1f s: left behind", stopper.name, timeout_s)
+
+    def power_off(self) -> None:
+        """Switch every connector's power off through its board, whatever its actors are doing."""
+        for connector in self.connectors:
+            connector.power_off()
 
     def tick(self) -> None:
         for connector in self.connectors:
