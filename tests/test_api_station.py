@@ -98,9 +98,14 @@ def wait_until(running: Running, condition: Callable[[], bool], what: str) -> No
                 sub.recv_multipart()
 
 
-def session_generation(client: Client, evse: int) -> int:
+def session_actor(client: Client, evse: int) -> dict[str, Any]:
     actors = client.status()["evses"][evse - 1]["supervisor"]["actors"]
-    return int(next(a["generation"] for a in actors if a["role"] == "session"))
+    actor: dict[str, Any] = next(a for a in actors if a["role"] == "session")
+    return actor
+
+
+def session_generation(client: Client, evse: int) -> int:
+    return int(session_actor(client, evse)["generation"])
 
 
 def in_seconds(seconds: float) -> str:
@@ -187,7 +192,8 @@ def test_a_full_connector_queue_answers_busy(running: Running) -> None:
         assert reply["id"] not in replies
         replies[reply["id"]] = reply
     busy = sorted(n for n, reply in replies.items() if not reply["ok"] and reply["error"]["code"] == "busy")
-    assert busy in (list(range(65, 71)), list(range(66, 71)))
+    # 64 wait; the worker takes the first one off the queue at a moment of its own choosing
+    assert set(busy) <= set(range(65, 71)) and len(busy) in (5, 6), busy
     assert ask(sock, {"id": 0, "cmd": "enable", "evse": 2})["result"] is True
 
 
@@ -271,7 +277,8 @@ def test_a_given_up_connector_is_unavailable(running: Running) -> None:
             client.chaos_kill(2, "session")
 
             def restarted_or_gave_up(kills: int = kills) -> bool:
-                return gave_up() or session_generation(client, 2) > kills
+                actor = session_actor(client, 2)
+                return gave_up() or (actor["generation"] > kills and actor["state"] == "running")
 
             wait_until(running, restarted_or_gave_up, "a restart")
             if gave_up():

@@ -47,6 +47,7 @@ class Command:
     result: str
     args: dict[str, Arg] = field(default_factory=dict)
     only: Only = None
+    direct: bool = False  # a read that never waits on an actor: may run on the socket thread
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -74,8 +75,8 @@ def _station(name: str, result: str, **args: Arg) -> Command:
     return Command(name, "station", result, args)
 
 
-def _evse(name: str, result: str = "bool", only: Only = None, **args: Arg) -> Command:
-    return Command(name, "evse", result, args, only)
+def _evse(name: str, result: str = "bool", only: Only = None, direct: bool = False, **args: Arg) -> Command:
+    return Command(name, "evse", result, args, only, direct)
 
 
 _TABLE = (
@@ -110,7 +111,7 @@ _TABLE = (
     ),
     _evse("get_signed_meter_value", "str"),
     _evse("authorize", auth_token=Arg("str"), parent_id=Arg("str", optional=True)),
-    _evse("get_events", "map", since=Arg("int", optional=True, min=0)),
+    _evse("get_events", "map", direct=True, since=Arg("int", optional=True, min=0)),
     _evse(
         "sim_plug_in",
         only="sim",

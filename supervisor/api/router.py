@@ -34,7 +34,7 @@ from supervisor.api.protocol import (
     show,
 )
 from supervisor.api.station_commands import QUICK, StationCommands
-from supervisor.api.workers import Completion, Completions, Job, Waiter, Worker
+from supervisor.api.workers import Completion, Completions, Job, Run, Waiter, Worker, execute
 from supervisor.errors import Forbidden
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class RequestLoop:
         wake: zmq.Socket[bytes],
         completions: Completions,
         workers: dict[int, Worker],
+        run: Run,
         backend: Backend,
         station: StationCommands,
         *,
@@ -62,6 +63,8 @@ class RequestLoop:
         self._wake = wake
         self._completions = completions
         self._workers = workers
+        self._outstanding = dict.fromkeys(workers, 0)  # jobs handed to each worker, not yet finished
+        self._run = run
         self._backend = backend
         self._station = station
         self._request_timeout_s = request_timeout_s
@@ -77,14 +80,16 @@ class RequestLoop:
         poller = zmq.Poller()
         poller.register(self._router, zmq.POLLIN)
         poller.register(self._wake, zmq.POLLIN)
+        router, wake = self._router, self._wake
         try:
             while not self.stopping.is_set():
-                events = dict(poller.poll(self._poll_timeout_ms()))
-                if self._router in events:
-                    self._read_requests()
-                if self._wake in events:
-                    self._finish_jobs()
-                self._expire(time.monotonic())
+                for sock, _ in poller.poll(self._poll_timeout_ms()):
+                    if sock is router:
+                        self._read_requests()
+                    elif sock is wake:
+                        self._finish_jobs()
+                if self._deadlines:
+                    self._expire(time.monotonic())
         finally:
             self._router.close(linger=0)
             self._wake.close(linger=0)
@@ -95,13 +100,14 @@ class RequestLoop:
         return max(0, math.ceil((self._deadlines[0][0] - time.monotonic()) * 1000))
 
     def _read_requests(self) -> None:
+        """Everything the ROUTER holds (up to a batch), without a failing recv per wake."""
+        router, handle = self._router, self._handle
         for _ in range(_BATCH):
-            try:
-                frames = self._router.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+            if not _readable(router):
                 return
+            frames = router.recv_multipart()
             try:
-                self._handle(frames)
+                handle(frames)
             except Exception:
                 logger.exception("failed to handle a request")
 
@@ -137,7 +143,14 @@ class RequestLoop:
             return
         index = self._resolve(command, request)
         self._check_enabled(command, index)
-        self._submit(route, request, index, check_args(command, request.args), deadline)
+        args = check_args(command, request.args)
+        # A direct command never waits on an actor: it runs here when nothing of its connector
+        # is queued or running (so it still answers in order), without the hop to the worker.
+        direct = command.direct and self._outstanding[index] == 0
+        if direct and request.client is None:
+            self._run_direct(route, request, index, args, deadline)
+        else:
+            self._submit(route, request, index, args, deadline, direct)
 
     def _resolve(self, command: Command, request: Request) -> int:
         if request.evse is None:
@@ -157,11 +170,22 @@ class RequestLoop:
             raise Forbidden(f"{command.name} needs chaos: true in the configuration, or --chaos")
 
     def _submit(
-        self, route: list[bytes], request: Request, index: int, args: dict[str, Any], deadline: float
+        self,
+        route: list[bytes],
+        request: Request,
+        index: int,
+        args: dict[str, Any],
+        deadline: float,
+        direct: bool = False,
     ) -> None:
         key = None if request.client is None else (request.client, request.id)
         waiter = Waiter(route, request.id, deadline)
         if key is not None and self._join_earlier(key, waiter):
+            return
+        if direct:
+            self._deliver(
+                execute(Job(request.id, request.cmd, args, index, key, deadline, [waiter]), self._run)
+            )
             return
         worker = self._workers[index]
         if worker.waiting >= self._queue_limit:
@@ -171,7 +195,17 @@ class RequestLoop:
         if key is not None:
             self._pending[key] = job
         self._watch(waiter)
+        self._outstanding[index] += 1
         worker.submit(job)
+
+    def _run_direct(
+        self, route: list[bytes], request: Request, index: int, args: dict[str, Any], deadline: float
+    ) -> None:
+        """A direct command without an idempotency key: run it and answer at once."""
+        job = Job(request.id, request.cmd, args, index, None, deadline, [])
+        self._send(
+            route, execute(job, self._run).reply or encode_error(request.id, "timeout", TIMEOUT_MESSAGE)
+        )
 
     def _join_earlier(self, key: Key, waiter: Waiter) -> bool:
         """A retry: answer it from the store, or let it wait for the running original."""
@@ -197,11 +231,10 @@ class RequestLoop:
                 self._answer(waiter, encode_error(waiter.request_id, "timeout", TIMEOUT_MESSAGE))
 
     def _finish_jobs(self) -> None:
-        while True:
-            try:
-                self._wake.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
+        wake = self._wake
+        while _readable(wake):
+            wake.recv()
+        self._completions.rearm()
         for completion in self._completions.drain():
             try:
                 self._finish(completion)
@@ -209,9 +242,14 @@ class RequestLoop:
                 logger.exception("failed to deliver a reply")
 
     def _finish(self, completion: Completion) -> None:
-        job = completion.job
+        """A worker's completion: run it again for a later retry, or answer it."""
+        self._outstanding[completion.job.index] -= 1
         if not completion.final and self._run_again(completion):
             return
+        self._deliver(completion)
+
+    def _deliver(self, completion: Completion) -> None:
+        job = completion.job
         if job.key is not None and self._pending.get(job.key) is job:
             del self._pending[job.key]
         reply = completion.reply
@@ -235,6 +273,7 @@ class RequestLoop:
             return False
         completion.job.waiters = later
         completion.job.deadline = max(w.deadline for w in later)
+        self._outstanding[completion.job.index] += 1
         self._workers[completion.job.index].submit(completion.job)
         return True
 
@@ -247,6 +286,12 @@ class RequestLoop:
             self._router.send_multipart([*route, reply], zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # the peer is gone or its queue is full
             logger.debug("reply dropped: %s", exc)
+
+
+def _readable(sock: zmq.Socket[bytes]) -> bool:
+    """A message is waiting (ZMQ_EVENTS: no system call, no exception as a failed recv has)."""
+    events: int = sock.get(zmq.EVENTS)  # type: ignore[assignment]
+    return bool(events & zmq.POLLIN)
 
 
 def _split(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:

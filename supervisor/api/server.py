@@ -105,6 +105,7 @@ class ApiServer:
             self._wake,
             self._completions,
             self._workers,
+            self._run,
             self._backend,
             self._station,
             request_timeout_s=self._settings.request_timeout_s,

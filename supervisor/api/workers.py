@@ -63,29 +63,40 @@ class Completion:
 
 
 class Completions:
-    """Finished jobs for the socket thread: a queue, and an inproc PUSH to wake it."""
+    """Finished jobs for the socket thread: a queue, and an inproc PUSH to wake it.
+
+    One wake is pending at most: `rearm` (by the socket thread, before it drains) allows the next.
+    """
 
     def __init__(self, push: zmq.Socket[bytes]) -> None:
         self._queue: queue.SimpleQueue[Completion] = queue.SimpleQueue()
         self._push = push
         self._lock = threading.Lock()
         self._closed = False
+        self._signalled = False
 
     def put(self, completion: Completion) -> None:
         self._queue.put(completion)
-        self.wake()
+        if not self._signalled:
+            self.wake()
 
     def wake(self) -> None:
         with self._lock:
             if not self._closed:
+                self._signalled = True
                 with contextlib.suppress(zmq.Again):  # wakes already pending: it will drain
                     self._push.send(b"", zmq.NOBLOCK)
 
+    def rearm(self) -> None:
+        """The socket thread is about to drain: the next put must wake it again."""
+        self._signalled = False
+
     def drain(self) -> list[Completion]:
         items = []
+        get = self._queue.get_nowait
         while True:
             try:
-                items.append(self._queue.get_nowait())
+                items.append(get())
             except queue.Empty:
                 return items
 
@@ -101,7 +112,7 @@ class Worker:
     def __init__(self, name: str, run: Run, completions: Completions) -> None:
         self._run = run
         self._completions = completions
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     @property
@@ -121,16 +132,19 @@ class Worker:
         return not self._thread.is_alive()
 
     def _loop(self) -> None:
-        while (job := self._queue.get()) is not None:
-            self._completions.put(self._execute(job))
+        get, put, run = self._queue.get, self._completions.put, self._run
+        while (job := get()) is not None:
+            put(execute(job, run))
 
-    def _execute(self, job: Job) -> Completion:
-        deadline = job.deadline
-        remaining_s = deadline - time.monotonic()
-        if remaining_s <= 0:
-            return Completion(job, None, False, deadline)
-        try:
-            return Completion(job, encode_ok(job.request_id, self._run(job, remaining_s)), True, deadline)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-            reply = encode_exception(job.request_id, exc, what=f"running {job.cmd}")
-            return Completion(job, reply, error_code(exc) != "timeout", deadline)
+
+def execute(job: Job, run: Run) -> Completion:
+    """Run one job now (on a worker, or on the socket thread for a direct command)."""
+    deadline = job.deadline
+    remaining_s = deadline - time.monotonic()
+    if remaining_s <= 0:
+        return Completion(job, None, False, deadline)
+    try:
+        return Completion(job, encode_ok(job.request_id, run(job, remaining_s)), True, deadline)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+        reply = encode_exception(job.request_id, exc, what=f"running {job.cmd}")
+        return Completion(job, reply, error_code(exc) != "timeout", deadline)
