@@ -1,24 +1,19 @@
-"""What every connector actor shares: its context, its lease, ping and chaos handling."""
+"""What every connector actor shares: its context, message dispatch, chaos handling."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, ClassVar
 
-import pykka
-
-from actors.messages import ChaosHang, ChaosKill, Ping
+from actors.messages import ChaosHang, ChaosKill
 from actors.ports import Lease, Peers
 from actors.settings import ConnectorSettings
 from actors.state import ConnectorState
+from actors.supervised import SupervisedActor
 from drivers.base import Board, Meter
 from drivers.clock import Clock
-
-log = logging.getLogger(__name__)
 
 ASK_TIMEOUT_S = 2.0
 
@@ -39,18 +34,15 @@ class ConnectorContext:
     peers: Peers
 
 
-class ConnectorActor(pykka.ThreadingActor):
+class ConnectorActor(SupervisedActor):
     """Base of the four roles: dispatches messages by type to `handlers`."""
 
     role: ClassVar[str] = "actor"
-    use_daemon_thread = True  # a hung actor never keeps the process alive
 
     def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
-        super().__init__()
+        super().__init__(lease)
         self.ctx = ctx
-        self.lease = lease
         self.handlers: dict[type, Callable[[Any], Any]] = {
-            Ping: self._ping,
             ChaosKill: self._chaos_kill,
             ChaosHang: self._chaos_hang,
         }
@@ -58,38 +50,11 @@ class ConnectorActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         handler = self.handlers.get(type(message))
         if handler is None:
-            raise TypeError(f"{self.role} actor does not handle {type(message).__name__}")
+            return super().on_receive(message)
         return handler(message)
 
-    def on_failure(
-        self,
-        exception_type: type[BaseException] | None,
-        exception_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        reason = f"{exception_type.__name__ if exception_type else 'failure'}: {exception_value}"
-        log.warning(
-            "evse %d %s generation %d crashed: %s",
-            self.ctx.settings.index,
-            self.role,
-            self.lease.generation,
-            reason,
-        )
-        self.make_safe()
-        self.lease.report_failure(reason)
-
-    def on_stop(self) -> None:
-        self.make_safe()
-        self.lease.report_exit()
-
-    def make_safe(self) -> None:
-        """Leave the hardware safe when this actor stops or dies (only the hardware actor acts)."""
-
-    def _ping(self, message: Ping) -> bool:
-        return True
-
     def _chaos_kill(self, message: ChaosKill) -> None:
-        raise ChaosFailure(f"chaos_kill of the {self.role} actor")
+        raise ChaosFailure(f"chaos_kill of the evse {self.ctx.settings.index} {self.role} actor")
 
     def _chaos_hang(self, message: ChaosHang) -> None:
         threading.Event().wait(message.seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 
@@ -22,16 +23,28 @@ class Lease:
     hung generation that wakes up after it was replaced changes nothing.
     """
 
-    def __init__(self, role: str, generation: int) -> None:
+    def __init__(
+        self,
+        role: str,
+        generation: int,
+        on_failure: Callable[[str], None] | None = None,
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
         self.role = role
         self.generation = generation
         self._valid = True
+        self._on_failure = on_failure
+        self._on_exit = on_exit
 
     def report_failure(self, reason: str) -> None:
-        """The generation died abnormally; a supervised lease tells its supervisor."""
+        """The generation died abnormally: tell its supervisor (never blocks)."""
+        if self._on_failure is not None:
+            self._on_failure(reason)
 
     def report_exit(self) -> None:
-        """The generation stopped normally; a supervised lease tells its supervisor."""
+        """The generation stopped normally: tell its supervisor (never blocks)."""
+        if self._on_exit is not None:
+            self._on_exit()
 
     @property
     def valid(self) -> bool:

@@ -8,17 +8,18 @@ from typing import Any
 
 import pykka
 
-from supervisor.supervised import ChildLease, SupervisedActor
+from actors.ports import Lease
+from actors.supervised import SupervisedActor
 from supervisor.tree import ChildSpec, RestartType, Supervisor
 
-BuildSupervisor = Callable[[ChildLease, Callable[[str], None]], Supervisor]
+BuildSupervisor = Callable[[Lease, Callable[[str], None]], Supervisor]
 """Builds the nested supervisor from its lease and the `on_give_up` it must be given."""
 
 
 class SupervisorActor(SupervisedActor):
     """Runs a nested `Supervisor` for as long as this actor lives."""
 
-    def __init__(self, lease: ChildLease, build: BuildSupervisor) -> None:
+    def __init__(self, lease: Lease, build: BuildSupervisor) -> None:
         super().__init__(lease)
         self.supervisor = build(lease, self._gave_up)
 
@@ -39,8 +40,7 @@ class SupervisorActor(SupervisedActor):
         super().on_failure(exception_type, exception_value, traceback)
 
     def _gave_up(self, name: str) -> None:
-        if isinstance(self.lease, ChildLease):
-            self.lease.report_failure(f"{name} gave up")
+        self.lease.report_failure(f"{name} gave up")
 
 
 def supervisor_child(
@@ -55,7 +55,7 @@ def supervisor_child(
     `on_start`), and `shutdown_timeout_s` its stop.
     """
 
-    def start(lease: ChildLease) -> pykka.ActorRef[Any]:
+    def start(lease: Lease) -> pykka.ActorRef[Any]:
         return SupervisorActor.start(lease, build)
 
     return ChildSpec(role, start, restart, shutdown_timeout_s)

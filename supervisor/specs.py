@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import pykka
 
-from supervisor.supervised import ChildLease
+from actors.ports import Lease
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 RestartType = Literal["permanent", "transient", "temporary"]
@@ -21,7 +21,7 @@ class ChildSpec:
     """How to start one child; `start` receives the generation's lease and returns its ref."""
 
     role: str
-    start: Callable[[ChildLease], pykka.ActorRef[Any]]
+    start: Callable[[Lease], pykka.ActorRef[Any]]
     restart: RestartType = "permanent"
     shutdown_timeout_s: float = 1.0
 

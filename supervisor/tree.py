@@ -20,12 +20,13 @@ from typing import Any, Literal
 
 import pykka
 
+from actors.messages import Ping
+from actors.ports import Lease
 from drivers.clock import Clock, SystemClock
 from supervisor.backoff import Backoff, IntensityWindow
 from supervisor.errors import Unavailable
 from supervisor.settings import SupervisionSettings
 from supervisor.specs import ChildSpec, ChildState, EventKind, RestartType, Strategy, SupervisionEvent
-from supervisor.supervised import ChildLease, Ping
 
 __all__ = ["ChildSpec", "RestartType", "Strategy", "SupervisionEvent", "Supervisor"]
 
@@ -55,7 +56,7 @@ class _Child:
     generation: int = 0
     state: ChildState = "stopped"
     ref: pykka.ActorRef[Any] | None = None
-    lease: ChildLease | None = None
+    lease: Lease | None = None
     restarts: int = 0
     last_failure: str | None = None
     due_s: float | None = None
@@ -376,7 +377,7 @@ class Supervisor:
         role = child.spec.role
         child.generation += 1
         generation = child.generation
-        lease = ChildLease(
+        lease = Lease(
             role,
             generation,
             on_failure=partial(self.child_failed, role, generation),

@@ -13,12 +13,12 @@ import pykka
 import pytest
 
 from actors.ports import Fenced, Lease
+from actors.supervised import SupervisedActor
 from drivers.clock import FakeClock
 from supervisor.backoff import Backoff, IntensityWindow, restart_delay_s
 from supervisor.errors import Unavailable
 from supervisor.nesting import supervisor_child
 from supervisor.settings import SupervisionSettings
-from supervisor.supervised import ChildLease, SupervisedActor
 from supervisor.tree import ChildSpec, RestartType, Strategy, SupervisionEvent, Supervisor
 
 WAIT_S = 5.0
@@ -582,7 +582,7 @@ def test_a_nested_supervisor_that_gives_up_is_a_failed_child_of_its_parent(h: Ha
     inner_limits = SupervisionSettings(intensity=0)
 
     def connector(name: str) -> ChildSpec:
-        def build(lease: ChildLease, on_give_up: Callable[[str], None]) -> Supervisor:
+        def build(lease: Lease, on_give_up: Callable[[str], None]) -> Supervisor:
             specs = [worker_spec(h.world, f"{name}:meter")]
             sup = Supervisor(name, specs, "rest_for_one", inner_limits, h.clock, h.events, on_give_up)
             inner[name].append(sup)

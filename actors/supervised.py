@@ -1,0 +1,58 @@
+"""The actor side of supervision: answer pings, leave the hardware safe, report the death.
+
+A supervisor learns of an actor's death from its lease (`report_failure`, `report_exit`)
+and of a hang from a `Ping` left unanswered. pykka calls `on_failure` when a told
+message's handler raised, and `on_stop` on a normal stop; both make the actor's
+hardware safe first, then report.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any
+
+import pykka
+
+from actors.messages import Ping
+from actors.ports import Lease
+
+log = logging.getLogger(__name__)
+
+
+class SupervisedActor(pykka.ThreadingActor):
+    """Base class of supervised actors; runs on a daemon thread so a hang never keeps a process alive."""
+
+    use_daemon_thread = True
+
+    def __init__(self, lease: Lease) -> None:
+        super().__init__()
+        self.lease = lease
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Ping):
+            return True
+        return super().on_receive(message)
+
+    def make_safe(self) -> None:
+        """Leave the hardware safe when this actor stops or dies; only hardware owners act."""
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        reason = _reason(exception_type, exception_value)
+        log.warning("%s generation %d crashed: %s", self.lease.role, self.lease.generation, reason)
+        self.make_safe()
+        self.lease.report_failure(reason)
+
+    def on_stop(self) -> None:
+        self.make_safe()
+        self.lease.report_exit()
+
+
+def _reason(exception_type: type[BaseException] | None, exception_value: BaseException | None) -> str:
+    name = exception_type.__name__ if exception_type is not None else "failure"
+    return f"{name}: {exception_value}" if exception_value is not None else name
