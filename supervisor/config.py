@@ -10,16 +10,13 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import ipaddress
-import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, SequenceNode
 
 from actors.settings import ConnectorSettings
+from supervisor.config_yaml import INTERVAL, POSITIVE, ConfigError, Doc, Map, Range, got, num
 from supervisor.settings import ApiSettings, SimSettings, StationSettings, SupervisionSettings
 
 __all__ = ["DEFAULT_CONFIG_NAME", "ConfigError", "apply_overrides", "describe", "load_config", "parse_config"]
@@ -30,172 +27,6 @@ MAX_CONNECTORS = 64
 KNOWN_DRIVERS = ("sim",)
 _ENDPOINTS_ALLOWED = "tcp://127.0.0.1:<port>, tcp://localhost:<port>, tcp://[::1]:<port> or ipc://<path>"
 _TCP = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<port>[0-9]+|\*)")
-_T = TypeVar("_T")
-
-
-class ConfigError(Exception):
-    """A configuration mistake, located by file, line (1-based) and key path."""
-
-    def __init__(self, path: str, line: int | None, key: str, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.key = key
-        self.message = message
-        where = [path] if path else []
-        if line is not None:
-            where.append(str(line))
-        parts = [":".join(where)] if where else []
-        super().__init__(": ".join([*parts, *([key] if key else []), message]))
-
-
-@dataclass(frozen=True)
-class _Range:
-    """Allowed numbers: from ``low`` (excluded when ``low_open``) up to ``high``."""
-
-    low: float
-    high: float | None = None
-    low_open: bool = False
-
-    def holds(self, x: float) -> bool:
-        above = x > self.low if self.low_open else x >= self.low
-        return math.isfinite(x) and above and (self.high is None or x <= self.high)
-
-    def text(self) -> str:
-        if self.high is not None and not self.low_open:
-            return f"from {_num(self.low)} to {_num(self.high)}"
-        low = f"greater than {_num(self.low)}" if self.low_open else f"at least {_num(self.low)}"
-        return low if self.high is None else f"{low} and at most {_num(self.high)}"
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-_POSITIVE = _Range(0, low_open=True)
-_INTERVAL = _Range(0.05, 3600)
-
-
-class _Doc:
-    """One composed YAML document: turns scalar nodes into values and marks into errors."""
-
-    def __init__(self, text: str, source: str) -> None:
-        self.source = source
-        try:
-            self._loader = yaml.SafeLoader(text)
-            self.root = self._loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
-            problem = ", ".join(p for p in (exc.context, exc.problem) if p) or "unreadable"
-            raise ConfigError(source, line, "", f"invalid YAML: {problem}") from None
-        except yaml.reader.ReaderError as exc:
-            line = text.count("\n", 0, exc.position) + 1
-            char = exc.character
-            shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
-            message = f"invalid YAML: character {shown} is not allowed ({exc.reason})"
-            raise ConfigError(source, line, "", message) from None
-
-    def close(self) -> None:
-        self._loader.dispose()
-
-    def error(self, node: Node | None, key: str, message: str) -> ConfigError:
-        line = node.start_mark.line + 1 if node is not None else None
-        return ConfigError(self.source, line, key, message)
-
-    def value(self, node: Node, key: str) -> object:
-        """The Python value of a scalar node; collections come back as the node itself."""
-        if not isinstance(node, ScalarNode):
-            return node
-        try:
-            return self._loader.construct_object(node)
-        except yaml.MarkedYAMLError as exc:
-            raise self.error(node, key, f"cannot read this value: {exc.problem}") from None
-
-
-def _got(node: Node, value: object) -> str:
-    if isinstance(node, MappingNode):
-        return "a map"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if isinstance(value, str):
-        return repr(value)
-    return str(node.value) or "null"
-
-
-class _Map:
-    """A YAML mapping at ``path`` whose keys must all be in ``allowed``, each at most once."""
-
-    def __init__(self, doc: _Doc, node: Node | None, path: str, allowed: tuple[str, ...]) -> None:
-        self.doc, self.path = doc, path
-        self.node: Node | None = node
-        self.entries: dict[str, Node] = {}
-        if node is None or (isinstance(node, ScalarNode) and doc.value(node, path) is None):
-            return
-        if not isinstance(node, MappingNode):
-            raise doc.error(node, path, f"must be a map with keys {', '.join(allowed)}; got {_got(node, '')}")
-        for key_node, value_node in node.value:
-            self._add(key_node, value_node, allowed)
-
-    def _add(self, key_node: Node, value_node: Node, allowed: tuple[str, ...]) -> None:
-        name = str(key_node.value) if isinstance(key_node, ScalarNode) else _got(key_node, "")
-        if name not in allowed:
-            message = f"unknown key {name!r}; allowed: {', '.join(allowed)}"
-            raise self.doc.error(key_node, self.key(name), message)
-        if name in self.entries:
-            first = self.entries[name].start_mark.line + 1
-            raise self.doc.error(key_node, self.key(name), f"duplicate key {name!r} (first on line {first})")
-        self.entries[name] = value_node
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def fail(self, name: str, message: str) -> ConfigError:
-        """An error about key ``name``, on its line (or the map's when it is absent)."""
-        return self.doc.error(self.entries.get(name, self.node), self.key(name), message)
-
-    def require(self, name: str) -> Node:
-        if name not in self.entries:
-            raise self.doc.error(self.node, self.key(name), f"missing required key {name!r}")
-        return self.entries[name]
-
-    def section(self, name: str, allowed: tuple[str, ...]) -> _Map:
-        return _Map(self.doc, self.entries.get(name), self.key(name), allowed)
-
-    def number(self, name: str, default: float, allowed: _Range) -> float:
-        if name not in self.entries:
-            return default
-        node = self.entries[name]
-        value = self.doc.value(node, self.key(name))
-        if isinstance(value, int | float) and not isinstance(value, bool) and allowed.holds(value):
-            return float(value)
-        message = f"must be a number {allowed.text()}, got {_got(node, value)}"
-        raise self.doc.error(node, self.key(name), message)
-
-    def integer(self, name: str, default: int, allowed: _Range) -> int:
-        value = self._typed(name, default, int, f"a whole number {allowed.text()}")
-        if not allowed.holds(value):
-            message = f"must be a whole number {allowed.text()}, got {value}"
-            raise self.fail(name, message)
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self._typed(name, default, bool, "true or false")
-        node = self.entries.get(name)
-        if isinstance(node, ScalarNode) and node.value.lower() not in ("true", "false"):
-            raise self.doc.error(node, self.key(name), f"must be true or false, got {node.value!r}")
-        return value
-
-    def string(self, name: str, default: str) -> str:
-        return self._typed(name, default, str, "a string")
-
-    def _typed(self, name: str, default: _T, kind: type[_T], what: str) -> _T:
-        if name not in self.entries:
-            return default
-        node = self.entries[name]
-        value = self.doc.value(node, self.key(name))
-        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-            return value
-        raise self.doc.error(node, self.key(name), f"must be {what}, got {_got(node, value)}")
 
 
 _TOP_KEYS = ("station", "api", "connectors", "sim")
@@ -228,21 +59,19 @@ def load_config(path: Path | None = None) -> StationSettings:
 
 def parse_config(text: str, source: str = "<string>") -> StationSettings:
     """Validate YAML text; ``source`` names it in errors."""
-    doc = _Doc(text, source)
+    doc = Doc(text, source)
     try:
         if doc.root is None:
             raise ConfigError(source, 1, "", "the file is empty; it needs at least a connectors list")
         if not isinstance(doc.root, MappingNode):
-            message = (
-                f"the top level must be a map with keys {', '.join(_TOP_KEYS)}; got {_got(doc.root, '')}"
-            )
+            message = f"the top level must be a map with keys {', '.join(_TOP_KEYS)}; got {got(doc.root, '')}"
             raise doc.error(doc.root, "", message)
-        return _station(_Map(doc, doc.root, "", _TOP_KEYS))
+        return _station(Map(doc, doc.root, "", _TOP_KEYS))
     finally:
         doc.close()
 
 
-def _station(top: _Map) -> StationSettings:
+def _station(top: Map) -> StationSettings:
     station = top.section("station", _STATION_KEYS)
     defaults = StationSettings()
     return StationSettings(
@@ -254,19 +83,19 @@ def _station(top: _Map) -> StationSettings:
         api=_api(top.section("api", _API_KEYS)),
         connectors=_connectors(top),
         sim=SimSettings(
-            time_scale=top.section("sim", ("time_scale",)).number("time_scale", 1.0, _Range(0, 10000, True))
+            time_scale=top.section("sim", ("time_scale",)).number("time_scale", 1.0, Range(0, 10000, True))
         ),
     )
 
 
-def _state_dir(station: _Map, default: str) -> str:
+def _state_dir(station: Map, default: str) -> str:
     value = station.string("state_dir", default)
     if not value:
         raise station.fail("state_dir", "must not be empty")
     return value
 
 
-def _isolation(station: _Map) -> str:
+def _isolation(station: Map) -> str:
     value = station.string("isolation", "thread")
     problem = _isolation_problem(value)
     if problem:
@@ -280,24 +109,24 @@ def _isolation_problem(value: str) -> str | None:
     return None if value == "thread" else f"must be thread or process, got {value!r}"
 
 
-def _supervision(sup: _Map) -> SupervisionSettings:
+def _supervision(sup: Map) -> SupervisionSettings:
     d = SupervisionSettings()
-    backoff_min_s = sup.number("backoff_min_s", d.backoff_min_s, _Range(0))
-    backoff_max_s = sup.number("backoff_max_s", d.backoff_max_s, _Range(0))
+    backoff_min_s = sup.number("backoff_min_s", d.backoff_min_s, Range(0))
+    backoff_max_s = sup.number("backoff_max_s", d.backoff_max_s, Range(0))
     if backoff_max_s < backoff_min_s:
-        message = f"must be at least backoff_min_s ({_num(backoff_min_s)}), got {_num(backoff_max_s)}"
+        message = f"must be at least backoff_min_s ({num(backoff_min_s)}), got {num(backoff_max_s)}"
         raise sup.fail("backoff_max_s", message)
     return SupervisionSettings(
-        intensity=sup.integer("intensity", d.intensity, _Range(0, 10000)),
-        period_s=sup.number("period_s", d.period_s, _POSITIVE),
+        intensity=sup.integer("intensity", d.intensity, Range(0, 10000)),
+        period_s=sup.number("period_s", d.period_s, POSITIVE),
         backoff_min_s=backoff_min_s,
         backoff_max_s=backoff_max_s,
-        ping_interval_s=sup.number("ping_interval_s", d.ping_interval_s, _POSITIVE),
-        ping_timeout_s=sup.number("ping_timeout_s", d.ping_timeout_s, _POSITIVE),
+        ping_interval_s=sup.number("ping_interval_s", d.ping_interval_s, POSITIVE),
+        ping_timeout_s=sup.number("ping_timeout_s", d.ping_timeout_s, POSITIVE),
     )
 
 
-def _api(api: _Map) -> ApiSettings:
+def _api(api: Map) -> ApiSettings:
     if "curve" in api.entries:
         message = f"CURVE security is not built yet; bind to loopback: {_ENDPOINTS_ALLOWED}"
         raise api.fail("curve", message)
@@ -309,14 +138,14 @@ def _api(api: _Map) -> ApiSettings:
     return ApiSettings(
         command_endpoint=command,
         publish_endpoint=publish,
-        request_timeout_s=api.number("request_timeout_s", d.request_timeout_s, _Range(0, 300, True)),
+        request_timeout_s=api.number("request_timeout_s", d.request_timeout_s, Range(0, 300, True)),
         max_message_bytes=api.integer(
-            "max_message_bytes", d.max_message_bytes, _Range(1024, 16 * 1024 * 1024)
+            "max_message_bytes", d.max_message_bytes, Range(1024, 16 * 1024 * 1024)
         ),
     )
 
 
-def _endpoint(api: _Map, name: str, default: str) -> str:
+def _endpoint(api: Map, name: str, default: str) -> str:
     value = api.string(name, default)
     problem = _endpoint_problem(value)
     if problem:
@@ -356,16 +185,16 @@ def _same_endpoint(a: str, b: str) -> bool:
     return a == b and not a.endswith((":*", ":0"))
 
 
-def _connectors(top: _Map) -> tuple[ConnectorSettings, ...]:
+def _connectors(top: Map) -> tuple[ConnectorSettings, ...]:
     node = top.require("connectors")
     if not isinstance(node, SequenceNode) or not node.value or len(node.value) > MAX_CONNECTORS:
-        given = f"{len(node.value)} entries" if isinstance(node, SequenceNode) else _got(node, "")
+        given = f"{len(node.value)} entries" if isinstance(node, SequenceNode) else got(node, "")
         message = f"must be a list of 1 to {MAX_CONNECTORS} connectors, got {given}"
         raise top.doc.error(node, "connectors", message)
     connectors: list[ConnectorSettings] = []
     first_use: dict[str, int] = {}
     for position, item in enumerate(node.value):
-        fields = _Map(top.doc, item, f"connectors[{position}]", _CONNECTOR_KEYS)
+        fields = Map(top.doc, item, f"connectors[{position}]", _CONNECTOR_KEYS)
         connector = _connector(fields, position + 1)
         if connector.evse_id in first_use:
             used = f"connectors[{first_use[connector.evse_id]}]"
@@ -376,9 +205,9 @@ def _connectors(top: _Map) -> tuple[ConnectorSettings, ...]:
     return tuple(connectors)
 
 
-def _connector(c: _Map, index: int) -> ConnectorSettings:
+def _connector(c: Map, index: int) -> ConnectorSettings:
     d = ConnectorSettings(index=index, evse_id="")
-    phases = c.integer("phases", d.phases, _Range(1, 3))
+    phases = c.integer("phases", d.phases, Range(1, 3))
     if phases not in (1, 3):
         raise c.fail("phases", f"must be 1 or 3, got {phases}")
     phase_switching = c.boolean("phase_switching", phases == 3)
@@ -391,21 +220,21 @@ def _connector(c: _Map, index: int) -> ConnectorSettings:
         index=index,
         evse_id=_evse_id(c),
         enabled_at_start=c.boolean("enabled_at_start", d.enabled_at_start),
-        max_current_a=c.number("max_current_a", d.max_current_a, _Range(6, 80)),
+        max_current_a=c.number("max_current_a", d.max_current_a, Range(6, 80)),
         phases=phases,
         phase_switching=phase_switching,
         lock=c.boolean("lock", d.lock),
         free_charging=c.boolean("free_charging", d.free_charging),
         require_accept_new_session=c.boolean("require_accept_new_session", d.require_accept_new_session),
-        auth_timeout_s=c.number("auth_timeout_s", d.auth_timeout_s, _Range(0, 3600, True)),
-        telemetry_interval_s=board.number("telemetry_interval_s", d.telemetry_interval_s, _INTERVAL),
-        meter_interval_s=meter.number("interval_s", d.meter_interval_s, _INTERVAL),
+        auth_timeout_s=c.number("auth_timeout_s", d.auth_timeout_s, Range(0, 3600, True)),
+        telemetry_interval_s=board.number("telemetry_interval_s", d.telemetry_interval_s, INTERVAL),
+        meter_interval_s=meter.number("interval_s", d.meter_interval_s, INTERVAL),
         board_driver=_driver(board, d.board_driver),
         meter_driver=_driver(meter, d.meter_driver),
     )
 
 
-def _evse_id(c: _Map) -> str:
+def _evse_id(c: Map) -> str:
     node = c.require("evse_id")
     value = c.string("evse_id", "")
     if not value or any(ch.isspace() for ch in value):
@@ -413,7 +242,7 @@ def _evse_id(c: _Map) -> str:
     return value
 
 
-def _driver(section: _Map, default: str) -> str:
+def _driver(section: Map, default: str) -> str:
     value = section.string("driver", default)
     if value not in KNOWN_DRIVERS:
         message = f"unknown driver {value!r}, known: {', '.join(KNOWN_DRIVERS)}"
@@ -469,11 +298,11 @@ def describe(settings: StationSettings) -> str:
         f"chaos commands {'allowed' if s.chaos else 'refused'}",
         f"state_dir: {s.state_dir}{where}",
         f"api: commands on {api.command_endpoint}, publications on {api.publish_endpoint}, "
-        f"request timeout {_num(api.request_timeout_s)} s, messages up to {api.max_message_bytes} bytes",
-        f"supervision: {sup.intensity} restarts per {_num(sup.period_s)} s per connector, backoff "
-        f"{_num(sup.backoff_min_s)} to {_num(sup.backoff_max_s)} s, "
-        f"ping every {_num(sup.ping_interval_s)} s, hung after {_num(sup.ping_timeout_s)} s",
-        f"sim: time_scale {_num(s.sim.time_scale)}",
+        f"request timeout {num(api.request_timeout_s)} s, messages up to {api.max_message_bytes} bytes",
+        f"supervision: {sup.intensity} restarts per {num(sup.period_s)} s per connector, backoff "
+        f"{num(sup.backoff_min_s)} to {num(sup.backoff_max_s)} s, "
+        f"ping every {num(sup.ping_interval_s)} s, hung after {num(sup.ping_timeout_s)} s",
+        f"sim: time_scale {num(s.sim.time_scale)}",
     ]
     return "\n".join(lines + [_describe_connector(c) for c in s.connectors])
 
@@ -487,8 +316,8 @@ def _describe_connector(c: ConnectorSettings) -> str:
         "" if c.enabled_at_start else "disabled at start",
     ]
     return (
-        f"connector {c.index} {c.evse_id}: {_num(c.max_current_a)} A, {c.phases} phase(s), "
-        f"{', '.join(f for f in flags if f)}, auth timeout {_num(c.auth_timeout_s)} s, "
-        f"board {c.board_driver} every {_num(c.telemetry_interval_s)} s, meter {c.meter_driver} every "
-        f"{_num(c.meter_interval_s)} s"
+        f"connector {c.index} {c.evse_id}: {num(c.max_current_a)} A, {c.phases} phase(s), "
+        f"{', '.join(f for f in flags if f)}, auth timeout {num(c.auth_timeout_s)} s, "
+        f"board {c.board_driver} every {num(c.telemetry_interval_s)} s, meter {c.meter_driver} every "
+        f"{num(c.meter_interval_s)} s"
     )
