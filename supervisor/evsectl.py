@@ -287,6 +287,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `evsectl watch | head`: the reader has seen enough
+        sys.stderr.close()
+        return 0
     finally:
         client.close()
 
