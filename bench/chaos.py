@@ -25,16 +25,19 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import zmq
 from chaos_kill import Blow, Killer, Probe
 from chaos_load import CommandClient, CountingClient, EventCollector, SessionDriver, Tally
-from chaos_report import blow_figures, format_report, publication_violations, session_violations, targets
-from chaos_station import Limits, Resources, StationProcess, config_text
+from chaos_report import all_violations, blow_figures, format_report, targets
+from chaos_station import Limits, StationProcess, config_text
 from chaos_watch import Watcher
+
+from actors.state import EVENT_LOG_SIZE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--clients", type=int, default=4, help="command clients (default 4)")
     parser.add_argument("--client-pause-s", type=float, default=0.0, help="pause between commands")
     parser.add_argument("--time-scale", type=float, default=60.0, help="simulated seconds per second")
-    parser.add_argument("--warmup-s", type=float, default=10.0, help="the same load before measuring")
+    parser.add_argument("--warmup-s", type=float, default=65.0, help="least warm-up (same load and chaos)")
+    parser.add_argument(
+        "--warmup-max-s",
+        type=float,
+        default=0.0,
+        help="go on warming up until the event logs are full, this long at most",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     parser.add_argument("--json", type=Path, default=None, help="write the report as JSON too")
     parser.add_argument("--log", type=Path, default=None, help="the station's log (default: in /tmp)")
@@ -60,13 +69,16 @@ class Phase:
     """One round of load and chaos with its own threads and clients."""
 
     def __init__(
-        self, opts: argparse.Namespace, endpoint: str, watcher: Watcher, tag: str, seed: int
+        self, opts: argparse.Namespace, station: StationProcess, watcher: Watcher, tag: str, seed: int
     ) -> None:
+        self.station = station
+        self.samples: list[dict[str, Any]] = []
+        self.elapsed_s = 0.0
         self.cars, self.clients, self.chaos = Tally(), Tally(), Tally()
         n = opts.connectors
 
         def client(tally: Tally, name: str) -> CountingClient:
-            return CountingClient(endpoint, tally, f"{tag}-{name}")
+            return CountingClient(station.command_endpoint, tally, f"{tag}-{name}")
 
         self.drivers = [
             SessionDriver(client(self.cars, f"car{i}"), i, (2.0, 8.0), seed + i) for i in range(1, n + 1)
@@ -79,16 +91,20 @@ class Phase:
         rates = (opts.kill_rate, opts.hang_rate)
         self.killer = Killer(client(self.chaos, "killer"), self.probes, watcher, rates, opts.hang_s, seed)
 
-    def run(self, seconds: float, progress: bool) -> None:
+    def run(self, seconds: float, until: Callable[[], bool] = lambda: True, most_s: float = 0.0) -> float:
+        """Load and chaos for `seconds`, then on until `until()` holds or `most_s` passed; the time."""
         for thread in [*self.drivers, *self.commanders, *self.probes]:
             thread.start()
         time.sleep(1.0)  # the cars are plugged in
         self.killer.start()
         began = time.monotonic()
-        while (left := seconds - (time.monotonic() - began)) > 0:
-            time.sleep(min(left, 30.0))
-            if progress:
-                self._progress(time.monotonic() - began)
+        while (elapsed_s := time.monotonic() - began) < seconds or (not until() and elapsed_s < most_s):
+            time.sleep(min(seconds - elapsed_s, 30.0) if elapsed_s < seconds else 5.0)
+            self._progress(time.monotonic() - began)
+        self._stop()
+        return time.monotonic() - began
+
+    def _stop(self) -> None:
         self.killer.halt.set()
         self.killer.join(30)
         for probe in self.probes:
@@ -105,8 +121,12 @@ class Phase:
 
     def _progress(self, elapsed_s: float) -> None:
         sent = self.clients.sent + self.cars.sent + self.chaos.sent
+        unanswered = sum(t.outcomes["unanswered"] for t in (self.clients, self.cars, self.chaos))
+        now = self.station.measure()
+        self.samples.append({"elapsed_s": round(elapsed_s, 1), **now.to_json()})
         print(f"[{elapsed_s:6.0f} s] kills {self.killer.sent['kill']}, hangs {self.killer.sent['hang']}, "
-              f"requests {sent}, unanswered {self.clients.outcomes['unanswered']}", flush=True)  # fmt: skip
+              f"requests {sent}, unanswered {unanswered}; station threads {now.threads}, fds {now.fds}, "
+              f"RSS {now.rss_bytes / 2**20:.1f} MiB", flush=True)  # fmt: skip
 
     def blows(self) -> list[Blow]:
         return [blow for probe in self.probes for blow in probe.done]
@@ -122,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_path = opts.log or Path(tempfile.gettempdir()) / f"chaos-station-{uuid.uuid4().hex[:8]}.log"
     station = StationProcess(config, workdir / "state", log_path)
     try:
-        report = _run(opts, seed, limits, station)
+        report = Run(opts, seed, limits, station).report()
     finally:
         if station.alive():
             station.stop()
@@ -133,102 +153,121 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(report["targets"].values()) else 1
 
 
-def _run(opts: argparse.Namespace, seed: int, limits: Limits, station: StationProcess) -> dict[str, Any]:
-    station.wait_ready()
-    endpoint, run_id = station.command_endpoint, uuid.uuid4().hex[:8]
-    admin_tally, pager_tally = Tally(), Tally()
-    admin = CountingClient(endpoint, admin_tally, f"{run_id}-admin")
-    watcher = Watcher(station.publish_endpoint, zmq.Context.instance())
-    watcher.start()
-    if not watcher.heartbeat.wait(10):
-        raise RuntimeError("no heartbeat from the station")
-    watcher.seed(admin.status())
-    admin.close()
-    pager = EventCollector(CountingClient(endpoint, pager_tally, f"{run_id}-pager"), opts.connectors)
-    pager.start()
-    print(
-        f"station pid {station.proc.pid}, log {station.log_path}; warm-up {opts.warmup_s:.0f} s", flush=True
-    )
-    warmup = Phase(opts, endpoint, watcher, f"{run_id}-warmup", seed + 10_000)
-    warmup.run(opts.warmup_s, progress=False)
-    time.sleep(3.0)
-    start = station.measure()
-    print(f"start: {start}; chaos for {opts.duration_s:.0f} s", flush=True)
-    phase = Phase(opts, endpoint, watcher, f"{run_id}-chaos", seed)
-    phase.run(opts.duration_s, progress=True)
-    end, settle_s = station.settle(start, 3.0, 20.0)
-    pager.halt.set()
-    pager.join(60)
-    pager.collect()
-    status = admin.status()
-    epoch = admin.ping()["epoch"]
-    admin.close()
-    pager.client.close()
-    watcher.stop()
-    exit_code, exit_s = station.stop()
-    tallies = {"clients": phase.clients, "cars": phase.cars, "chaos": phase.chaos, "pager": pager_tally}
-    violations = _violations(watcher, pager, [*tallies.values(), warmup.cars, warmup.clients, warmup.chaos])
-    if status["epoch"] != epoch or epoch not in watcher.epochs:
-        violations.append(f"the station restarted: epoch {epoch}, seen {sorted(watcher.epochs)}")
-    report = _figures(opts, seed, limits, phase, tallies, pager, watcher, status)
-    report.update(violations=violations, exit_code=exit_code, exit_s=exit_s, settle_s=settle_s,
-                  station_log=station.log_summary())  # fmt: skip
-    report["resources"] = {"start": start.to_json(), "end": end.to_json()}
-    report["rss_growth_pct"] = _growth_pct(start, end)
-    report["targets"] = targets(report)
-    return report
+class Run:
+    """The whole run: warm-up to a steady state, the measured chaos, the checks at the end."""
+
+    def __init__(self, opts: argparse.Namespace, seed: int, limits: Limits, station: StationProcess) -> None:
+        self.opts, self.seed, self.limits, self.station = opts, seed, limits, station
+        self.run_id = uuid.uuid4().hex[:8]
+        self.admin = CountingClient(station.command_endpoint, Tally(), f"{self.run_id}-admin")
+        self.pager_tally = Tally()
+        self.pager = EventCollector(
+            CountingClient(station.command_endpoint, self.pager_tally, f"{self.run_id}-pager"),
+            opts.connectors,
+        )
+        self.watcher = Watcher(station.publish_endpoint, zmq.Context.instance())
+
+    def report(self) -> dict[str, Any]:
+        self.station.wait_ready()
+        fresh = self.station.measure()
+        self.watcher.start()
+        if not self.watcher.heartbeat.wait(10):
+            raise RuntimeError("no heartbeat from the station")
+        self.watcher.seed(self.admin.status())
+        self.pager.start()
+        warmup = self._warm_up()
+        before = self.admin.status()
+        self.admin.close()
+        supervision_before = Counter(self.watcher.supervision)
+        time.sleep(3.0)
+        start = self.station.measure()
+        print(f"start: {start}; chaos for {self.opts.duration_s:.0f} s", flush=True)
+        phase = Phase(self.opts, self.station, self.watcher, f"{self.run_id}-chaos", self.seed)
+        phase.run(self.opts.duration_s)
+        end, settle_s = self.station.settle(start, 3.0, 20.0)
+        after, epoch = self._finish()
+        exit_code, exit_s = self.station.stop()
+        report = self._figures(phase, before, after, supervision_before)
+        report.update(warmup_s=warmup.elapsed_s, exit_code=exit_code, exit_s=exit_s, settle_s=settle_s,
+                      station_log=self.station.log_summary(), samples=phase.samples)  # fmt: skip
+        report["violations"] = self._violations(phase, warmup, epoch, after)
+        report["resources"] = {"fresh": fresh.to_json(), "start": start.to_json(), "end": end.to_json()}
+        report["rss_growth_pct"] = (end.rss_bytes - start.rss_bytes) / start.rss_bytes * 100.0
+        report["targets"] = targets(report)
+        return report
+
+    def _warm_up(self) -> Phase:
+        """The same load and chaos until the bounded stores are full: every event log and 60 s of replies."""
+        opts = self.opts
+        print(f"station pid {self.station.proc.pid}, log {self.station.log_path}; warm-up at least "
+              f"{opts.warmup_s:.0f} s, or until the event logs are full (at most {opts.warmup_max_s:.0f} s)",
+              flush=True)  # fmt: skip
+        warmup = Phase(opts, self.station, self.watcher, f"{self.run_id}-warmup", self.seed + 10_000)
+
+        def full() -> bool:
+            return all(len(events) >= EVENT_LOG_SIZE for events in self.pager.events.values())
+
+        warmup.elapsed_s = warmup.run(opts.warmup_s, full, opts.warmup_max_s)
+        return warmup
+
+    def _finish(self) -> tuple[dict[str, Any], str]:
+        self.pager.halt.set()
+        self.pager.join(60)
+        self.pager.collect()
+        after = self.admin.status()
+        epoch = str(self.admin.ping()["epoch"])
+        self.admin.close()
+        self.pager.client.close()
+        self.watcher.stop()
+        return after, epoch
+
+    def _violations(self, phase: Phase, warmup: Phase, epoch: str, after: dict[str, Any]) -> list[str]:
+        tallies = [phase.cars, phase.clients, phase.chaos, warmup.cars, warmup.clients, warmup.chaos,
+                   self.pager_tally, self.admin.tally]  # fmt: skip
+        found = all_violations(self.watcher, self.pager, tallies)
+        if after["epoch"] != epoch or self.watcher.epochs != {epoch}:
+            found.append(f"the station restarted: epoch {epoch}, seen {sorted(self.watcher.epochs)}")
+        found.extend(f"evse {e['index']} supervisor {e['supervisor']['state']} at the end"
+                     for e in after["evses"] if e["supervisor"]["state"] != "running")  # fmt: skip
+        return found
+
+    def _figures(
+        self, phase: Phase, before: dict[str, Any], after: dict[str, Any], supervision_before: Counter[str]
+    ) -> dict[str, Any]:
+        opts, killer = self.opts, phase.killer
+        tallies = {
+            "clients": phase.clients,
+            "cars": phase.cars,
+            "chaos": phase.chaos,
+            "pager": self.pager_tally,
+        }
+        every = Tally()
+        for tally in tallies.values():
+            every.merge(tally)
+        names = [str(e["value"]["event"]) for events in self.pager.events.values() for e in events]
+        return {
+            "duration_s": opts.duration_s, "kill_rate": opts.kill_rate, "hang_rate": opts.hang_rate,
+            "hang_s": opts.hang_s, "connectors": opts.connectors, "clients": opts.clients,
+            "time_scale": opts.time_scale, "seed": self.seed, "limits": dataclasses.asdict(self.limits),
+            "kills_sent": killer.sent["kill"], "hangs_sent": killer.sent["hang"],
+            "kills_refused": dict(killer.refused), "killer_late_s": killer.late_s,
+            "restarts_status": _restarts(after) - _restarts(before),
+            "supervision_events": dict(self.watcher.supervision - supervision_before),
+            "blows": blow_figures(phase.blows()),
+            "requests": {**{name: t.to_json() for name, t in tallies.items()}, "all": every.to_json()},
+            "sessions": {
+                "plugged": sum(d.plugged for d in phase.drivers),
+                "unplugged": sum(d.unplugged for d in phase.drivers),
+                "started": names.count("SessionStarted"),
+                "finished": names.count("SessionFinished"),
+            },
+            "events_logged": {evse: len(events) for evse, events in self.pager.events.items()},
+            "publications": self.watcher.publications, "powermeter": self.watcher.powermeter_count,
+        }  # fmt: skip
 
 
-def _violations(watcher: Watcher, pager: EventCollector, tallies: list[Tally]) -> list[str]:
-    found = list(pager.problems)
-    for evse, events in pager.events.items():
-        found.extend(session_violations(evse, events))
-    found.extend(publication_violations(watcher, pager.events))
-    for tally in tallies:
-        found.extend(f"stray reply: {stray}" for stray in tally.strays)
-        if tally.outcomes["unanswered"]:
-            found.append(f"{tally.outcomes['unanswered']} requests unanswered after every retry")
-        if tally.sent != sum(tally.outcomes.values()):
-            found.append(f"{tally.sent} requests sent, {sum(tally.outcomes.values())} outcomes counted")
-    return found
-
-
-def _figures(
-    opts: argparse.Namespace,
-    seed: int,
-    limits: Limits,
-    phase: Phase,
-    tallies: dict[str, Tally],
-    pager: EventCollector,
-    watcher: Watcher,
-    status: dict[str, Any],
-) -> dict[str, Any]:
-    every = Tally()
-    for tally in tallies.values():
-        every.merge(tally)
-    names = [str(e["value"]["event"]) for events in pager.events.values() for e in events]
-    return {
-        "duration_s": opts.duration_s, "kill_rate": opts.kill_rate, "hang_rate": opts.hang_rate,
-        "hang_s": opts.hang_s, "connectors": opts.connectors, "clients": opts.clients,
-        "time_scale": opts.time_scale, "seed": seed, "limits": dataclasses.asdict(limits),
-        "kills_sent": phase.killer.sent["kill"], "hangs_sent": phase.killer.sent["hang"],
-        "kills_refused": dict(phase.killer.refused), "killer_late_s": phase.killer.late_s,
-        "restarts_status": sum(int(e["supervisor"]["restarts"]) for e in status["evses"]),
-        "supervision_events": dict(watcher.supervision),
-        "blows": blow_figures(phase.blows()),
-        "requests": {**{name: t.to_json() for name, t in tallies.items()}, "all": every.to_json()},
-        "sessions": {
-            "plugged": sum(d.plugged for d in phase.drivers),
-            "unplugged": sum(d.unplugged for d in phase.drivers),
-            "started": names.count("SessionStarted"),
-            "finished": names.count("SessionFinished"),
-        },
-        "publications": watcher.publications, "powermeter": watcher.powermeter_count,
-    }  # fmt: skip
-
-
-def _growth_pct(start: Resources, end: Resources) -> float:
-    return (end.rss_bytes - start.rss_bytes) / start.rss_bytes * 100.0
+def _restarts(status: dict[str, Any]) -> int:
+    return sum(int(e["supervisor"]["restarts"]) for e in status["evses"])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from chaos_kill import Blow
+from chaos_kill import ROLES, Blow
+from chaos_load import EventCollector, Tally
 from chaos_watch import Watcher
 
 SHOWN_VIOLATIONS = 10
@@ -72,6 +73,21 @@ def publication_violations(watcher: Watcher, logs: dict[int, list[dict[str, Any]
     return found
 
 
+def all_violations(watcher: Watcher, pager: EventCollector, tallies: list[Tally]) -> list[str]:
+    """Of the event logs, the publications, and every request (answered once, with its own id)."""
+    found = list(pager.problems)
+    for evse, events in pager.events.items():
+        found.extend(session_violations(evse, events))
+    found.extend(publication_violations(watcher, pager.events))
+    for tally in tallies:
+        found.extend(f"stray reply: {stray}" for stray in tally.strays)
+        if tally.outcomes["unanswered"]:
+            found.append(f"{tally.outcomes['unanswered']} requests unanswered after every retry")
+        if tally.sent != sum(tally.outcomes.values()):
+            found.append(f"{tally.sent} requests sent, {sum(tally.outcomes.values())} outcomes counted")
+    return found
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile (q in 0..100); None without values."""
     if not values:
@@ -101,6 +117,13 @@ def blow_figures(blows: list[Blow]) -> dict[str, Any]:
         "hangs_measured": len(hangs),
         "hang_detect": ms_stats([b.detected_s for b in hangs]),
         "hang_serve_again": ms_stats([b.recovered_s for b in hangs]),
+        "recovery_by_role": {r: ms_stats([b.recovered_s for b in kills if b.role == r]) for r in ROLES},
+        "hang_restart_seen_by_role": {
+            r: ms_stats([b.restarted_s for b in hangs if b.role == r]) for r in ROLES
+        },
+        "hang_serve_again_by_role": {
+            r: ms_stats([b.recovered_s for b in hangs if b.role == r]) for r in ROLES
+        },
     }
 
 
@@ -135,14 +158,26 @@ def format_report(r: dict[str, Any]) -> str:
         "supervision limits: " + ", ".join(f"{k} {v}" for k, v in r["limits"].items()),
         f"kills sent {r['kills_sent']} (refused: {r['kills_refused'] or 'none'}), "
         f"hangs sent {r['hangs_sent']}, schedule late by at most {r['killer_late_s'] * 1000:.0f} ms",
-        f"restarts: {r['restarts_status']} (status, all actors), "
+        f"restarts: {r['restarts_status']} (status, all actors, chaos phase), "
         f"supervision events {r['supervision_events']}",
         "recovery after a kill:",
         _stats_line("kill → next ok reply", r["blows"]["recovery"]),
         _stats_line("kill → session restart seen", r["blows"]["restart_seen"]),
+        *[
+            _stats_line(f"  {role} killed → ok", stats)
+            for role, stats in r["blows"]["recovery_by_role"].items()
+        ],
         f"hangs ({r['blows']['hangs_measured']}):",
         _stats_line("hang → hung event (detect)", r["blows"]["hang_detect"]),
         _stats_line("hang → next ok reply (serve again)", r["blows"]["hang_serve_again"]),
+        *[
+            _stats_line(f"  {role} hung → restart seen", stats)
+            for role, stats in r["blows"]["hang_restart_seen_by_role"].items()
+        ],
+        *[
+            _stats_line(f"  {role} hung → ok", stats)
+            for role, stats in r["blows"]["hang_serve_again_by_role"].items()
+        ],
         "requests:",
         f"  command clients: {_outcomes(r['requests']['clients'])}",
         f"  car drivers:     {_outcomes(r['requests']['cars'])}",
@@ -151,9 +186,12 @@ def format_report(r: dict[str, Any]) -> str:
         f"  all:             {_outcomes(r['requests']['all'])}",
         f"sessions: cars plugged {r['sessions']['plugged']}, unplugged {r['sessions']['unplugged']}; "
         f"in the event logs: started {r['sessions']['started']}, finished {r['sessions']['finished']}",
+        f"events logged (whole run) per connector: {r['events_logged']}",
         f"publications seen {r['publications']}, powermeter {r['powermeter']}",
         f"invariant violations: {len(r['violations'])}",
         *[f"  - {v}" for v in r["violations"][:SHOWN_VIOLATIONS]],
+        f"warm-up {r['warmup_s']:.0f} s; fresh station: threads {res['fresh']['threads']}, fds "
+        f"{res['fresh']['fds']}, RSS {res['fresh']['rss_bytes'] / 2**20:.1f} MiB",
         f"threads {res['start']['threads']} → {res['end']['threads']}, fds {res['start']['fds']} → "
         f"{res['end']['fds']}, RSS {res['start']['rss_bytes'] / 2**20:.1f} → "
         f"{res['end']['rss_bytes'] / 2**20:.1f} MiB ({r['rss_growth_pct']:+.1f} %), "
