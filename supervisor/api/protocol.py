@@ -126,22 +126,30 @@ def _unpack(frame: bytes, limit: int) -> Any:
         )
     except Exception as exc:  # noqa: BLE001 - msgpack raises many kinds for garbage
         raise InvalidRequest(None, BadRequest(f"not a MessagePack message: {exc}")) from None
-    if _depth(message, 0) > MAX_DEPTH:
+    if _deeper_than(message, MAX_DEPTH):
         raise InvalidRequest(None, BadRequest(f"request nested deeper than {MAX_DEPTH} levels"))
     return message
 
 
-def _depth(value: Any, level: int) -> int:
-    """Nesting depth of maps and arrays; stops counting past MAX_DEPTH."""
-    if level > MAX_DEPTH:
-        return level
-    if isinstance(value, dict):
-        children: Any = list(value.keys()) + list(value.values())
-    elif isinstance(value, list | tuple):
-        children = value
-    else:
-        return level
-    return max((_depth(child, level + 1) for child in children), default=level + 1)
+_CONTAINERS = (dict, list, tuple)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when maps and arrays (keys too) nest more than `limit` levels; one level at a time."""
+    level: list[Any] = [value] if isinstance(value, _CONTAINERS) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for container in level:
+            if isinstance(container, dict):
+                below.extend(key for key in container if isinstance(key, _CONTAINERS))
+                container = container.values()
+            below.extend(child for child in container if isinstance(child, _CONTAINERS))
+        level = below
+    return False
 
 
 def _read_id(message: dict[Any, Any]) -> RequestId:
@@ -154,7 +162,11 @@ def _read_id(message: dict[Any, Any]) -> RequestId:
 
 
 def _check_envelope(message: dict[Any, Any], request_id: RequestId) -> Request:
-    unknown = sorted(repr(key) for key in message if key not in _ENVELOPE_FIELDS)
+    unknown = (
+        []
+        if _ENVELOPE_FIELDS.issuperset(message)
+        else sorted(repr(key) for key in message if key not in _ENVELOPE_FIELDS)
+    )
     if unknown:
         raise BadRequest(
             f"unknown request fields {', '.join(unknown)}; allowed: {', '.join(sorted(_ENVELOPE_FIELDS))}"

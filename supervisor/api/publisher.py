@@ -21,7 +21,16 @@ logger = logging.getLogger(__name__)
 
 _Item = tuple[str, dict[str, Any]] | None
 MAX_QUEUED = 100_000
+SNDHWM = 100_000  # per subscriber; beyond it ZeroMQ drops for that subscriber, never blocks
 _IDLE_S = 0.1
+_MAX_TOPICS = 10_000  # encoded topics kept
+_MORE = zmq.SNDMORE | zmq.NOBLOCK
+
+
+def configure_xpub(xpub: zmq.Socket[bytes]) -> None:
+    """Options of the publication socket; set before it binds (they apply to new subscribers)."""
+    xpub.linger = 0
+    xpub.sndhwm = SNDHWM
 
 
 class PublicationSink:
@@ -31,6 +40,8 @@ class PublicationSink:
         self._xpub = xpub
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="api-xpub", daemon=True)
+        self._packer = msgpack.Packer()  # this socket thread's own
+        self._topics: dict[str, bytes] = {}
         self.dropped = 0
         self.sent = 0
 
@@ -68,22 +79,30 @@ class PublicationSink:
             item = self._queue.get(timeout=_IDLE_S)
         except queue.Empty:
             return True
+        get, send = self._queue.get_nowait, self._send
         while item is not None:
-            self._send(*item)
+            send(*item)
             try:
-                item = self._queue.get_nowait()
+                item = get()
             except queue.Empty:
                 return True
         return False
 
     def _send(self, topic: str, payload: dict[str, Any]) -> None:
         try:
-            body = msgpack.packb(payload)
+            body = self._packer.pack(payload)
         except Exception:
             logger.exception("cannot pack the publication on %s; dropped", topic)
+            self._packer.reset()
             return
+        encoded = self._topics.get(topic)
+        if encoded is None:
+            if len(self._topics) >= _MAX_TOPICS:
+                self._topics.clear()
+            encoded = self._topics[topic] = topic.encode()
         try:
-            self._xpub.send_multipart([topic.encode(), body], zmq.NOBLOCK)
+            self._xpub.send(encoded, _MORE)
+            self._xpub.send(body, zmq.NOBLOCK)
             self.sent += 1
         except zmq.Again:
             self.dropped += 1

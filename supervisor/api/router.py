@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 STATION_WORKER = 0  # connectors are numbered from 1
 _BATCH = 256
+_MORE = zmq.SNDMORE | zmq.NOBLOCK
 
 
 class RequestLoop:
@@ -282,8 +283,11 @@ class RequestLoop:
         self._send(waiter.route, reply)
 
     def _send(self, route: list[bytes], reply: bytes) -> None:
+        send = self._router.send
         try:
-            self._router.send_multipart([*route, reply], zmq.NOBLOCK)
+            for frame in route:
+                send(frame, _MORE)
+            send(reply, zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # the peer is gone or its queue is full
             logger.debug("reply dropped: %s", exc)
 

@@ -21,7 +21,7 @@ import zmq
 
 from supervisor.api.backend import Backend
 from supervisor.api.cache import ReplyCache
-from supervisor.api.publisher import Heartbeat, PublicationSink
+from supervisor.api.publisher import Heartbeat, PublicationSink, configure_xpub
 from supervisor.api.router import STATION_WORKER, RequestLoop
 from supervisor.api.station_commands import StationCommands
 from supervisor.api.workers import Completions, Job, Worker
@@ -79,7 +79,7 @@ class ApiServer:
         router.setsockopt(zmq.MAXMSGSIZE, MAXMSGSIZE_FACTOR * self._settings.max_message_bytes)
         router.bind(self._settings.command_endpoint)
         xpub = self._context.socket(zmq.XPUB)
-        xpub.linger = 0
+        configure_xpub(xpub)
         xpub.bind(self._settings.publish_endpoint)
         wake_endpoint = f"inproc://api-wake-{next(_instances)}"
         wake = self._context.socket(zmq.PULL)
