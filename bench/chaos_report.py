@@ -185,7 +185,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"  event pager:     {_outcomes(r['requests']['pager'])}",
         f"  all:             {_outcomes(r['requests']['all'])}",
         f"sessions: cars plugged {r['sessions']['plugged']}, unplugged {r['sessions']['unplugged']}; "
-        f"in the event logs: started {r['sessions']['started']}, finished {r['sessions']['finished']}",
+        f"in the event logs (warm-up included): started {r['sessions']['started']}, "
+        f"finished {r['sessions']['finished']}",
         f"events logged (whole run) per connector: {r['events_logged']}",
         f"publications seen {r['publications']}, powermeter {r['powermeter']}",
         f"invariant violations: {len(r['violations'])}",
