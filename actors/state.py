@@ -8,6 +8,7 @@ so `event_seq` order is publication order.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -107,5 +108,7 @@ class ConnectorState:
 
     def events_since(self, since: int) -> dict[str, Any]:
         with self._lock:
-            events = [e.to_wire() for e in self._events if e.event_seq > since]
+            newer = max(0, min(self._last_event_seq - since, len(self._events)))  # event_seq has no gaps
+            latest = list(itertools.islice(reversed(self._events), newer))
+            events = [e.to_wire() for e in reversed(latest)]
             return {"events": events, "last_event_seq": self._last_event_seq}

@@ -61,13 +61,13 @@ class _TreePeers:
         self.tree: Supervisor | None = None
 
     def ask(self, role: str, message: object, timeout_s: float) -> Any:
-        """Ask the running generation; fails at once (Unavailable) while that role restarts.
+        """Ask the running generation; Unavailable at once while that role restarts or once it hangs.
 
         Actors ask only roles started before them, which restart together with them
         (rest_for_one), so there is nothing worth waiting for inside a handler.
         """
         assert self.tree is not None
-        return self.tree.ref(role).ask(message, timeout=timeout_s)
+        return self.tree.ask_running(role, message, timeout_s)
 
     def tell(self, role: str, message: object) -> None:
         assert self.tree is not None

@@ -13,6 +13,7 @@ import logging
 import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -208,11 +209,35 @@ class Supervisor:
                 pass
             stale = ref
 
+    def ask_running(self, role: str, message: Any, timeout_s: float) -> Any:
+        """Ask the running generation without waiting through a restart (for actors asking peers).
+
+        Unavailable at once when `role` is not running, and as soon as the generation asked
+        is retired (dead, hung, stopped) while the answer is awaited; pykka.Timeout after
+        `timeout_s` real seconds.
+        """
+        ref = self.ref(role)
+        deadline_s = time.monotonic() + timeout_s
+        try:
+            return self._await(role, ref, ref.ask(message, block=False), deadline_s, time.monotonic)
+        except _Superseded:
+            raise Unavailable(f"{self.name}/{role} was retired while asked") from None
+        except pykka.ActorDeadError as exc:
+            if not _never_handled(exc, ref):
+                raise
+            raise Unavailable(f"{self.name}/{role} died before it answered") from None
+
     def _await(
-        self, role: str, ref: pykka.ActorRef[Any], future: pykka.Future[Any], deadline_s: float
+        self,
+        role: str,
+        ref: pykka.ActorRef[Any],
+        future: pykka.Future[Any],
+        deadline_s: float,
+        now: Callable[[], float] | None = None,
     ) -> Any:
+        clock = now or self._clock.monotonic
         while True:
-            remaining_s = deadline_s - self._clock.monotonic()
+            remaining_s = deadline_s - clock()
             if remaining_s <= 0:
                 raise pykka.Timeout(f"{self.name}/{role} did not answer in time")
             try:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
-import pykka
 
 from actors.base import ConnectorActor, ConnectorContext
 from actors.hardware import HardwareActor
@@ -140,4 +139,3 @@ class Rig:
             ref = self.roster.refs.get(role)
             if ref is not None and ref.is_alive():
                 ref.stop(timeout=5)
-        pykka.ActorRegistry.stop_all(timeout=5)

@@ -189,3 +189,15 @@ def test_a_lasting_driver_failure_ends_in_faulted(tmp_path: pathlib.Path) -> Non
         assert live.station.connector(2).tree.state == "running"
     finally:
         live.close()
+
+
+@pytest.mark.parametrize("role", ["meter", "hardware"])
+def test_a_hung_peer_does_not_hold_the_connector_until_it_wakes(live: LiveStation, role: str) -> None:
+    """The session asking a hung peer gives up once the peer is fenced; a new generation answers."""
+    client = live.client(timeout_s=8.0, retries=0)
+    start_session(live, client, 1)
+    before = generation(live, 1, role)
+    assert client.chaos_hang(1, role, 30) is True  # far beyond the client's deadline
+    assert client.get_signed_meter_value(1).startswith("OCMF|")
+    restarted(live, 1, role, before)
+    charging_again(live, 1)
