@@ -26,6 +26,9 @@ class Backend(Protocol):
     def call(self, index: int, command: str, args: dict[str, Any], timeout_s: float) -> Any:
         """Run one connector command (evse_manager commands, authorize, get_events, sim_*, chaos_*).
 
+        Commands marked `direct` in the command table (`get_events`) are called on the API's
+        socket thread when their connector has nothing queued: they must answer at once, never block.
+
         `args` were already checked against the command table and converted (dates to Unix
         seconds). Blocks until the command is done; it may take longer than `timeout_s` when the
         connector is restarting (the API layer answers `timeout` at the deadline and keeps the late
