@@ -6,7 +6,9 @@
 2. `evse-supervisor run` in a subprocess (free loopback ports, a temporary state dir):
    the round trip of `ping` (answered by the socket thread) and of `get_events` on evse 1
    with a `since` beyond the last event (a connector command: into the station, on the
-   socket thread while nothing else of evse 1 is queued), with 1 and 16 requests in flight.
+   socket thread while nothing else of evse 1 is queued) and of `resume_charging` on an idle
+   evse 1 (a connector command through the connector's worker and its session actor, which
+   answers false), with 1 and 16 requests in flight.
    The client is a tight DEALER loop over requests packed before the clock starts; with
    `--clients C` the 16 in flight are shared by C client processes (one process drives
    the echo at ~75,000/s on 2 cores, so 1 is the default).
@@ -295,11 +297,12 @@ def main() -> int:
         return run_role(options.role)
     ping = {"v": 1, "cmd": "ping"}
     connector = {"v": 1, "cmd": "get_events", "evse": 1, "args": {"since": 10**12}}
+    through_actor = {"v": 1, "cmd": "resume_charging", "evse": 1}  # worker → session actor, answers false
     print(f"round trips over tcp loopback, DEALERs, {options.runs} runs x {options.requests} requests")
     print(f"{'target':30} {'in flight':>9} {'clients':>7} {'p50 µs':>9} {'p99 µs':>9} "
           f"{'req/s median':>12} {'req/s best':>10}")  # fmt: skip
     targets = (("bare ROUTER echo (floor)", [ping], echo_server),
-               ("station", [ping, connector], station))  # fmt: skip
+               ("station", [ping, connector, through_actor], station))  # fmt: skip
     for name, requests, serve in targets:
         with serve() as endpoint:
             for request in requests:
