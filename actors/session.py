@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from actors import charging, states
-from actors.base import ASK_TIMEOUT_S, ConnectorActor, ConnectorContext
+from actors.base import ASK_TIMEOUT_S, ConnectorActor
 from actors.messages import (
     ApplyOutput,
     BoardReport,
@@ -27,14 +27,12 @@ from actors.messages import (
     SwitchThreePhases,
     Tick,
 )
-from actors.model import Emit, EndReservation, Env, Model, Reservation, SessionEvent, Unlock
-from actors.ports import Lease
+from actors.model import Emit, EndReservation, Env, Reservation, SessionEvent, Unlock
 from actors.reservation import reservation_verdict
 from drivers.base import MeterReading, ReadingContext
 
 log = logging.getLogger(__name__)
 
-_MACHINE_COMMANDS = tuple(charging.TRANSITIONS)
 _ENERGY_EVENTS: dict[SessionEvent, tuple[str, ReadingContext]] = {
     SessionEvent.SessionStarted: ("session_started", "B"),
     SessionEvent.SessionFinished: ("session_finished", "E"),
@@ -48,26 +46,24 @@ def _new_uuid() -> str:
 
 class SessionActor(ConnectorActor):
     role = "session"
-
-    def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
-        super().__init__(ctx, lease)
-        self.handlers.update({message: self._machine for message in _MACHINE_COMMANDS})
-        self.handlers.update(
-            {
-                Tick: self._tick,
-                ReserveNow: self._reserve_now,
-                CancelReservation: self._cancel_reservation,
-                SwitchThreePhases: self._switch_three_phases,
-                GetSignedMeterValue: self._signed_meter_value,
-            }
-        )
+    handlers = {
+        **ConnectorActor.handlers,
+        **dict.fromkeys(charging.TRANSITIONS, "_machine"),
+        Tick: "_tick",
+        ReserveNow: "_reserve_now",
+        CancelReservation: "_cancel_reservation",
+        SwitchThreePhases: "_switch_three_phases",
+        GetSignedMeterValue: "_signed_meter_value",
+    }
 
     def on_start(self) -> None:
         """Take up the connector where the last generation left it, as the hardware sees it now.
 
-        A hardware actor that died meanwhile is the supervisor's business, not a failure of
-        this start: its next generation reports the board on its first tick.
+        First what the last generation decided but did not carry out (its outbox). A hardware
+        actor that died meanwhile is the supervisor's business, not a failure of this start:
+        its next generation reports the board on its first tick.
         """
+        self._deliver_outbox(None)
         try:
             status = self.ctx.peers.ask("hardware", ReadStatus(), ASK_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - see the docstring
@@ -84,20 +80,30 @@ class SessionActor(ConnectorActor):
     def _machine(self, message: object) -> Any:
         before = self.ctx.state.model
         result = charging.step(before, message, self._env())
-        self.ctx.state.set_model(self.lease, result.model)
+        session = result.model.session or before.session
+        token = session.token if session is not None else None
+        self.ctx.state.set_model(self.lease, result.model, result.outputs, token)
         hardware_ok = self._sync_hardware()
-        reply = result.reply
-        for output in result.outputs:
-            if isinstance(output, Emit):
-                self._publish_event(output, before)
-            elif isinstance(output, EndReservation):
-                self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)
-            elif isinstance(output, Unlock):
-                reply = self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S)
+        reply = self._deliver_outbox(result.reply)
         if before.session is not None and result.model.session is None:
             self._restore_configured_phases()
         self._publish_limits()
         return self._hardware_reply(message, reply, hardware_ok)
+
+    def _deliver_outbox(self, reply: Any) -> Any:
+        """Carry out what the steps decided, oldest first; each output leaves the outbox once done."""
+        state = self.ctx.state
+        while state.outbox:
+            output = state.outbox[0]
+            if isinstance(output, Emit):
+                self._publish_event(output)
+                continue
+            if isinstance(output, EndReservation):
+                self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)
+            elif isinstance(output, Unlock):
+                reply = self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S)
+            state.pop_output(self.lease)
+        return reply
 
     @staticmethod
     def _hardware_reply(message: object, reply: Any, hardware_ok: bool) -> Any:
@@ -113,8 +119,9 @@ class SessionActor(ConnectorActor):
         model = self.ctx.state.model
         if model.pre_auth is not None or model.overdraw_since is not None:
             self._machine(message)
-        else:
-            self._sync_hardware()
+            return
+        self._sync_hardware()
+        self._deliver_outbox(None)  # left over when a peer failed in the middle of a command
 
     def _sync_hardware(self) -> bool:
         """Make the board do what the model's state requires; False if the board could not be reached."""
@@ -130,34 +137,37 @@ class SessionActor(ConnectorActor):
 
     # --- publications ------------------------------------------------------------------------
 
-    def _publish_event(self, emit: Emit, before: Model) -> None:
+    def _publish_event(self, emit: Emit) -> None:
+        """Publish the outbox's oldest output, an event, with timestamp and energy where it has them."""
         now = self.ctx.clock.time()
         value: dict[str, Any] = {"uuid": emit.uuid, "event": emit.event.value}
         if emit.event in _ENERGY_EVENTS:
             key, context = _ENERGY_EVENTS[emit.event]
-            value[key] = self._energy_details(emit, context, before, now)
+            value[key] = self._energy_details(emit, context, now)
         if emit.error is not None:
             value["error"] = emit.error.value
-        self.ctx.state.publish_event(self.lease, now, value)
+        self.ctx.state.publish_event(self.lease, now, value, from_outbox=True)
 
-    def _energy_details(
-        self, emit: Emit, context: ReadingContext, before: Model, now: float
-    ) -> dict[str, Any]:
+    def _energy_details(self, emit: Emit, context: ReadingContext, now: float) -> dict[str, Any]:
         reading = self._reading()
         details: dict[str, Any] = {"timestamp": now, "energy_Wh_import": reading.energy_import_wh}
         details["energy_Wh_export"] = reading.energy_export_wh
-        signed = self._signed(self._token(before), context)
+        signed = self._signed(self.ctx.state.outbox_token, context)
         if signed is not None:
             details["signed_meter_value"] = signed
         if emit.reservation_id is not None:
             details["reservation_id"] = emit.reservation_id
         if emit.reason is not None:
             details["reason"] = emit.reason
+        if emit.event is SessionEvent.SessionStarted:
+            self._keep_start_energy(emit.uuid, reading.energy_import_wh)
         return details
 
-    def _token(self, before: Model) -> str | None:
-        session = self.ctx.state.model.session or before.session
-        return session.token if session is not None else None
+    def _keep_start_energy(self, session_uuid: str, energy_wh: float) -> None:
+        model = self.ctx.state.model
+        if model.session is not None and model.session.uuid == session_uuid:
+            session = replace(model.session, start_energy_wh=energy_wh)
+            self.ctx.state.set_model(self.lease, replace(model, session=session))
 
     def _reading(self) -> MeterReading:
         try:

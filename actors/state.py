@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from actors.model import HardwareOutput, Model, Reservation
+from actors.model import HardwareOutput, Model, Output, Reservation
 from actors.ports import Lease, Publisher
 from actors.settings import ConnectorSettings
 from drivers.base import MeterReading
@@ -44,11 +44,25 @@ class ConnectorState:
         self.last_limits: dict[str, Any] | None = None
         self._events: deque[LoggedEvent] = deque(maxlen=EVENT_LOG_SIZE)
         self._last_event_seq = 0
+        self.outbox: tuple[Output, ...] = ()  # what steps decided and was not carried out yet
+        self.outbox_token: str | None = None  # the session token those outputs speak of
 
-    def set_model(self, lease: Lease, model: Model) -> None:
+    def set_model(
+        self, lease: Lease, model: Model, outbox: tuple[Output, ...] = (), token: str | None = None
+    ) -> None:
+        """Write the model and the outputs its step still owes together, so a crash loses neither."""
         with self._lock:
             lease.check()
             self.model = model
+            if outbox:
+                self.outbox += outbox
+                self.outbox_token = token
+
+    def pop_output(self, lease: Lease) -> None:
+        """The oldest output of the outbox was carried out."""
+        with self._lock:
+            lease.check()
+            self.outbox = self.outbox[1:]
 
     def set_reservation(self, lease: Lease, reservation: Reservation | None) -> None:
         with self._lock:
@@ -80,10 +94,18 @@ class ConnectorState:
                 self.last_limits = limits
                 self._publisher.publish("limits", limits)
 
-    def publish_event(self, lease: Lease, ts: float, value: dict[str, Any]) -> int:
-        """Number, log and publish one session event; returns its event_seq."""
+    def publish_event(
+        self, lease: Lease, ts: float, value: dict[str, Any], *, from_outbox: bool = False
+    ) -> int:
+        """Number, log and publish one session event; returns its event_seq.
+
+        With `from_outbox` the event is the outbox's oldest output and leaves it in the same
+        step, so a restart never publishes it twice.
+        """
         with self._lock:
             lease.check()
+            if from_outbox:
+                self.outbox = self.outbox[1:]
             self._last_event_seq += 1
             self._events.append(LoggedEvent(self._last_event_seq, ts, value))
             self._publisher.publish("session_events", value, event_seq=self._last_event_seq)

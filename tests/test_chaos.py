@@ -201,3 +201,32 @@ def test_a_hung_peer_does_not_hold_the_connector_until_it_wakes(live: LiveStatio
     assert client.get_signed_meter_value(1).startswith("OCMF|")
     restarted(live, 1, role, before)
     charging_again(live, 1)
+
+
+def test_what_a_step_decided_is_carried_out_once_across_a_peer_hang(live: LiveStation) -> None:
+    """Authorize on a reserved connector while the reservation actor hangs: the decided events
+    (ReservationEnd, ChargingStarted, ...) wait in the connector's outbox and come once, in order."""
+    client = live.client(timeout_s=8.0, retries=0)
+    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    assert client.reserve_now(1, 9, "CARD-R", expiry) == "Accepted"
+    assert client.sim_plug_in(1) is True
+    live.subscriber.wait_event(1, "AuthRequired")
+    before = generation(live, 1, "reservation")
+    assert client.chaos_hang(1, "reservation", 30) is True
+    try:
+        assert client.authorize(1, "CARD-R") is True
+    except ApiError as refused:  # the reservation actor was fenced in the middle of the command
+        assert refused.code == "unavailable"
+    restarted(live, 1, "reservation", before)
+    live.subscriber.wait_event(1, "ChargingResumed")
+    names = [e["value"]["event"] for e in client.get_events(1, 0)["events"]]
+    assert names == [
+        "ReservationStart",
+        "SessionStarted",
+        "AuthRequired",
+        "ReservationEnd",
+        "ChargingStarted",
+        "ChargingPausedEV",
+        "ChargingResumed",
+    ]
+    assert client.authorize(1, "CARD-R") is True  # the authorization itself was kept
