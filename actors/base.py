@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,23 +34,24 @@ class ConnectorContext:
 
 
 class ConnectorActor(SupervisedActor):
-    """Base of the four roles: dispatches messages by type to `handlers`."""
+    """Base of the four roles: dispatches each message by its type to the method `handlers` names.
+
+    The table holds method names, not bound methods: a bound method kept by its own actor
+    would make every dead generation a reference cycle that only the cyclic collector frees.
+    """
 
     role: ClassVar[str] = "actor"
+    handlers: ClassVar[dict[type, str]] = {ChaosKill: "_chaos_kill", ChaosHang: "_chaos_hang"}
 
     def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
         super().__init__(lease)
         self.ctx = ctx
-        self.handlers: dict[type, Callable[[Any], Any]] = {
-            ChaosKill: self._chaos_kill,
-            ChaosHang: self._chaos_hang,
-        }
 
     def on_receive(self, message: Any) -> Any:
-        handler = self.handlers.get(type(message))
-        if handler is None:
+        name = self.handlers.get(type(message))
+        if name is None:
             return super().on_receive(message)
-        return handler(message)
+        return getattr(self, name)(message)
 
     def _chaos_kill(self, message: ChaosKill) -> None:
         raise ChaosFailure(f"chaos_kill of the evse {self.ctx.settings.index} {self.role} actor")

@@ -19,20 +19,19 @@ _PHASE_SWITCH_POLL_S = 0.02
 
 class HardwareActor(ConnectorActor):
     role = "hardware"
+    handlers = {
+        **ConnectorActor.handlers,
+        Tick: "_tick",
+        ApplyOutput: "_apply",
+        ReadStatus: "_read_status",
+        SetLock: "_set_lock",
+        SwitchPhases: "_switch_phases",
+    }
 
     def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
         super().__init__(ctx, lease)
         self._last_status: BoardStatus | None = None
         self._next_telemetry_at = 0.0
-        self.handlers.update(
-            {
-                Tick: self._tick,
-                ApplyOutput: self._apply,
-                ReadStatus: self._read_status,
-                SetLock: self._set_lock,
-                SwitchPhases: self._switch_phases,
-            }
-        )
 
     @property
     def board(self) -> Board:

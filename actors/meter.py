@@ -10,11 +10,11 @@ from drivers.base import Meter, MeterReading
 
 class MeterActor(ConnectorActor):
     role = "meter"
+    handlers = {**ConnectorActor.handlers, Tick: "_tick", ReadMeter: "_read", SignReading: "_sign"}
 
     def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
         super().__init__(ctx, lease)
         self._next_publication_at = 0.0
-        self.handlers.update({Tick: self._tick, ReadMeter: self._read, SignReading: self._sign})
 
     @property
     def meter(self) -> Meter:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.base import ConnectorActor, ConnectorContext
+from actors.base import ConnectorActor
 from actors.messages import EndReservationNow, StoreReservation, Tick
 from actors.model import Reservation, SessionEvent, State
-from actors.ports import Lease
 
 _UNAVAILABLE_STATES = {State.Disabled: "Unavailable", State.Faulted: "Faulted", State.Error: "Faulted"}
 _OCCUPIED_STATES = frozenset(
@@ -43,10 +42,12 @@ def reservation_verdict(
 
 class ReservationActor(ConnectorActor):
     role = "reservation"
-
-    def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
-        super().__init__(ctx, lease)
-        self.handlers.update({Tick: self._tick, StoreReservation: self._store, EndReservationNow: self._end})
+    handlers = {
+        **ConnectorActor.handlers,
+        Tick: "_tick",
+        StoreReservation: "_store",
+        EndReservationNow: "_end",
+    }
 
     def _tick(self, message: Tick) -> None:
         reservation = self.ctx.state.reservation
