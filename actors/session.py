@@ -80,6 +80,8 @@ class SessionActor(ConnectorActor):
     def _machine(self, message: object) -> Any:
         before = self.ctx.state.model
         result = charging.step(before, message, self._env())
+        if result.model is before and not result.outputs:
+            return result.reply  # nothing changed: nothing to write, apply or publish
         session = result.model.session or before.session
         token = session.token if session is not None else None
         self.ctx.state.set_model(self.lease, result.model, result.outputs, token)
