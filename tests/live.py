@@ -96,3 +96,11 @@ class LiveStation:
         self.server.stop()
         self.station.stop()
         self.context.destroy(linger=0)
+
+
+def nested(depth: int) -> Any:
+    """A value nested `depth` lists deep (for the depth limit of requests)."""
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value

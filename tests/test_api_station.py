@@ -22,6 +22,7 @@ from supervisor.api import ApiServer
 from supervisor.client import ApiError, Client, source_of
 from supervisor.config import load_config
 from supervisor.station import Station
+from tests.live import nested
 
 WAIT_S = 10.0
 BIN = Path(sys.executable).parent
@@ -111,13 +112,6 @@ def session_generation(client: Client, evse: int) -> int:
 def in_seconds(seconds: float) -> str:
     moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def nested(depth: int) -> Any:
-    value: Any = 1
-    for _ in range(depth):
-        value = [value]
-    return value
 
 
 BAD_REQUESTS = [

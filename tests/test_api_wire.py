@@ -17,7 +17,7 @@ from supervisor.api import ApiServer
 from supervisor.client import ApiError, Client
 from supervisor.settings import StationSettings
 from supervisor.station import Station
-from tests.live import live_settings
+from tests.live import live_settings, nested
 
 WAIT_S = 10.0
 EVSE_IDS = ["DE*PNX*E123456*1", "DE*PNX*E123456*2"]
@@ -140,13 +140,6 @@ def test_dealer_without_delimiter_gets_one_frame_back(api: Api) -> None:
 def test_dealer_with_delimiter_gets_it_back(api: Api) -> None:
     reply = ask(api.socket(), {"id": 1, "cmd": "enable", "evse": EVSE_IDS[1]})
     assert reply == {"v": 1, "id": 1, "ok": True, "result": True}
-
-
-def nested(depth: int) -> Any:
-    value: Any = 1
-    for _ in range(depth):
-        value = [value]
-    return value
 
 
 BAD_REQUESTS = [
