@@ -71,15 +71,19 @@ class Subscriber:
 
 
 class LiveStation:
-    def __init__(self, settings: StationSettings) -> None:
+    """The real station and its API server in this process; clients and sockets close with it."""
+
+    def __init__(self, settings: StationSettings, *, subscribe: bool = True) -> None:
         self.station = Station.build(settings)
         self.server = ApiServer(settings.api, self.station)
         self.station.start()
         self.server.start()
         self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._clients: list[Client] = []
+        self._sockets: list[zmq.Socket[bytes]] = []
         self.subscriber = Subscriber(self.context, self.server.publish_endpoint)
-        self.subscriber.wait_for("station/heartbeat", lambda v: True, 5.0)  # the subscription is in place
+        if subscribe:  # wait until the subscription is in place
+            self.subscriber.wait_for("station/heartbeat", lambda v: True, 5.0)
 
     def client(self, **options: Any) -> Client:
         """A client of this station; closed with the station."""
@@ -89,9 +93,19 @@ class LiveStation:
         self._clients.append(client)
         return client
 
+    def socket(self, kind: int = zmq.DEALER) -> zmq.Socket[bytes]:
+        """A raw socket connected to the command endpoint (the publish endpoint for SUB)."""
+        sock = self.context.socket(kind)
+        sock.linger = 0
+        self._sockets.append(sock)
+        sock.connect(self.server.publish_endpoint if kind == zmq.SUB else self.server.command_endpoint)
+        return sock
+
     def close(self) -> None:
         for client in self._clients:
             client.close()
+        for sock in self._sockets:
+            sock.close(linger=0)
         self.subscriber.close()
         self.server.stop()
         self.station.stop()

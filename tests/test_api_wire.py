@@ -15,46 +15,21 @@ import zmq
 
 from supervisor.api import ApiServer
 from supervisor.client import ApiError, Client
-from supervisor.settings import StationSettings
 from supervisor.station import Station
-from tests.live import live_settings, nested
+from tests.live import LiveStation, live_settings, nested
 
 WAIT_S = 10.0
 EVSE_IDS = ["DE*PNX*E123456*1", "DE*PNX*E123456*2"]
 
 
-class Api:
-    """The real station and its API server in this process; sockets and clients closed with it."""
-
-    def __init__(self, settings: StationSettings) -> None:
-        self.station = Station.build(settings)
-        self.server = ApiServer(settings.api, self.station)
-        self.station.start()
-        self.server.start()
-        self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._sockets: list[zmq.Socket[bytes]] = []
-
-    def socket(self, kind: int = zmq.DEALER) -> zmq.Socket[bytes]:
-        sock = self.context.socket(kind)
-        sock.linger = 0
-        self._sockets.append(sock)
-        sock.connect(self.server.publish_endpoint if kind == zmq.SUB else self.server.command_endpoint)
-        return sock
-
-    def client(self) -> Client:
-        return Client(self.server.command_endpoint, timeout_s=WAIT_S, retries=0, context=self.context)
-
-    def close(self) -> None:
-        for sock in self._sockets:
-            sock.close(linger=0)
-        self.server.stop()
-        self.station.stop()
-        self.context.destroy(linger=0)
+class Api(LiveStation):
+    def client(self, **options: Any) -> Client:
+        return super().client(timeout_s=WAIT_S, retries=0, **options)
 
 
 @pytest.fixture
 def api(tmp_path: pathlib.Path) -> Iterator[Api]:
-    running = Api(live_settings(tmp_path))
+    running = Api(live_settings(tmp_path), subscribe=False)
     yield running
     running.close()
 

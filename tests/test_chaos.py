@@ -191,6 +191,16 @@ def test_a_lasting_driver_failure_ends_in_faulted(tmp_path: pathlib.Path) -> Non
         live.close()
 
 
+def signed_value_soon(client: Client, index: int, tries: int = 5) -> str:
+    """A signed meter value; a request caught in the middle of a restart may answer unavailable once."""
+    for _ in range(tries - 1):
+        try:
+            return client.get_signed_meter_value(index)
+        except ApiError as caught:
+            assert caught.code == "unavailable"
+    return client.get_signed_meter_value(index)
+
+
 @pytest.mark.parametrize("role", ["meter", "hardware"])
 def test_a_hung_peer_does_not_hold_the_connector_until_it_wakes(live: LiveStation, role: str) -> None:
     """The session asking a hung peer gives up once the peer is fenced; a new generation answers."""
@@ -198,7 +208,7 @@ def test_a_hung_peer_does_not_hold_the_connector_until_it_wakes(live: LiveStatio
     start_session(live, client, 1)
     before = generation(live, 1, role)
     assert client.chaos_hang(1, role, 30) is True  # far beyond the client's deadline
-    assert client.get_signed_meter_value(1).startswith("OCMF|")
+    assert signed_value_soon(client, 1).startswith("OCMF|")
     restarted(live, 1, role, before)
     charging_again(live, 1)
 
