@@ -520,3 +520,14 @@ def test_session_events_carry_signed_values(rig: Rig) -> None:
     assert public_pem is not None
     finished = rig.event_values("SessionFinished")[0]["session_finished"]
     assert _verify(finished["signed_meter_value"], public_pem)["ID"] == "CARD-2"
+
+
+def test_a_connector_disabled_at_start_opens_a_session_only_when_enabled() -> None:
+    for rig in make_rig(enabled_at_start=False):
+        assert state(rig) is State.Disabled
+        rig.car.plug_in()
+        rig.settle()
+        assert rig.events() == [] and rig.car.state()["pilot"] == "X1"
+        assert rig.ask(Enable()) is True
+        assert rig.events() == ["Enabled", *STARTED]
+        assert rig.ask(Enable()) is True and rig.events() == ["Enabled", *STARTED]  # nothing new
