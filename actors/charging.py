@@ -64,8 +64,7 @@ class Step:
 
 def _emit(model: Model, event: SessionEvent, **details: Any) -> Emit:
     """A session event of the model's session ("" as uuid outside a session)."""
-    uuid = model.session.uuid if model.session is not None else ""
-    return Emit(event, uuid, **details)
+    return Emit(event, model.session_uuid, **details)
 
 
 # --- sessions -----------------------------------------------------------------------------------

@@ -127,6 +127,11 @@ class Model:
     overdraw_since: float | None = None
     last_currents_a: tuple[float, ...] = (0.0, 0.0, 0.0)
 
+    @property
+    def session_uuid(self) -> str:
+        """The open session's uuid, or "" outside a session (as session events carry it)."""
+        return self.session.uuid if self.session is not None else ""
+
     @classmethod
     def initial(cls, settings: ConnectorSettings) -> Model:
         return cls(

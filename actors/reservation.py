@@ -68,6 +68,5 @@ class ReservationActor(ConnectorActor):
         return self.ctx.state.end_reservation(self.lease, message.reason, self.ctx.clock.time())
 
     def _publish(self, event: SessionEvent, details: dict[str, Any]) -> None:
-        session = self.ctx.state.model.session
-        value = {"uuid": session.uuid if session is not None else "", "event": event.value, **details}
+        value = {"uuid": self.ctx.state.model.session_uuid, "event": event.value, **details}
         self.ctx.state.publish_event(self.lease, self.ctx.clock.time(), value)

@@ -119,9 +119,8 @@ class ConnectorState:
             if reservation is None:
                 return False
             self.reservation = None
-            session = self.model.session
             value = {
-                "uuid": session.uuid if session is not None else "",
+                "uuid": self.model.session_uuid,
                 "event": "ReservationEnd",
                 "reservation_end": {"reason": reason, "reservation_id": reservation.reservation_id},
             }

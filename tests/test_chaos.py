@@ -25,6 +25,15 @@ def live(tmp_path: pathlib.Path) -> Iterator[LiveStation]:
     station.close()
 
 
+@pytest.fixture
+def strict_live(tmp_path: pathlib.Path) -> Iterator[LiveStation]:
+    """A live station whose connectors are given up past 3 failures."""
+    limits = dataclasses.replace(FAST_SUPERVISION, intensity=3)
+    station = LiveStation(live_settings(tmp_path, supervision=limits))
+    yield station
+    station.close()
+
+
 class Load(threading.Thread):
     """A client sending connector commands until stopped; counts each request's one outcome."""
 
@@ -126,37 +135,33 @@ def test_each_actor_killed_then_hung_during_a_session_loses_nothing(live: LiveSt
     assert sum(load.outcomes.values()) == load.sent, load.outcomes
 
 
-def test_a_connector_killed_past_its_intensity_is_faulted_and_comes_back(tmp_path: pathlib.Path) -> None:
-    limits = dataclasses.replace(FAST_SUPERVISION, intensity=3)
-    live = LiveStation(live_settings(tmp_path, supervision=limits))
-    try:
-        client = live.client(timeout_s=8.0, retries=0)
-        start_session(live, client, 1)
-        start_session(live, client, 2)
-        for _ in range(4):
-            before = generation(live, 1, "hardware")
-            client.chaos_kill(1, "hardware")
-            live.subscriber.wait_for(
-                "station/supervision",
-                lambda v, g=before: v["evse"] == 1 and (v["event"] == "gave_up" or v["generation"] > g),
-            )
-        live.subscriber.wait_for("station/supervision", lambda v: v["evse"] == 1 and v["event"] == "gave_up")
-        fault = live.subscriber.wait_event(1, "PermanentFault")
-        assert fault["error"] == "Internal"
-        assert live.station.connector(1).plant.controls.state()["power_allowed"] is False
-        with pytest.raises(ApiError) as refused:
-            client.pause_charging(1)
-        assert refused.value.code == "unavailable"
-        assert live.station.connector(2).state_name().value == "Charging"
-        assert client.disable(1) is True
-        assert client.enable(1) is True
-        live.subscriber.wait_event(1, "Enabled")
-        assert live.station.connector(1).tree.state == "running"
-        assert live.station.connector(2).state_name().value == "Charging"
-        names = [e["value"]["event"] for e in client.get_events(1, 0)["events"]]
-        assert names[-4:] == ["SessionCancelled", "PermanentFault", "Disabled", "Enabled"]
-    finally:
-        live.close()
+def test_a_connector_killed_past_its_intensity_is_faulted_and_comes_back(strict_live: LiveStation) -> None:
+    live = strict_live
+    client = live.client(timeout_s=8.0, retries=0)
+    start_session(live, client, 1)
+    start_session(live, client, 2)
+    for _ in range(4):
+        before = generation(live, 1, "hardware")
+        client.chaos_kill(1, "hardware")
+        live.subscriber.wait_for(
+            "station/supervision",
+            lambda v, g=before: v["evse"] == 1 and (v["event"] == "gave_up" or v["generation"] > g),
+        )
+    live.subscriber.wait_for("station/supervision", lambda v: v["evse"] == 1 and v["event"] == "gave_up")
+    fault = live.subscriber.wait_event(1, "PermanentFault")
+    assert fault["error"] == "Internal"
+    assert live.station.connector(1).plant.controls.state()["power_allowed"] is False
+    with pytest.raises(ApiError) as refused:
+        client.pause_charging(1)
+    assert refused.value.code == "unavailable"
+    assert live.station.connector(2).state_name().value == "Charging"
+    assert client.disable(1) is True
+    assert client.enable(1) is True
+    live.subscriber.wait_event(1, "Enabled")
+    assert live.station.connector(1).tree.state == "running"
+    assert live.station.connector(2).state_name().value == "Charging"
+    names = [e["value"]["event"] for e in client.get_events(1, 0)["events"]]
+    assert names[-4:] == ["SessionCancelled", "PermanentFault", "Disabled", "Enabled"]
 
 
 @pytest.mark.parametrize(("kind", "role"), [("meter_comm", "meter"), ("board_comm", "hardware")])
@@ -177,18 +182,14 @@ def test_a_driver_that_fails_restarts_its_actor_and_charging_resumes(
     assert names.count("SessionStarted") == 1 and "SessionFinished" not in names
 
 
-def test_a_lasting_driver_failure_ends_in_faulted(tmp_path: pathlib.Path) -> None:
-    limits = dataclasses.replace(FAST_SUPERVISION, intensity=3)
-    live = LiveStation(live_settings(tmp_path, supervision=limits))
-    try:
-        client = live.client(timeout_s=8.0, retries=0)
-        start_session(live, client, 1)
-        client.sim_fault(1, "board_comm")
-        live.subscriber.wait_for("station/supervision", lambda v: v["evse"] == 1 and v["event"] == "gave_up")
-        assert live.subscriber.wait_event(1, "PermanentFault")["error"] == "Internal"
-        assert live.station.connector(2).tree.state == "running"
-    finally:
-        live.close()
+def test_a_lasting_driver_failure_ends_in_faulted(strict_live: LiveStation) -> None:
+    live = strict_live
+    client = live.client(timeout_s=8.0, retries=0)
+    start_session(live, client, 1)
+    client.sim_fault(1, "board_comm")
+    live.subscriber.wait_for("station/supervision", lambda v: v["evse"] == 1 and v["event"] == "gave_up")
+    assert live.subscriber.wait_event(1, "PermanentFault")["error"] == "Internal"
+    assert live.station.connector(2).tree.state == "running"
 
 
 def signed_value_soon(client: Client, index: int, tries: int = 5) -> str:
