@@ -302,3 +302,26 @@ def test_sequencer_ignores_gaps_of_sources_it_sees_only_in_part() -> None:
     whole = Sequencer("evse/1")
     whole.apply_snapshot({"epoch": "E", "seq": {"evse/1": 5}, "vars": {}})
     assert whole.judge(payload("evse/1", 9)) == "resync"
+
+
+def test_cache_keeps_the_newest_reply_of_a_key_stored_again() -> None:
+    clock = Ticker()
+    cache = ReplyCache(capacity=2, ttl_s=60, hard_limit=200, monotonic=clock)
+    cache.put(("c", 1), b"timeout")
+    clock.now = 2.0
+    cache.put(("c", 1), b"result")
+    assert cache.get(("c", 1)) == b"result"
+    clock.now = 61.0  # the first copy is out of time, the second is not
+    cache.put(("c", 2), b"2")
+    cache.put(("c", 3), b"3")
+    assert cache.get(("c", 1)) == b"result"
+
+
+def test_cache_forgets_old_replies_by_generation_and_keeps_a_steady_size() -> None:
+    clock = Ticker()
+    cache = ReplyCache(capacity=10, ttl_s=60, hard_limit=100_000, monotonic=clock)
+    for n in range(120 * 100):  # 100 replies a second for two minutes
+        clock.now = n / 100
+        cache.put(("c", n), b"%d" % n)
+    assert 6_000 <= len(cache) <= 6_500  # 60 s of replies, give or take a generation of 5 s
+    assert cache.get(("c", 12_000 - 6_000)) is not None and cache.get(("c", 12_000 - 6_600)) is None

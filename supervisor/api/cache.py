@@ -1,14 +1,31 @@
-"""The idempotency store: finished replies by (client, id), so a retry is answered, not re-run."""
+"""The idempotency store: finished replies by (client, id), so a retry is answered, not re-run.
+
+Replies are kept in generations: a small dict per `generation_s` of arrivals (or per
+twentieth of `hard_limit` replies), oldest first. A generation leaves whole once all of
+it is older than `ttl_s` (and the newer ones hold at least `capacity` replies), or when
+the store is over `hard_limit`. So memory follows the request rate in small steps: no
+table of every reply that would be reallocated whole as it churns, and no per-entry
+timestamps.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from supervisor.api.protocol import RequestId
 
 Key = tuple[str, RequestId]
+
+
+@dataclass
+class _Generation:
+    opened_at: float
+    closed_at: float
+    replies: dict[Key, bytes] = field(default_factory=dict)
 
 
 class ReplyCache:
@@ -24,29 +41,55 @@ class ReplyCache:
         ttl_s: float = 60.0,
         hard_limit: int = 200_000,
         monotonic: Callable[[], float] = time.monotonic,
+        generation_s: float = 5.0,
     ) -> None:
         self._capacity = capacity
         self._ttl_s = ttl_s
         self._hard_limit = max(hard_limit, capacity)
         self._monotonic = monotonic
-        self._replies: OrderedDict[Key, tuple[float, bytes]] = OrderedDict()
+        self._generation_s = generation_s
+        self._generation_size = max(1, self._hard_limit // 20)
+        self._generations: deque[_Generation] = deque()
+        self._size = 0
 
     def __len__(self) -> int:
-        return len(self._replies)
+        return self._size
 
     def get(self, key: Key) -> bytes | None:
-        entry = self._replies.get(key)
-        return None if entry is None else entry[1]
+        for generation in reversed(self._generations):
+            reply = generation.replies.get(key)
+            if reply is not None:
+                return reply
+        return None
 
     def put(self, key: Key, reply: bytes) -> None:
-        self._replies.pop(key, None)
-        self._replies[key] = (self._monotonic(), reply)
-        self._evict()
-
-    def _evict(self) -> None:
+        """Store `reply`; a reply stored again for the same key supersedes the older one."""
         now = self._monotonic()
-        while len(self._replies) > self._capacity:
-            stored_at, _ = next(iter(self._replies.values()))
-            if now - stored_at < self._ttl_s and len(self._replies) <= self._hard_limit:
+        newest = self._current(now)
+        client, request_id = key
+        key = (sys.intern(client), request_id)  # one copy of a client's name, however many replies
+        if key not in newest.replies:
+            self._size += 1
+        newest.replies[key] = reply
+        newest.closed_at = now
+        self._evict(now)
+
+    def _current(self, now: float) -> _Generation:
+        generations = self._generations
+        if (
+            not generations
+            or now - generations[-1].opened_at >= self._generation_s
+            or len(generations[-1].replies) >= self._generation_size
+        ):
+            generations.append(_Generation(now, now))
+        return generations[-1]
+
+    def _evict(self, now: float) -> None:
+        generations = self._generations
+        while len(generations) > 1:
+            oldest = len(generations[0].replies)
+            expired = now - generations[0].closed_at >= self._ttl_s and self._size - oldest >= self._capacity
+            if not expired and self._size <= self._hard_limit:
                 return
-            self._replies.popitem(last=False)
+            generations.popleft()
+            self._size -= oldest
