@@ -9,6 +9,7 @@ from typing import Any
 
 from actors import charging, states
 from actors.base import ASK_TIMEOUT_S, ConnectorActor
+from actors.events import event_value, reading_context
 from actors.messages import (
     ApplyOutput,
     BoardReport,
@@ -32,12 +33,6 @@ from actors.reservation import reservation_verdict
 from drivers.base import MeterReading, ReadingContext
 
 log = logging.getLogger(__name__)
-
-_ENERGY_EVENTS: dict[SessionEvent, tuple[str, ReadingContext]] = {
-    SessionEvent.SessionStarted: ("session_started", "B"),
-    SessionEvent.SessionFinished: ("session_finished", "E"),
-    SessionEvent.SessionCancelled: ("session_cancelled", "T"),
-}
 
 
 def _new_uuid() -> str:
@@ -142,28 +137,15 @@ class SessionActor(ConnectorActor):
     def _publish_event(self, emit: Emit) -> None:
         """Publish the outbox's oldest output, an event, with timestamp and energy where it has them."""
         now = self.ctx.clock.time()
-        value: dict[str, Any] = {"uuid": emit.uuid, "event": emit.event.value}
-        if emit.event in _ENERGY_EVENTS:
-            key, context = _ENERGY_EVENTS[emit.event]
-            value[key] = self._energy_details(emit, context, now)
-        if emit.error is not None:
-            value["error"] = emit.error.value
+        context = reading_context(emit)
+        if context is None:
+            value = event_value(emit, now, None)
+        else:
+            reading = self._reading()
+            value = event_value(emit, now, reading, self._signed(self.ctx.state.outbox_token, context))
+            if emit.event is SessionEvent.SessionStarted:
+                self._keep_start_energy(emit.uuid, reading.energy_import_wh)
         self.ctx.state.publish_event(self.lease, now, value, from_outbox=True)
-
-    def _energy_details(self, emit: Emit, context: ReadingContext, now: float) -> dict[str, Any]:
-        reading = self._reading()
-        details: dict[str, Any] = {"timestamp": now, "energy_Wh_import": reading.energy_import_wh}
-        details["energy_Wh_export"] = reading.energy_export_wh
-        signed = self._signed(self.ctx.state.outbox_token, context)
-        if signed is not None:
-            details["signed_meter_value"] = signed
-        if emit.reservation_id is not None:
-            details["reservation_id"] = emit.reservation_id
-        if emit.reason is not None:
-            details["reason"] = emit.reason
-        if emit.event is SessionEvent.SessionStarted:
-            self._keep_start_energy(emit.uuid, reading.energy_import_wh)
-        return details
 
     def _keep_start_energy(self, session_uuid: str, energy_wh: float) -> None:
         model = self.ctx.state.model

@@ -18,10 +18,11 @@ import pykka
 
 from actors import charging, states
 from actors.base import ConnectorActor, ConnectorContext
+from actors.events import event_value, reading_context
 from actors.hardware import HardwareActor
 from actors.messages import COMMANDS, ChaosHang, ChaosKill, Tick
 from actors.meter import MeterActor
-from actors.model import Emit, EndReservation, Env, Error, SessionEvent, State
+from actors.model import Emit, EndReservation, Env, Error, Output, State
 from actors.ports import Lease
 from actors.reservation import ReservationActor
 from actors.session import SessionActor
@@ -209,27 +210,42 @@ class Connector:
     # --- giving up -----------------------------------------------------------------------
 
     def give_up(self) -> None:
-        """Past its restart intensity the connector is Faulted: power off, then PermanentFault."""
+        """Past its restart intensity the connector is Faulted: power off, then the events.
+
+        First what the last step decided and its actors could not carry out (the outbox),
+        then what being Faulted means for the session and the reservation, PermanentFault last.
+        """
         self.power_off()
         with contextlib.suppress(DriverError):
             self.plant.board.set_pilot(PilotSignal.f())
-        result = charging.set_faulted(self.state.model, self.env(), Error.Internal)
+        before = self.state.model
+        result = charging.set_faulted(before, self.env(), Error.Internal)
+        session = result.model.session or before.session
+        token = session.token if session is not None else None
         lease = self._station_lease
-        self.state.set_model(lease, result.model)
+        self.state.set_model(lease, result.model, result.outputs, token)
         self.state.set_applied_output(lease, None)
-        for output in result.outputs:
-            if isinstance(output, Emit):
-                self._publish_given_up_event(output)
-            elif isinstance(output, EndReservation):
-                self.state.end_reservation(lease, output.reason, self._clock.time())
+        while self.state.outbox:
+            self._carry_out(self.state.outbox[0])
 
-    def _publish_given_up_event(self, emit: Emit) -> None:
-        now = self._clock.time()
-        value: dict[str, Any] = {"uuid": emit.uuid, "event": emit.event.value}
-        if emit.event is SessionEvent.SessionCancelled:
-            last = self.state.last_reading  # the meter may be what failed: its last reading
-            energy = last.energy_import_wh if last is not None else 0.0
-            value["session_cancelled"] = {"timestamp": now, "energy_Wh_import": energy, "reason": emit.reason}
-        if emit.error is not None:
-            value["error"] = emit.error.value
-        self.state.publish_event(self._station_lease, now, value)
+    def _carry_out(self, output: Output) -> None:
+        """Carry out the outbox's oldest output without actors; it leaves the outbox."""
+        lease, now = self._station_lease, self._clock.time()
+        if isinstance(output, Emit):
+            self.state.publish_event(lease, now, self._given_up_event(output, now), from_outbox=True)
+            return
+        if isinstance(output, EndReservation):
+            self.state.end_reservation(lease, output.reason, now)
+        else:  # Unlock: with the power off the cable may come out
+            with contextlib.suppress(DriverError):
+                self.plant.board.set_lock(False)
+        self.state.pop_output(lease)
+
+    def _given_up_event(self, emit: Emit, now: float) -> dict[str, Any]:
+        """The event's value from the meter's last reading: the meter may be what failed."""
+        context = reading_context(emit)
+        signed = None
+        if context is not None:
+            with contextlib.suppress(DriverError):
+                signed = self.plant.meter.signed_reading(self.state.outbox_token, context)
+        return event_value(emit, now, self.state.last_reading, signed)

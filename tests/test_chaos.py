@@ -12,7 +12,10 @@ from typing import Any
 
 import pytest
 
+from actors.model import Emit, SessionEvent
+from actors.ports import Lease
 from supervisor.client import ApiError, Client
+from tests.harness import validate
 from tests.live import FAST_SUPERVISION, LiveStation, live_settings
 
 ROLES = ("hardware", "meter", "reservation", "session")
@@ -241,3 +244,31 @@ def test_what_a_step_decided_is_carried_out_once_across_a_peer_hang(live: LiveSt
         "ChargingResumed",
     ]
     assert client.authorize(1, "CARD-R") is True  # the authorization itself was kept
+
+
+def test_what_the_last_step_left_undone_is_published_before_the_fault(live: LiveStation) -> None:
+    """A connector given up with an event still in its outbox publishes it before PermanentFault."""
+    client = live.client(timeout_s=8.0, retries=0)
+    start_session(live, client, 1)
+    connector = live.station.connector(1)
+    connector.tree.stop()  # the actors are gone, as when the supervisor gives up
+    state = connector.state
+    assert state.model.session is not None
+    pending = Emit(SessionEvent.ChargingPausedEVSE, uuid=state.model.session_uuid)
+    state.set_model(Lease("left-over", 1), state.model, (pending,), state.model.session.token)
+    connector.give_up()
+    expected = ["ChargingPausedEVSE", "SessionCancelled", "PermanentFault"]
+    events = [e["value"] for e in client.get_events(1, 0)["events"]]
+    assert [e["event"] for e in events[-3:]] == expected
+    assert len({e["uuid"] for e in events[-4:]}) == 1
+    cancelled = events[-2]["session_cancelled"]
+    assert cancelled["signed_meter_value"].startswith("OCMF|") and cancelled["energy_Wh_import"] > 0
+    assert state.outbox == ()
+    published = live.subscriber.values("evse/1/session_events")
+    assert [v["event"] for v in published[-3:]] == [
+        "ChargingPausedEVSE",
+        "SessionCancelled",
+        "PermanentFault",
+    ]
+    for value in published[-3:]:
+        validate("SessionEvents", value)
