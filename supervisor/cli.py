@@ -13,6 +13,7 @@ from types import FrameType
 
 import zmq
 
+from supervisor import memory
 from supervisor.api.server import ApiServer
 from supervisor.config import ConfigError, apply_overrides, describe, load_config
 from supervisor.settings import StationSettings
@@ -68,6 +69,7 @@ def run(settings: StationSettings) -> int:
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, request_stop)
+    memory.return_large_blocks()
     station = Station.build(settings)
     server = ApiServer(settings.api, station)
     station.start()

@@ -324,4 +324,5 @@ def test_cache_forgets_old_replies_by_generation_and_keeps_a_steady_size() -> No
         clock.now = n / 100
         cache.put(("c", n), b"%d" % n)
     assert 6_000 <= len(cache) <= 6_500  # 60 s of replies, give or take a generation of 5 s
-    assert cache.get(("c", 12_000 - 6_000)) is not None and cache.get(("c", 12_000 - 6_600)) is None
+    assert cache.get(("c", 12_000 - 6_000)) == b"6000" and cache.get(("c", 12_000 - 6_600)) is None
+    assert [cache.get(("c", n)) for n in range(11_990, 12_000)] == [b"%d" % n for n in range(11_990, 12_000)]
