@@ -10,7 +10,6 @@ import pytest
 
 from supervisor import memory
 
-
 FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
 
 
