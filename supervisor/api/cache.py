@@ -11,7 +11,6 @@ table of every reply to reallocate as it churns, no timestamp per reply.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,18 +29,25 @@ class _Generation:
     opened_at: float
     closed_at: float
     data: bytearray = field(default_factory=bytearray)
-    spans: dict[Key, int] = field(default_factory=dict)  # start << 32 | length: one int a reply
+    spans: dict[str, dict[RequestId, int]] = field(default_factory=dict)  # start << 32 | length
+    count: int = 0
 
-    def get(self, key: Key) -> bytes | None:
-        span = self.spans.get(key)
+    def get(self, client: str, request_id: RequestId) -> bytes | None:
+        ids = self.spans.get(client)
+        span = ids.get(request_id) if ids is not None else None
         if span is None:
             return None
         start = span >> 32
         return bytes(self.data[start : start + (span & _LENGTH_MASK)])
 
-    def put(self, key: Key, reply: bytes) -> None:
-        self.spans[key] = len(self.data) << 32 | len(reply)
+    def put(self, client: str, request_id: RequestId, reply: bytes) -> bool:
+        """Store the reply; False if it replaces one of this generation."""
+        ids = self.spans.setdefault(client, {})
+        fresh = request_id not in ids
+        ids[request_id] = len(self.data) << 32 | len(reply)
         self.data += reply
+        self.count += fresh
+        return fresh
 
 
 class ReplyCache:
@@ -72,8 +78,9 @@ class ReplyCache:
         return self._size
 
     def get(self, key: Key) -> bytes | None:
+        client, request_id = key
         for generation in reversed(self._generations):
-            reply = generation.get(key)
+            reply = generation.get(client, request_id)
             if reply is not None:
                 return reply
         return None
@@ -82,11 +89,8 @@ class ReplyCache:
         """Store `reply`; a reply stored again for the same key supersedes the older one."""
         now = self._monotonic()
         newest = self._current(now)
-        client, request_id = key
-        key = (sys.intern(client), request_id)  # one copy of a client's name, however many replies
-        if key not in newest.spans:
+        if newest.put(*key, reply):
             self._size += 1
-        newest.put(key, reply)
         newest.closed_at = now
         self._evict(now)
 
@@ -95,7 +99,7 @@ class ReplyCache:
         if (
             not generations
             or now - generations[-1].opened_at >= self._generation_s
-            or len(generations[-1].spans) >= self._generation_size
+            or generations[-1].count >= self._generation_size
         ):
             generations.append(_Generation(now, now))
         return generations[-1]
@@ -103,7 +107,7 @@ class ReplyCache:
     def _evict(self, now: float) -> None:
         generations = self._generations
         while len(generations) > 1:
-            oldest = len(generations[0].spans)
+            oldest = generations[0].count
             expired = now - generations[0].closed_at >= self._ttl_s and self._size - oldest >= self._capacity
             if not expired and self._size <= self._hard_limit:
                 return
