@@ -7,6 +7,7 @@ exception into a wire error code.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,19 +239,34 @@ def _show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_local = threading.local()
+
+
+def _pack(value: Any) -> bytes:
+    """Pack with this thread's own packer: `msgpack.packb` would allocate a fresh buffer each time."""
+    packer: msgpack.Packer | None = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer()
+    try:
+        packed: bytes = packer.pack(value)
+    except Exception:
+        packer.reset()
+        raise
+    return packed
+
+
 def encode_ok(request_id: RequestId | None, result: Any) -> bytes:
     """An ok reply; a result that cannot be packed becomes an `internal` error."""
     try:
-        packed: bytes = msgpack.packb({"v": API_VERSION, "id": request_id, "ok": True, "result": result})
+        return _pack({"v": API_VERSION, "id": request_id, "ok": True, "result": result})
     except Exception as exc:  # noqa: BLE001 - whatever the result held
         return encode_exception(request_id, exc, what="packing a result")
-    return packed
 
 
 def encode_error(request_id: RequestId | None, code: str, message: str) -> bytes:
-    reply = {"v": API_VERSION, "id": request_id, "ok": False, "error": {"code": code, "message": message}}
-    packed: bytes = msgpack.packb(reply)
-    return packed
+    return _pack(
+        {"v": API_VERSION, "id": request_id, "ok": False, "error": {"code": code, "message": message}}
+    )
 
 
 def encode_exception(request_id: RequestId | None, exc: BaseException, what: str = "a request") -> bytes:
