@@ -1,7 +1,7 @@
 """The idempotency store: finished replies by (client, id), so a retry is answered, not re-run.
 
-Replies are kept in generations: a small dict per `generation_s` of arrivals (or per
-twentieth of `hard_limit` replies), oldest first. A generation leaves whole once all of
+Replies are kept in generations: one per `generation_s` of arrivals (or per twentieth
+of `hard_limit` replies), oldest first. A generation leaves whole once all of
 it is older than `ttl_s` (and the newer ones hold at least `capacity` replies), or when
 the store is over `hard_limit`. A generation keeps its replies end to end in one buffer,
 so the memory of thousands of replies kept for a minute is a few large blocks given back
