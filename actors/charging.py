@@ -64,7 +64,8 @@ class Step:
 
 def _emit(model: Model, event: SessionEvent, **details: Any) -> Emit:
     """A session event of the model's session ("" as uuid outside a session)."""
-    return Emit(event, model.session_uuid, **details)
+    token = model.session.token if model.session is not None else None
+    return Emit(event, model.session_uuid, token=token, **details)
 
 
 # --- sessions -----------------------------------------------------------------------------------

@@ -167,6 +167,7 @@ class Emit:
     error: Error | None = None
     reason: str | None = None
     reservation_id: int | None = None
+    token: str | None = None  # the session's authorization, named in its signed meter values
 
 
 @dataclass(frozen=True)

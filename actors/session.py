@@ -77,9 +77,7 @@ class SessionActor(ConnectorActor):
         result = charging.step(before, message, self._env())
         if result.model is before and not result.outputs:
             return result.reply  # nothing changed: nothing to write, apply or publish
-        session = result.model.session or before.session
-        token = session.token if session is not None else None
-        self.ctx.state.set_model(self.lease, result.model, result.outputs, token)
+        self.ctx.state.set_model(self.lease, result.model, result.outputs)
         hardware_ok = self._sync_hardware()
         reply = self._deliver_outbox(result.reply)
         if before.session is not None and result.model.session is None:
@@ -142,7 +140,7 @@ class SessionActor(ConnectorActor):
             value = event_value(emit, now, None)
         else:
             reading = self._reading()
-            value = event_value(emit, now, reading, self._signed(self.ctx.state.outbox_token, context))
+            value = event_value(emit, now, reading, self._signed(emit.token, context))
             if emit.event is SessionEvent.SessionStarted:
                 self._keep_start_energy(emit.uuid, reading.energy_import_wh)
         self.ctx.state.publish_event(self.lease, now, value, from_outbox=True)

@@ -45,18 +45,13 @@ class ConnectorState:
         self._events: deque[LoggedEvent] = deque(maxlen=EVENT_LOG_SIZE)
         self._last_event_seq = 0
         self.outbox: tuple[Output, ...] = ()  # what steps decided and was not carried out yet
-        self.outbox_token: str | None = None  # the session token those outputs speak of
 
-    def set_model(
-        self, lease: Lease, model: Model, outbox: tuple[Output, ...] = (), token: str | None = None
-    ) -> None:
+    def set_model(self, lease: Lease, model: Model, outbox: tuple[Output, ...] = ()) -> None:
         """Write the model and the outputs its step still owes together, so a crash loses neither."""
         with self._lock:
             lease.check()
             self.model = model
-            if outbox:
-                self.outbox += outbox
-                self.outbox_token = token
+            self.outbox += outbox
 
     def pop_output(self, lease: Lease) -> None:
         """The oldest output of the outbox was carried out."""

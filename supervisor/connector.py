@@ -163,7 +163,7 @@ class Connector:
             control: Callable[..., bool] = getattr(self.plant.controls, _SIM_CONTROLS[command])
             return control(**args)
         if command in ("chaos_kill", "chaos_hang"):
-            return self._chaos(command, args)
+            return self._chaos(command, args, timeout_s)
         message_class = COMMANDS.get(command)
         if message_class is None:
             raise ValueError(f"unknown connector command {command!r}")
@@ -179,9 +179,15 @@ class Connector:
         self.tree.start()
         return self.tree.ask("session", message, timeout_s)
 
-    def _chaos(self, command: str, args: dict[str, Any]) -> bool:
+    def _chaos(self, command: str, args: dict[str, Any], timeout_s: float) -> bool:
+        """Tell the actor to fail or hang; one restarting meanwhile is waited for, like any command."""
         message = ChaosKill() if command == "chaos_kill" else ChaosHang(float(args["seconds"]))
-        self.tree.ref(str(args["actor"])).tell(message)
+        role = str(args["actor"])
+        ref = self.tree.wait_ref(role, self._clock.monotonic() + timeout_s)
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            raise Unavailable(f"evse {self.index} {role} actor died before it was told") from None
         return True
 
     # --- views ---------------------------------------------------------------------------
@@ -218,12 +224,9 @@ class Connector:
         self.power_off()
         with contextlib.suppress(DriverError):
             self.plant.board.set_pilot(PilotSignal.f())
-        before = self.state.model
-        result = charging.set_faulted(before, self.env(), Error.Internal)
-        session = result.model.session or before.session
-        token = session.token if session is not None else None
+        result = charging.set_faulted(self.state.model, self.env(), Error.Internal)
         lease = self._station_lease
-        self.state.set_model(lease, result.model, result.outputs, token)
+        self.state.set_model(lease, result.model, result.outputs)
         self.state.set_applied_output(lease, None)
         while self.state.outbox:
             self._carry_out(self.state.outbox[0])
@@ -247,5 +250,5 @@ class Connector:
         signed = None
         if context is not None:
             with contextlib.suppress(DriverError):
-                signed = self.plant.meter.signed_reading(self.state.outbox_token, context)
+                signed = self.plant.meter.signed_reading(emit.token, context)
         return event_value(emit, now, self.state.last_reading, signed)

@@ -255,7 +255,7 @@ def test_what_the_last_step_left_undone_is_published_before_the_fault(live: Live
     state = connector.state
     assert state.model.session is not None
     pending = Emit(SessionEvent.ChargingPausedEVSE, uuid=state.model.session_uuid)
-    state.set_model(Lease("left-over", 1), state.model, (pending,), state.model.session.token)
+    state.set_model(Lease("left-over", 1), state.model, (pending,))
     connector.give_up()
     expected = ["ChargingPausedEVSE", "SessionCancelled", "PermanentFault"]
     events = [e["value"] for e in client.get_events(1, 0)["events"]]
@@ -272,3 +272,26 @@ def test_what_the_last_step_left_undone_is_published_before_the_fault(live: Live
     ]
     for value in published[-3:]:
         validate("SessionEvents", value)
+
+
+def test_a_chaos_command_during_a_restart_waits_for_the_new_generation(tmp_path: pathlib.Path) -> None:
+    """A repeated failure is restarted after a backoff; a command arriving meanwhile waits for it."""
+    limits = dataclasses.replace(FAST_SUPERVISION, backoff_min_s=1.0, backoff_max_s=1.0)
+    live = LiveStation(live_settings(tmp_path, supervision=limits))
+    try:
+        client = live.client(timeout_s=8.0, retries=0)
+        for kill in (1, 2):
+            assert client.chaos_kill(1, "reservation") is True
+            live.subscriber.wait_for(
+                "station/supervision",
+                lambda v, n=kill: (
+                    v["actor"] == "reservation" and v["event"] == "crashed" and v["restarts"] >= n - 1
+                ),
+            )
+            if kill == 1:
+                restarted(live, 1, "reservation", 1)
+        assert live.station.connector(1).tree.describe()["state"] == "restarting"  # the backoff runs
+        assert client.chaos_kill(1, "reservation") is True  # waits, then reaches the new generation
+        restarted(live, 1, "reservation", 3)
+    finally:
+        live.close()

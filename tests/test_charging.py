@@ -703,6 +703,15 @@ def test_session_started_names_no_reservation_when_none() -> None:
     assert emits(Machine().plug())[0].reservation_id is None
 
 
+def test_session_events_name_their_own_session_token() -> None:
+    m = Machine()
+    assert [e.token for e in emits(m.plug())] == [None, None]  # SessionStarted, AuthRequired
+    assert m.send(Authorize(TOKEN)).reply is True
+    finished = emits(m.unplug())
+    assert [(e.event, e.token) for e in finished] == [(SessionEvent.SessionFinished, TOKEN)]
+    assert [e.token for e in emits(m.plug())] == [None, None]  # the next session has none yet
+
+
 def test_after_cancel_only_a_replug_starts_again() -> None:
     m = build("ChargingPausedEVSE/cancelled")
     for command in (Authorize(TOKEN), ResumeCharging(), PauseCharging()):
