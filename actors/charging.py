@@ -97,19 +97,23 @@ def _open_session(model: Model, env: Env) -> Step:
     reservation_id = env.reservation.reservation_id if env.reservation else None
     session = Session(uuid=env.new_uuid(), reservation_id=reservation_id)
     model = replace(model, session=session, finished=False)
-    started = _emit(model, SessionEvent.SessionStarted, reservation_id=reservation_id)
     pre_auth, model = model.pre_auth, replace(model, pre_auth=None)
     if (
         pre_auth is not None
         and pre_auth.expires_at > env.now
         and _admitted(env.reservation, *pre_auth.credentials)
     ):
-        authorized = _authorize_session(model, env, *pre_auth.credentials)
-        return Step(authorized.model, (started, *authorized.outputs))
+        return _started(_authorize_session(model, env, *pre_auth.credentials), reservation_id)
     if env.settings.free_charging and env.reservation is None:
-        authorized = _authorize_session(model, env, None, None)
-        return Step(authorized.model, (started, *authorized.outputs))
+        return _started(_authorize_session(model, env, None, None), reservation_id)
+    started = _emit(model, SessionEvent.SessionStarted, reservation_id=reservation_id)
     return Step(model, (started, _emit(model, SessionEvent.AuthRequired)))
+
+
+def _started(authorized: Step, reservation_id: int | None) -> Step:
+    """A session authorized as it opens: SessionStarted first, naming that authorization."""
+    started = _emit(authorized.model, SessionEvent.SessionStarted, reservation_id=reservation_id)
+    return Step(authorized.model, (started, *authorized.outputs))
 
 
 def _may_open_session(model: Model) -> bool:

@@ -710,6 +710,9 @@ def test_session_events_name_their_own_session_token() -> None:
     finished = emits(m.unplug())
     assert [(e.event, e.token) for e in finished] == [(SessionEvent.SessionFinished, TOKEN)]
     assert [e.token for e in emits(m.plug())] == [None, None]  # the next session has none yet
+    m.unplug()
+    assert m.send(Authorize(TOKEN)).reply is True  # before the car: a pre-authorization
+    assert [e.token for e in emits(m.plug())] == [TOKEN, TOKEN, TOKEN]  # Started, ChargingStarted, PausedEV
 
 
 def test_after_cancel_only_a_replug_starts_again() -> None:
