@@ -265,11 +265,7 @@ def test_what_the_last_step_left_undone_is_published_before_the_fault(live: Live
     assert cancelled["signed_meter_value"].startswith("OCMF|") and cancelled["energy_Wh_import"] > 0
     assert state.outbox == ()
     published = live.subscriber.values("evse/1/session_events")
-    assert [v["event"] for v in published[-3:]] == [
-        "ChargingPausedEVSE",
-        "SessionCancelled",
-        "PermanentFault",
-    ]
+    assert [v["event"] for v in published[-3:]] == expected
     for value in published[-3:]:
         validate("SessionEvents", value)
 
