@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import pathlib
 import time
 from typing import Any
@@ -118,3 +119,29 @@ def nested(depth: int) -> Any:
     for _ in range(depth):
         value = [value]
     return value
+
+
+WAIT_S = 10.0  # how long a test waits for a reply before it fails
+
+
+def ask(sock: zmq.Socket[bytes], message: Any, delimiter: bool = True) -> dict[str, Any]:
+    """Send `message` (packed unless bytes) with or without REQ's empty delimiter; the decoded reply."""
+    body = message if isinstance(message, bytes) else msgpack.packb(message)
+    sock.send_multipart([b"", body] if delimiter else [body])
+    assert sock.poll(int(WAIT_S * 1000)), f"no reply to {message!r}"
+    frames = sock.recv_multipart()
+    assert (frames[0] == b"") == delimiter
+    reply: dict[str, Any] = msgpack.unpackb(frames[-1])
+    return reply
+
+
+def code_of(reply: dict[str, Any]) -> str:
+    """The error code of a failed reply, which must also carry a message."""
+    assert reply["ok"] is False and reply["error"]["message"], reply
+    return str(reply["error"]["code"])
+
+
+def in_seconds(seconds: float) -> str:
+    """An RFC 3339 UTC time `seconds` from now."""
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+    return moment.isoformat().replace("+00:00", "Z")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import json
 import socket
 import subprocess
@@ -18,78 +16,31 @@ import msgpack
 import pytest
 import zmq
 
-from supervisor.api import ApiServer
 from supervisor.client import ApiError, Client, source_of
 from supervisor.config import load_config
-from supervisor.station import Station
-from tests.live import nested
+from tests.live import WAIT_S, LiveStation, ask, code_of, in_seconds, live_settings
 
-WAIT_S = 10.0
 BIN = Path(sys.executable).parent
 
 
-@dataclasses.dataclass
-class Running:
-    station: Station
-    api: ApiServer
-    context: zmq.Context[zmq.Socket[bytes]]
-    sockets: list[zmq.Socket[bytes]]
+class Running(LiveStation):
+    """The station with the default supervision limits, chaos allowed; clients never retry."""
 
-    def socket(self, kind: int = zmq.DEALER) -> zmq.Socket[bytes]:
-        sock = self.context.socket(kind)
-        sock.linger = 0
-        sock.connect(self.api.command_endpoint)
-        self.sockets.append(sock)
-        return sock
-
-    def client(self, timeout_s: float = WAIT_S, retries: int = 0) -> Client:
-        return Client(
-            self.api.command_endpoint, self.api.publish_endpoint, timeout_s, retries, context=self.context
-        )
+    def client(self, **options: Any) -> Client:
+        return super().client(timeout_s=WAIT_S, retries=0, **options)
 
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Running]:
-    settings = load_config(None)
-    api = dataclasses.replace(
-        settings.api, command_endpoint="tcp://127.0.0.1:0", publish_endpoint="tcp://127.0.0.1:0"
-    )
-    settings = dataclasses.replace(settings, api=api, state_dir=tmp_path, chaos=True)
-    station = Station.build(settings)
-    server = ApiServer(settings.api, station)
-    station.start()
-    server.start()
-    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    yield (run := Running(station, server, context, []))
-    for sock in run.sockets:
-        sock.close(linger=0)
-    station.stop()
-    server.stop()
-    context.destroy(linger=0)
-
-
-def ask(sock: zmq.Socket[bytes], message: Any, delimiter: bool = True) -> dict[str, Any]:
-    body = message if isinstance(message, bytes) else msgpack.packb(message)
-    sock.send_multipart([b"", body] if delimiter else [body])
-    assert sock.poll(int(WAIT_S * 1000)), f"no reply to {message!r}"
-    frames = sock.recv_multipart()
-    assert (frames[0] == b"") == delimiter
-    reply: dict[str, Any] = msgpack.unpackb(frames[-1])
-    return reply
-
-
-def code_of(reply: dict[str, Any]) -> str:
-    assert reply["ok"] is False and reply["error"]["message"], reply
-    return str(reply["error"]["code"])
+    station = Running(live_settings(tmp_path, supervision=load_config(None).supervision), subscribe=False)
+    yield station
+    station.close()
 
 
 def wait_until(running: Running, condition: Callable[[], bool], what: str) -> None:
     """Check `condition` now and after each station publication (heartbeats come every second)."""
-    sub = running.context.socket(zmq.SUB)
-    sub.linger = 0
-    running.sockets.append(sub)
+    sub = running.socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"station/")
-    sub.connect(running.api.publish_endpoint)
     deadline = time.monotonic() + WAIT_S
     while not condition():
         left_s = deadline - time.monotonic()
@@ -107,40 +58,6 @@ def session_actor(client: Client, evse: int) -> dict[str, Any]:
 
 def session_generation(client: Client, evse: int) -> int:
     return int(session_actor(client, evse)["generation"])
-
-
-def in_seconds(seconds: float) -> str:
-    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-BAD_REQUESTS = [
-    (b"\x00\xc1 garbage", "bad_request", None),
-    (msgpack.packb([{"id": 1, "cmd": "ping"}]), "bad_request", None),
-    ({"id": 1, "evse": 1}, "bad_request", 1),
-    ({"v": 1, "cmd": "ping"}, "bad_request", None),
-    ({"id": 1, "cmd": "launch", "evse": 1}, "unknown_command", 1),
-    ({"id": 1, "cmd": "enable", "evse": 3}, "unknown_evse", 1),
-    ({"id": 1, "cmd": "enable", "evse": "DE*NOPE"}, "unknown_evse", 1),
-    ({"id": 1, "cmd": "set_local_max_current", "evse": 1, "args": {"max_current": "16"}}, "bad_args", 1),
-    ({"id": 1, "cmd": "cancel_charging", "evse": 1, "args": {"reason": "Whim"}}, "bad_args", 1),
-    ({"id": 1, "cmd": "reserve_now", "evse": 1, "args": {
-        "reservation_id": 1, "auth_token": "T", "expiry_date": "next week"}}, "bad_args", 1),
-    ({"id": 1, "cmd": "reserve_now", "evse": 1, "args": {
-        "reservation_id": 1, "auth_token": "T", "expiry_date": "2030-01-01T00:00:00"}}, "bad_args", 1),
-    ({"id": 1, "cmd": "enable", "evse": 1, "args": {"now": True}}, "bad_args", 1),
-    ({"id": 1, "cmd": "ping", "args": {"pad": "x" * 70_000}}, "bad_request", None),
-    ({"id": 1, "cmd": "enable", "evse": 1, "args": {"x": nested(40)}}, "bad_request", None),
-]  # fmt: skip
-
-
-def test_every_kind_of_bad_request_gets_its_code(running: Running) -> None:
-    sock = running.socket()
-    for message, code, reply_id in BAD_REQUESTS:
-        reply = ask(sock, message)
-        assert code_of(reply) == code, message
-        assert reply["id"] == reply_id
-    assert ask(sock, {"id": 2, "cmd": "ping"})["result"]["epoch"] == running.station.epoch
 
 
 def test_req_and_both_dealer_shapes_are_answered(running: Running) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import pathlib
 import time
 from collections.abc import Callable, Iterator
@@ -16,9 +15,8 @@ import zmq
 from supervisor.api import ApiServer
 from supervisor.client import ApiError, Client
 from supervisor.station import Station
-from tests.live import LiveStation, live_settings, nested
+from tests.live import WAIT_S, LiveStation, ask, code_of, in_seconds, live_settings, nested
 
-WAIT_S = 10.0
 EVSE_IDS = ["DE*PNX*E123456*1", "DE*PNX*E123456*2"]
 
 
@@ -37,26 +35,6 @@ def api(tmp_path: pathlib.Path) -> Iterator[Api]:
 def receive(sock: zmq.Socket[bytes]) -> list[bytes]:
     assert sock.poll(int(WAIT_S * 1000), zmq.POLLIN), "no reply"
     return sock.recv_multipart()
-
-
-def ask(sock: zmq.Socket[bytes], message: Any) -> dict[str, Any]:
-    """Send with the delimiter, as REQ does; return the decoded reply."""
-    body = message if isinstance(message, bytes) else msgpack.packb(message)
-    sock.send_multipart([b"", body])
-    frames = receive(sock)
-    assert frames[0] == b""
-    reply: dict[str, Any] = msgpack.unpackb(frames[-1])
-    return reply
-
-
-def code_of(reply: dict[str, Any]) -> str:
-    assert reply["ok"] is False and reply["error"]["message"], reply
-    return str(reply["error"]["code"])
-
-
-def in_seconds(seconds: float) -> str:
-    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def reservation(request_id: Any, client: str, evse: int, **fields: Any) -> dict[str, Any]:
@@ -134,6 +112,16 @@ BAD_REQUESTS = [
     ({"id": 3, "cmd": "sim_plug_in", "evse": 1, "args": {"max_current_a": 0}}, "bad_args", 3),
     ({"id": 3, "cmd": "ping", "args": {"pad": "x" * 70_000}}, "bad_request", None),
     ({"id": 3, "cmd": "ping", "args": {"deep": nested(32)}}, "bad_request", None),
+    (b"\x00\xc1 garbage", "bad_request", None),
+    (msgpack.packb([{"id": 1, "cmd": "ping"}]), "bad_request", None),
+    ({"id": 1, "evse": 1}, "bad_request", 1),
+    ({"v": 1, "cmd": "ping"}, "bad_request", None),
+    ({"id": 1, "cmd": "set_local_max_current", "evse": 1, "args": {"max_current": "16"}}, "bad_args", 1),
+    ({"id": 1, "cmd": "reserve_now", "evse": 1, "args": {
+        "reservation_id": 1, "auth_token": "T", "expiry_date": "next week"}}, "bad_args", 1),
+    ({"id": 1, "cmd": "reserve_now", "evse": 1, "args": {
+        "reservation_id": 1, "auth_token": "T", "expiry_date": "2030-01-01T00:00:00"}}, "bad_args", 1),
+    ({"id": 1, "cmd": "enable", "evse": 1, "args": {"x": nested(40)}}, "bad_request", None),
 ]  # fmt: skip
 
 
@@ -144,6 +132,7 @@ def test_every_bad_request_gets_one_clear_error(api: Api) -> None:
         assert code_of(reply) == code, message
         assert reply["id"] == reply_id
         assert ask(sock, {"id": 4, "cmd": "ping"})["ok"] is True
+    assert ask(sock, {"id": 2, "cmd": "ping"})["result"]["epoch"] == api.station.epoch
 
 
 def test_sim_command_reaches_a_sim_connector(api: Api) -> None:
