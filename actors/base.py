@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from actors.messages import ChaosHang, ChaosKill
-from actors.ports import Lease, Peers
+from actors.ports import Peers
 from actors.settings import ConnectorSettings
 from actors.state import ConnectorState
-from actors.supervised import SupervisedActor
 from drivers.base import Board, Meter
 from drivers.clock import Clock
+from supervisor.tree import Lease, SupervisedActor
 
 ASK_TIMEOUT_S = 2.0
 

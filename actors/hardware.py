@@ -8,8 +8,8 @@ import threading
 from actors.base import ConnectorActor, ConnectorContext
 from actors.messages import ApplyOutput, BoardReport, ReadStatus, SetLock, SwitchPhases, Tick
 from actors.model import HardwareOutput
-from actors.ports import Lease
 from drivers.base import Board, BoardStatus, CPState, DriverError, PilotSignal
+from supervisor.tree import Lease
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,6 @@ class Tick:
 
 
 @dataclass(frozen=True)
-class Ping:
-    """Are you alive? Answered with True by every actor (supervision)."""
-
-
-@dataclass(frozen=True)
 class ChaosKill:
     """Fail as if the handler raised (chaos testing)."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from actors.base import ConnectorActor, ConnectorContext
 from actors.messages import ReadMeter, SignReading, Tick
-from actors.ports import Lease
 from drivers.base import Meter, MeterReading
+from supervisor.tree import Lease
 
 
 class MeterActor(ConnectorActor):

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.model import HardwareOutput, Model, Output, Reservation
-from actors.ports import Lease, Publisher
+from actors.ports import Publisher
 from actors.settings import ConnectorSettings
 from drivers.base import MeterReading
+from supervisor.tree import Lease
 
 EVENT_LOG_SIZE = 10_000
 

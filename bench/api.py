@@ -42,7 +42,7 @@ import zmq
 
 from drivers.clock import SystemClock
 from supervisor.api.publisher import PublicationSink, configure_xpub
-from supervisor.bus import Bus
+from supervisor.station.bus import Bus
 
 BIN = Path(sys.executable).parent
 

@@ -11,10 +11,9 @@ import jsonschema
 
 from actors.base import ConnectorActor, ConnectorContext
 from actors.hardware import HardwareActor
-from actors.messages import Ping, Tick
+from actors.messages import Tick
 from actors.meter import MeterActor
 from actors.peers import Roster
-from actors.ports import Lease
 from actors.reservation import ReservationActor
 from actors.session import SessionActor
 from actors.settings import ConnectorSettings
@@ -22,6 +21,7 @@ from actors.state import ConnectorState
 from drivers.base import BoardCapabilities
 from drivers.clock import FakeClock
 from drivers.sim import SimPlant
+from supervisor.tree import Lease, Ping
 
 SCHEMA_PATH = pathlib.Path(__file__).resolve().parents[2] / "shared" / "schemas" / "evse_manager.schema.json"
 if not SCHEMA_PATH.exists():  # a checkout with shared/ beside it, or the copy the tests keep

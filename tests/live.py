@@ -14,8 +14,9 @@ import zmq
 from supervisor.api import ApiServer
 from supervisor.client import Client
 from supervisor.config import load_config
-from supervisor.settings import ApiSettings, StationSettings, SupervisionSettings
+from supervisor.config.settings import ApiSettings, StationSettings
 from supervisor.station import Station
+from supervisor.tree import SupervisionSettings
 
 FAST_SUPERVISION = SupervisionSettings(
     intensity=50, period_s=30, backoff_min_s=0.01, backoff_max_s=0.1, ping_interval_s=0.1, ping_timeout_s=0.4

@@ -1,4 +1,10 @@
-"""Imports point one way: drivers ← actors ← supervisor; only supervisor knows the outside world."""
+"""Imports point one way: drivers ← supervisor.tree ← actors ← the rest of supervisor.
+
+`drivers/` knows nothing of ours; the generic supervision layer (`supervisor.tree`) knows
+pykka alone; `actors/` knows the drivers' contracts and the supervision layer, never the
+outside world (ZeroMQ, MessagePack, YAML, psutil) nor the rest of `supervisor/`. The client
+and evsectl speak the wire, never the station's insides.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +14,47 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-OUTSIDE_WORLD = {"zmq", "msgpack", "yaml", "psutil", "rich"}
-FORBIDDEN = {
+OUTSIDE_WORLD = {"zmq", "msgpack", "yaml", "psutil", "rich", "sqlite3", "websockets", "ocpp", "pymodbus"}
+SUPERVISOR_ABOVE_TREE = {
+    "supervisor.station",
+    "supervisor.config",
+    "supervisor.api",
+    "supervisor.client",
+    "supervisor.cli",
+}
+FORBIDDEN: dict[str, set[str]] = {
     "drivers": {"actors", "supervisor", "pykka"} | OUTSIDE_WORLD,
-    "actors": {"supervisor"} | OUTSIDE_WORLD,
+    "supervisor/tree": {"actors", "drivers"} | SUPERVISOR_ABOVE_TREE | OUTSIDE_WORLD,
+    "actors": SUPERVISOR_ABOVE_TREE | OUTSIDE_WORLD,
+    "supervisor/client": {"actors", "drivers", "supervisor.station", "supervisor.tree", "supervisor.cli"},
 }
 
 
-def imported_roots(path: pathlib.Path) -> set[str]:
-    roots: set[str] = set()
+def imported_modules(path: pathlib.Path) -> set[str]:
+    modules: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+            modules.add(node.module)
+    return modules
+
+
+def offending(modules: set[str], forbidden: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden))
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_a_layer_imports_nothing_above_it(layer: str) -> None:
     offences = {
-        str(path.relative_to(ROOT)): sorted(imported_roots(path) & FORBIDDEN[layer])
+        str(path.relative_to(ROOT)): offending(imported_modules(path), FORBIDDEN[layer])
         for path in (ROOT / layer).rglob("*.py")
     }
-    assert {name: roots for name, roots in offences.items() if roots} == {}
+    assert {name: found for name, found in offences.items() if found} == {}
+
+
+def test_the_rule_catches_an_offence() -> None:
+    assert offending({"supervisor.station.bus", "supervisor.tree"}, FORBIDDEN["actors"]) == [
+        "supervisor.station.bus"
+    ]
+    assert offending({"supervisor.treehouse"}, {"supervisor.tree"}) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from supervisor.bus import Bus
+from supervisor.station.bus import Bus
 
 
 class Backend(Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 import msgpack
 import pykka
 
-from supervisor.errors import Forbidden, Unavailable
+from supervisor.tree import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ class BadArgs(RequestError):
 
 class Busy(RequestError):
     """The connector's queue is full."""
+
+
+class Forbidden(RequestError):
+    """A simulation or chaos command where it is not enabled."""
 
 
 class DeadlineExceeded(RequestError):

@@ -24,6 +24,7 @@ from supervisor.api.protocol import (
     TIMEOUT_MESSAGE,
     BadRequest,
     Busy,
+    Forbidden,
     InvalidRequest,
     Request,
     UnknownEvse,
@@ -35,7 +36,6 @@ from supervisor.api.protocol import (
 )
 from supervisor.api.station_commands import QUICK, StationCommands
 from supervisor.api.workers import Completion, Completions, Job, Run, Waiter, Worker, execute
-from supervisor.errors import Forbidden
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from supervisor.api.publisher import Heartbeat, PublicationSink, configure_xpub
 from supervisor.api.router import STATION_WORKER, RequestLoop
 from supervisor.api.station_commands import StationCommands
 from supervisor.api.workers import Completions, Job, Worker
-from supervisor.settings import ApiSettings
+from supervisor.config.settings import ApiSettings
 
 logger = logging.getLogger(__name__)
 

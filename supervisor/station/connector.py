@@ -23,7 +23,6 @@ from actors.hardware import HardwareActor
 from actors.messages import COMMANDS, ChaosHang, ChaosKill, Tick
 from actors.meter import MeterActor
 from actors.model import Emit, EndReservation, Env, Error, Output, State
-from actors.ports import Lease
 from actors.reservation import ReservationActor
 from actors.session import SessionActor
 from actors.settings import ConnectorSettings
@@ -31,10 +30,8 @@ from actors.state import ConnectorState
 from drivers.base import BoardCapabilities, DriverError, PilotSignal
 from drivers.clock import Clock
 from drivers.sim import SimPlant
-from supervisor.bus import Bus
-from supervisor.errors import Unavailable
-from supervisor.settings import SupervisionSettings
-from supervisor.tree import ChildSpec, SupervisionEvent, Supervisor
+from supervisor.station.bus import Bus
+from supervisor.tree import ChildSpec, Lease, SupervisionEvent, SupervisionSettings, Supervisor, Unavailable
 
 log = logging.getLogger(__name__)
 

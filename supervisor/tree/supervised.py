@@ -9,15 +9,20 @@ hardware safe first, then report.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import pykka
 
-from actors.messages import Ping
-from actors.ports import Lease
+from supervisor.tree.lease import Lease
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ping:
+    """Are you alive? Answered with True by every supervised actor."""
 
 
 class SupervisedActor(pykka.ThreadingActor):

@@ -8,9 +8,10 @@ from typing import Any
 
 import pykka
 
-from actors.ports import Lease
-from actors.supervised import SupervisedActor
-from supervisor.tree import ChildSpec, RestartType, Supervisor
+from supervisor.tree.lease import Lease
+from supervisor.tree.specs import ChildSpec, RestartType
+from supervisor.tree.supervised import SupervisedActor
+from supervisor.tree.supervisor import Supervisor
 
 BuildSupervisor = Callable[[Lease, Callable[[str], None]], Supervisor]
 """Builds the nested supervisor from its lease and the `on_give_up` it must be given."""

@@ -12,7 +12,7 @@ import pytest
 # glibc's threshold unless it is fixed, then print whether a large block is mapped apart.
 PROBE = """
 import ctypes, ctypes.util, sys
-from supervisor import memory
+from supervisor.station import memory
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from actors.messages import Ping
 from drivers.clock import FakeClock
 from supervisor.config import load_config
-from supervisor.connector import ROLES
 from supervisor.station import Station
+from supervisor.station.connector import ROLES
+from supervisor.tree import Ping
 from tests.harness import VARIABLE_TYPES, validate
 
 

@@ -13,11 +13,10 @@ from types import FrameType
 
 import zmq
 
-from supervisor import memory
 from supervisor.api.server import ApiServer
 from supervisor.config import ConfigError, apply_overrides, describe, load_config
-from supervisor.settings import StationSettings
-from supervisor.station import Station
+from supervisor.config.settings import StationSettings
+from supervisor.station import Station, memory
 
 log = logging.getLogger("evse_supervisor")
 

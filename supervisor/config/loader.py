@@ -8,7 +8,6 @@ the working directory of the running station.
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import ipaddress
 import re
 from pathlib import Path
@@ -16,8 +15,10 @@ from pathlib import Path
 from yaml.nodes import MappingNode, SequenceNode
 
 from actors.settings import ConnectorSettings
-from supervisor.config_yaml import INTERVAL, POSITIVE, ConfigError, Doc, Map, Range, got, num
-from supervisor.settings import ApiSettings, SimSettings, StationSettings, SupervisionSettings
+from supervisor.config.settings import ApiSettings, SimSettings, StationSettings
+from supervisor.config.shipped import shipped
+from supervisor.config.yaml_reader import INTERVAL, POSITIVE, ConfigError, Doc, Map, Range, got, num
+from supervisor.tree import SupervisionSettings
 
 __all__ = ["DEFAULT_CONFIG_NAME", "ConfigError", "apply_overrides", "describe", "load_config", "parse_config"]
 
@@ -46,7 +47,7 @@ _CONNECTOR_KEYS += ("lock", "free_charging", "require_accept_new_session", "auth
 def load_config(path: Path | None = None) -> StationSettings:
     """Read and validate a configuration file; ``None`` is the default shipped in the package."""
     if path is None:
-        resource = importlib.resources.files("config").joinpath(DEFAULT_CONFIG_NAME)
+        resource = shipped(DEFAULT_CONFIG_NAME)
         return parse_config(resource.read_text(encoding="utf-8"), DEFAULT_SOURCE)
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -12,14 +12,21 @@ from typing import Any, cast
 import pykka
 import pytest
 
-from actors.ports import Fenced, Lease
-from actors.supervised import SupervisedActor
 from drivers.clock import FakeClock
-from supervisor.backoff import Backoff, IntensityWindow, restart_delay_s
-from supervisor.errors import Unavailable
-from supervisor.nesting import supervisor_child
-from supervisor.settings import SupervisionSettings
-from supervisor.tree import ChildSpec, RestartType, Strategy, SupervisionEvent, Supervisor
+from supervisor.tree import (
+    ChildSpec,
+    Fenced,
+    Lease,
+    RestartType,
+    Strategy,
+    SupervisedActor,
+    SupervisionEvent,
+    SupervisionSettings,
+    Supervisor,
+    Unavailable,
+)
+from supervisor.tree.backoff import Backoff, IntensityWindow, restart_delay_s
+from supervisor.tree.nesting import supervisor_child
 
 WAIT_S = 5.0
 ROLES = ("hardware", "meter", "reservation", "session")

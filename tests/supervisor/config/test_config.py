@@ -15,9 +15,10 @@ from supervisor.config import (
     load_config,
     parse_config,
 )
-from supervisor.settings import ApiSettings, SimSettings, StationSettings, SupervisionSettings
+from supervisor.config.settings import ApiSettings, SimSettings, StationSettings
+from supervisor.tree import SupervisionSettings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "config" / "examples" / "eight-connectors.yaml"
 MINIMAL = ["connectors:", "  - evse_id: A"]
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from actors.model import Emit, SessionEvent
-from actors.ports import Lease
 from supervisor.client import ApiError, Client
+from supervisor.tree import Lease
 from tests.harness import validate
 from tests.live import FAST_SUPERVISION, LiveStation, live_settings
 

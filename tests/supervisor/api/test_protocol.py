@@ -13,6 +13,7 @@ from supervisor.api.commands import COMMANDS, check_args, list_commands, lookup
 from supervisor.api.protocol import (
     BadArgs,
     BadRequest,
+    Forbidden,
     InvalidRequest,
     UnknownCommand,
     decode_request,
@@ -21,7 +22,7 @@ from supervisor.api.protocol import (
     error_code,
 )
 from supervisor.client import Sequencer
-from supervisor.errors import Forbidden, Unavailable
+from supervisor.tree import Unavailable
 
 LIMIT = 65536
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import deque
 
-from supervisor.settings import SupervisionSettings
+from supervisor.tree.settings import SupervisionSettings
 
 JITTER = 0.2  # a delay varies by ±20 %
 

@@ -17,19 +17,30 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pykka
 
-from actors.messages import Ping
-from actors.ports import Lease
-from drivers.clock import Clock, SystemClock
-from supervisor.backoff import Backoff, IntensityWindow
-from supervisor.errors import Unavailable
-from supervisor.settings import SupervisionSettings
-from supervisor.specs import ChildSpec, ChildState, EventKind, RestartType, Strategy, SupervisionEvent
+from supervisor.tree.backoff import Backoff, IntensityWindow
+from supervisor.tree.errors import Unavailable
+from supervisor.tree.lease import Lease
+from supervisor.tree.settings import SupervisionSettings
+from supervisor.tree.specs import ChildSpec, ChildState, EventKind, Strategy, SupervisionEvent
+from supervisor.tree.supervised import Ping
 
-__all__ = ["ChildSpec", "RestartType", "Strategy", "SupervisionEvent", "Supervisor"]
+__all__ = ["Clock", "Supervisor"]
+
+
+class Clock(Protocol):
+    """The time a supervisor measures intervals with (structural: any `monotonic()` will do)."""
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
 
 logger = logging.getLogger(__name__)
 

@@ -6,16 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actors.settings import ConnectorSettings
-
-
-@dataclass(frozen=True)
-class SupervisionSettings:
-    intensity: int = 5  # failures allowed ...
-    period_s: float = 30.0  # ... within this window, per connector
-    backoff_min_s: float = 0.05
-    backoff_max_s: float = 5.0
-    ping_interval_s: float = 0.5
-    ping_timeout_s: float = 1.0
+from supervisor.tree.settings import SupervisionSettings
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import Any
 import psutil
 
 from drivers.clock import Clock, SystemClock
-from supervisor.bus import Bus
-from supervisor.connector import Connector
-from supervisor.settings import StationSettings
+from supervisor.config.settings import StationSettings
+from supervisor.station.bus import Bus
+from supervisor.station.connector import Connector
 from supervisor.tree import SupervisionEvent
 
 log = logging.getLogger(__name__)

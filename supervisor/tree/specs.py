@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import pykka
 
-from actors.ports import Lease
+from supervisor.tree.lease import Lease
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 RestartType = Literal["permanent", "transient", "temporary"]

@@ -1,0 +1,1 @@
+"""The `evse-supervisor` command line: `run` and `check-config`."""

@@ -1,0 +1,36 @@
+"""A supervision tree for pykka actors in the manner of Erlang/OTP; depends on pykka alone.
+
+Child specs and supervision events (`specs`), the restart limits (`settings`, `backoff`),
+the lease that fences a dead generation (`lease`), the actor side of the protocol
+(`supervised`: pings, safe stop, death reports), the supervisor itself (`supervisor`) and
+a supervisor nested as the child of another (`nesting`).
+"""
+
+from supervisor.tree.backoff import Backoff, IntensityWindow
+from supervisor.tree.errors import Unavailable
+from supervisor.tree.lease import Fenced, Lease
+from supervisor.tree.nesting import SupervisorActor
+from supervisor.tree.settings import SupervisionSettings
+from supervisor.tree.specs import ChildSpec, ChildState, EventKind, RestartType, Strategy, SupervisionEvent
+from supervisor.tree.supervised import Ping, SupervisedActor
+from supervisor.tree.supervisor import Clock, Supervisor
+
+__all__ = [
+    "Backoff",
+    "ChildSpec",
+    "ChildState",
+    "Clock",
+    "EventKind",
+    "Fenced",
+    "IntensityWindow",
+    "Lease",
+    "Ping",
+    "RestartType",
+    "Strategy",
+    "SupervisedActor",
+    "SupervisionEvent",
+    "SupervisionSettings",
+    "Supervisor",
+    "SupervisorActor",
+    "Unavailable",
+]
