@@ -1,9 +1,8 @@
 """The station: its connectors, the publication bus, the ticker; what the API layer calls.
 
-The station's level of the supervision tree is one_for_one over the connectors, none of
-them restarted by the station itself: each connector's supervisor runs on its own, so a
-failure, a restart or a give-up stays on its connector; a connector given up stays
-Faulted until an operator's `disable` + `enable` starts its supervisor again.
+The station supervises no connector itself: each connector's supervisor is the top of
+its own tree, so a failure, a restart or a give-up stays on its connector; a connector
+given up stays Faulted until an operator's `disable` + `enable` starts its supervisor again.
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Child specs and supervision events (`specs`), the restart limits (`settings`, `backoff`),
 the lease that fences a dead generation (`lease`), the actor side of the protocol
-(`supervised`: pings, safe stop, death reports), the supervisor itself (`supervisor`) and
-a supervisor nested as the child of another (`nesting`).
+(`supervised`: handshake, busy marks, safe stop, death reports), the supervisor itself
+(`supervisor`) made of the pure failure plan (`plan`), the child table (`children`), the
+health scan (`health`), the stable addresses (`addressing`) and what runs it (`runner`),
+and a supervisor nested as the child of another (`nesting`).
 """
 
 from supervisor.tree.backoff import Backoff, IntensityWindow

@@ -55,9 +55,13 @@ class IntensityWindow:
     def record(self, now_s: float) -> bool:
         """Record a failure at `now_s`; True when the window now holds too many."""
         self._failures_s.append(now_s)
+        return self.recent(now_s) > self._intensity
+
+    def recent(self, now_s: float) -> int:
+        """How many failures the window holds at `now_s`."""
         while self._failures_s and now_s - self._failures_s[0] >= self._period_s:
             self._failures_s.popleft()
-        return len(self._failures_s) > self._intensity
+        return len(self._failures_s)
 
     def count(self) -> int:
         return len(self._failures_s)

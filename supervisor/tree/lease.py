@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 
@@ -13,7 +14,9 @@ class Lease:
     """The right of one actor generation to act; revoked when the generation is abandoned.
 
     Drivers, state writes and publications of an actor go through its lease, so that a
-    hung generation that wakes up after it was replaced changes nothing.
+    hung generation that wakes up after it was replaced changes nothing. The lease also
+    shows since when the generation has been in its current handler (`busy_since_s`, on
+    `clock`), which is how its supervisor finds a hung actor without asking it.
     """
 
     def __init__(
@@ -22,12 +25,23 @@ class Lease:
         generation: int,
         on_failure: Callable[[str], None] | None = None,
         on_exit: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.role = role
         self.generation = generation
         self._valid = True
         self._on_failure = on_failure
         self._on_exit = on_exit
+        self._clock = clock
+        self.busy_since_s: float | None = None  # when the current handler began; None between them
+
+    def enter(self) -> None:
+        """The generation begins to handle a message."""
+        self.busy_since_s = self._clock()
+
+    def leave(self) -> None:
+        """The generation is done with the message."""
+        self.busy_since_s = None
 
     def report_failure(self, reason: str) -> None:
         """The generation died abnormally: tell its supervisor (never blocks)."""

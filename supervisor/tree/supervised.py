@@ -1,7 +1,9 @@
 """The actor side of supervision: answer pings, leave the hardware safe, report the death.
 
 A supervisor learns of an actor's death from its lease (`report_failure`, `report_exit`)
-and of a hang from a `Ping` left unanswered. pykka calls `on_failure` when a told
+and of a hang from the lease's `busy_since_s`: every message is handled between
+`lease.enter()` and `lease.leave()`, so a handler that runs too long shows. A new
+generation answers a `Ping` once its `on_start` is done. pykka calls `on_failure` when a told
 message's handler raised, and `on_stop` on a normal stop; both make the actor's
 hardware safe first, then report.
 """
@@ -33,6 +35,14 @@ class SupervisedActor(pykka.ThreadingActor):
     def __init__(self, lease: Lease) -> None:
         super().__init__()
         self.lease = lease
+
+    def _handle_receive(self, message: Any) -> Any:
+        # pykka (4.x) hands every message, proxy calls and stops included, to this method.
+        self.lease.enter()
+        try:
+            return super()._handle_receive(message)
+        finally:
+            self.lease.leave()
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Ping):

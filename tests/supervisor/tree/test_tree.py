@@ -455,10 +455,11 @@ def test_a_hung_actor_is_found_by_ping_fenced_and_replaced(h: Harness) -> None:
     gate = h.gate()
     sup.ref("meter").tell(gate)
     assert gate.entered.wait(WAIT_S)
-    h.clock.advance(LIMITS.ping_interval_s)
-    sup.poll()  # pings go out
-    wait_until(lambda: sup.pings_outstanding() == ["meter"])
-    h.clock.advance(LIMITS.ping_timeout_s)
+    assert list(sup.busy_since()) == ["meter"]
+    h.clock.advance(LIMITS.ping_timeout_s * 0.9)
+    sup.poll()
+    assert sup.describe()["actors"][1]["state"] == "running"  # busy, not hung yet
+    h.clock.advance(LIMITS.ping_timeout_s * 0.1)
     sup.poll()
     hung = h.events.wait("hung", "meter")
     assert hung.generation == 1

@@ -1,0 +1,107 @@
+"""Stable addresses: reach a role's current generation, through a restart within a deadline.
+
+A request that meets a restart waits for the new generation until its deadline, and is
+resent only when the old one never handled it, so no request is lost or run twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from supervisor.tree.children import ChildTable
+from supervisor.tree.errors import Unavailable
+
+__all__ = ["Addresses"]
+
+_WAIT_SLICE_S = 0.05  # real seconds between looks at the table while an answer is awaited
+
+
+class _Superseded(Exception):
+    """The generation an ask was sent to was fenced before it answered."""
+
+
+class Addresses:
+    """Asks and refs by role over one supervisor's child table; `now` is its clock."""
+
+    def __init__(self, table: ChildTable, now: Callable[[], float]) -> None:
+        self._table = table
+        self._now = now
+
+    def ref(self, role: str) -> pykka.ActorRef[Any]:
+        """The running generation of `role`; Unavailable when there is none right now."""
+        return self._table.ref(role)
+
+    def wait_ref(self, role: str, deadline_s: float) -> pykka.ActorRef[Any]:
+        """The running generation of `role`, waiting through a restart until the deadline."""
+        return self._table.wait_ref(role, deadline_s, None, self._now)
+
+    def ask(self, role: str, message: Any, timeout_s: float) -> Any:
+        """Ask the current generation of `role`; resend to a new generation only if never handled.
+
+        pykka fails an ask with ActorDeadError in exactly two places, both before the
+        message reaches a handler: at ask time when the actor is already stopped, and in
+        the dying actor's teardown for every message still queued. Both name the actor;
+        an ActorDeadError from elsewhere (a handler that asked a dead peer) is re-raised.
+        A message queued behind a hung generation is resent once that generation is
+        fenced: whenever the stale one gets to it, its revoked lease refuses every effect.
+        A timeout is raised as pykka.Timeout: the message may still run (fenced).
+        """
+        deadline_s = self._now() + timeout_s
+        stale: pykka.ActorRef[Any] | None = None
+        while True:
+            ref = self._table.wait_ref(role, deadline_s, stale, self._now)
+            future = ref.ask(message, block=False)
+            try:
+                return self._await(role, ref, future, deadline_s, self._now)
+            except pykka.ActorDeadError as exc:
+                if not _never_handled(exc, ref):
+                    raise
+            except _Superseded:
+                pass
+            stale = ref
+
+    def ask_running(self, role: str, message: Any, timeout_s: float) -> Any:
+        """Ask the running generation without waiting through a restart (for actors asking peers).
+
+        Unavailable at once when `role` is not running, and as soon as the generation asked
+        is retired (dead, hung, stopped) while the answer is awaited; pykka.Timeout after
+        `timeout_s` real seconds.
+        """
+        name = self._table.name
+        ref = self._table.ref(role)
+        deadline_s = time.monotonic() + timeout_s
+        try:
+            return self._await(role, ref, ref.ask(message, block=False), deadline_s, time.monotonic)
+        except _Superseded:
+            raise Unavailable(f"{name}/{role} was retired while asked") from None
+        except pykka.ActorDeadError as exc:
+            if not _never_handled(exc, ref):
+                raise
+            raise Unavailable(f"{name}/{role} died before it answered") from None
+
+    def _await(
+        self,
+        role: str,
+        ref: pykka.ActorRef[Any],
+        future: pykka.Future[Any],
+        deadline_s: float,
+        now: Callable[[], float],
+    ) -> Any:
+        while True:
+            remaining_s = deadline_s - now()
+            if remaining_s <= 0:
+                raise pykka.Timeout(f"{self._table.name}/{role} did not answer in time")
+            try:
+                return future.get(timeout=min(remaining_s, _WAIT_SLICE_S))
+            except pykka.Timeout:
+                if not self._table.is_current(role, ref):
+                    raise _Superseded() from None
+
+
+def _never_handled(exc: pykka.ActorDeadError, ref: pykka.ActorRef[Any]) -> bool:
+    """True when pykka raised `exc` for `ref` itself before the message reached a handler."""
+    return str(exc) in (f"{ref} not found", f"{ref} stopped before handling the message")
