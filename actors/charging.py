@@ -21,9 +21,11 @@ from actors.messages import (
     Enable,
     ForceUnlock,
     PauseCharging,
+    PhasesSwitched,
     ResumeCharging,
     SetFaulted,
     SetLocalMaxCurrent,
+    SwitchThreePhases,
     Tick,
 )
 from actors.model import (
@@ -34,6 +36,8 @@ from actors.model import (
     Error,
     Model,
     Output,
+    Pending,
+    PhaseSwitch,
     PreAuth,
     Reservation,
     Session,
@@ -131,7 +135,8 @@ def _close_session(model: Model, env: Env) -> Step:
     """The car left: SessionFinished, and the connector returns to its configured phases."""
     finished = _emit(model, SessionEvent.SessionFinished)
     model = replace(model, session=None, finished=env.settings.require_accept_new_session)
-    return Step(model, (finished,))
+    configured = _to_configured_phases(model, env)
+    return Step(configured.model, (finished, *configured.outputs))
 
 
 def _cancel(model: Model, reason: str) -> Step:
@@ -319,6 +324,45 @@ def _force_unlock(model: Model, command: ForceUnlock, env: Env) -> Step:
     return Step(cancelled.model, (*cancelled.outputs, Unlock()))
 
 
+# --- phases -------------------------------------------------------------------------------------
+
+
+def _switch_three_phases(model: Model, command: SwitchThreePhases, env: Env) -> Step:
+    """Answered when the switch ended; one switch at a time, the next command waits for it."""
+    if not env.settings.phase_switching:
+        return Step(model, reply="Error_NotSupported")
+    if _authorized_uncancelled(model) is None:
+        return Step(model, reply="Error_NotCharging")
+    if model.switching_to is not None:
+        return Step(model, reply=Pending.AFTER_SWITCH)
+    if model.three_phases == command.three_phases:
+        return Step(model, reply="Success")
+    return _begin_switch(model, command.three_phases, Pending.SWITCH_RESULT)
+
+
+def _begin_switch(model: Model, three_phases: bool, reply: Any = None) -> Step:
+    return Step(replace(model, switching_to=three_phases), (PhaseSwitch(three_phases),), reply)
+
+
+def _phases_switched(model: Model, message: PhasesSwitched, env: Env) -> Step:
+    """A switch ended: the board's mode now; without a session, back to the configured phases."""
+    model = replace(model, three_phases=message.three_phases, switching_to=None)
+    return replace(_to_configured_phases(model, env), reply=message.result)
+
+
+def _to_configured_phases(model: Model, env: Env) -> Step:
+    """Outside a session a connector that can switch goes back to its configured phases."""
+    configured = env.settings.phases == 3
+    if (
+        model.session is not None
+        or not env.settings.phase_switching
+        or model.switching_to is not None
+        or model.three_phases == configured
+    ):
+        return Step(model)
+    return _begin_switch(model, configured)
+
+
 def _on_board_message(model: Model, message: BoardReport, env: Env) -> Step:
     return _on_board(model, message, env)
 
@@ -338,6 +382,8 @@ TRANSITIONS: dict[type, Handler] = {
     Authorize: _authorize,
     SetLocalMaxCurrent: _set_local_max_current,
     ForceUnlock: _force_unlock,
+    SwitchThreePhases: _switch_three_phases,
+    PhasesSwitched: _phases_switched,
 }
 
 

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import logging
-import threading
+from dataclasses import dataclass
 
 from actors.base import ConnectorActor, ConnectorContext
-from actors.messages import ApplyOutput, BoardReport, ReadStatus, SetLock, SwitchPhases, Tick
+from actors.messages import ApplyOutput, BoardReport, PhasesSwitched, ReadStatus, SetLock, SwitchPhases, Tick
 from actors.model import HardwareOutput
 from drivers.base import Board, BoardStatus, CPState, DriverError, PilotSignal
 from supervisor.tree import Lease
 
 log = logging.getLogger(__name__)
 
-PHASE_SWITCH_WAIT_S = 3.0
-_PHASE_SWITCH_POLL_S = 0.02
+PHASE_SWITCH_WAIT_S = 3.0  # how long the car may take to stop drawing
+_STOPPED_BELOW_A = 1.0
+
+
+@dataclass
+class _PhaseSwitch:
+    """A phase switch in flight: its mode, what to drive once it ended, when the car must have stopped."""
+
+    three_phases: bool
+    restore: HardwareOutput | None
+    deadline_s: float
 
 
 class HardwareActor(ConnectorActor):
@@ -32,6 +41,7 @@ class HardwareActor(ConnectorActor):
         super().__init__(ctx, lease)
         self._last_status: BoardStatus | None = None
         self._next_telemetry_at = 0.0
+        self._switch: _PhaseSwitch | None = None
 
     @property
     def board(self) -> Board:
@@ -54,7 +64,9 @@ class HardwareActor(ConnectorActor):
 
     def _tick(self, message: Tick) -> None:
         status = self.board.status()
-        if status != self._last_status:
+        if self._switch is not None:
+            self._continue_switch(self._switch, status)  # a status mid-switch is not reported
+        elif status != self._last_status:
             self._last_status = status
             self.ctx.peers.tell("session", BoardReport(status))
         now = self.ctx.clock.monotonic()
@@ -68,15 +80,23 @@ class HardwareActor(ConnectorActor):
         return status
 
     def _apply(self, message: ApplyOutput) -> bool:
-        """Drive pilot, relays and lock; power goes off before anything else. True if the lock obeyed."""
+        """Drive pilot, relays and lock; power goes off before anything else. True if the lock obeyed.
+
+        During a phase switch the output waits for its end, but power off and F are driven now.
+        """
         output = message.output
         board = self.board
         previous = self.ctx.state.applied_output
         if not output.power_allowed:
             board.allow_power(False)
-        board.set_pilot(output.pilot)
-        if output.power_allowed:
-            board.allow_power(True)
+        if self._switch is not None:
+            self._switch.restore = output
+            if output.pilot.mode == "F":
+                board.set_pilot(output.pilot)
+        else:
+            board.set_pilot(output.pilot)
+            if output.power_allowed:
+                board.allow_power(True)
         lock_ok = True
         if self.ctx.settings.lock and (previous is None or previous.locked != output.locked):
             lock_ok = board.set_lock(output.locked)
@@ -88,33 +108,40 @@ class HardwareActor(ConnectorActor):
             return False
         return self.board.set_lock(message.locked)
 
-    def _switch_phases(self, message: SwitchPhases) -> str:
-        """X1, wait for the car to stop drawing, relays open, switch, then back as before."""
+    def _switch_phases(self, message: SwitchPhases) -> bool:
+        """Begin a switch: X1 now; the ticks wait for the car to stop drawing (a switch in flight
+        takes the new mode). `PhasesSwitched` tells the session when it ended."""
+        if self._switch is not None:
+            self._switch.three_phases = message.three_phases
+            return True
+        self.board.set_pilot(PilotSignal.x1())
+        deadline_s = self.ctx.clock.monotonic() + PHASE_SWITCH_WAIT_S
+        self._switch = _PhaseSwitch(message.three_phases, self.ctx.state.applied_output, deadline_s)
+        return True
+
+    def _continue_switch(self, switch: _PhaseSwitch, status: BoardStatus) -> None:
+        """Once the car stopped drawing: relays open, switch, then back as before; at the deadline,
+        back as before (Error_Hardware)."""
+        stopped = status.cp not in (CPState.C, CPState.D) and max(status.currents_a) < _STOPPED_BELOW_A
+        if not stopped and self.ctx.clock.monotonic() < switch.deadline_s:
+            return
+        self._switch = None
+        switched = stopped and self._switch_now(switch.three_phases)
+        self._restore(switch.restore)
+        result = "Success" if switched else "Error_Hardware"
+        self.ctx.peers.tell(
+            "session", PhasesSwitched(result, switch.three_phases if switched else status.three_phases)
+        )
+
+    def _switch_now(self, three_phases: bool) -> bool:
         board = self.board
-        restore = self.ctx.state.applied_output
-        board.set_pilot(PilotSignal.x1())
-        if not self._car_stopped_drawing(board):
-            self._restore(restore)
-            return "Error_Hardware"
-        board.allow_power(False)
         try:
-            board.switch_phases(message.three_phases)
+            board.allow_power(False)
+            board.switch_phases(three_phases)
         except DriverError as exc:
             log.warning("evse %d: phase switch failed: %s", self.ctx.settings.index, exc)
-            self._restore(restore)
-            return "Error_Hardware"
-        self._restore(restore)
-        return "Success"
-
-    def _car_stopped_drawing(self, board: Board) -> bool:
-        waited = 0.0
-        while waited <= PHASE_SWITCH_WAIT_S:
-            status = board.status()
-            if status.cp not in (CPState.C, CPState.D) and max(status.currents_a) < 1.0:
-                return True
-            threading.Event().wait(_PHASE_SWITCH_POLL_S)
-            waited += _PHASE_SWITCH_POLL_S
-        return False
+            return False
+        return True
 
     def _restore(self, output: HardwareOutput | None) -> None:
         if output is not None:

@@ -30,6 +30,14 @@ class BoardReport:
     status: BoardStatus
 
 
+@dataclass(frozen=True)
+class PhasesSwitched:
+    """A phase switch ended (told by the hardware actor): its result and the board's mode now."""
+
+    result: str  # SwitchThreePhasesWhileChargingResult
+    three_phases: bool
+
+
 # Commands of the evse_manager interface (asks to the session actor)
 @dataclass(frozen=True)
 class Enable:
@@ -123,6 +131,8 @@ class SetLock:
 
 @dataclass(frozen=True)
 class SwitchPhases:
+    """Begin a phase switch: answered at once; `PhasesSwitched` is told when it ended."""
+
     three_phases: bool
 
 

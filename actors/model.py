@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 from actors.settings import ConnectorSettings
 from drivers.base import CPState, PilotSignal
@@ -126,6 +126,7 @@ class Model:
     pre_auth: PreAuth | None = None
     overdraw_since: float | None = None
     last_currents_a: tuple[float, ...] = (0.0, 0.0, 0.0)
+    switching_to: bool | None = None  # three_phases of a phase switch in flight
 
     @property
     def session_uuid(self) -> str:
@@ -180,4 +181,18 @@ class Unlock:
     """Open the connector lock (after the events before it were published)."""
 
 
-Output = Emit | EndReservation | Unlock
+@dataclass(frozen=True)
+class PhaseSwitch:
+    """Begin switching to three phases (or one); its end comes back as `PhasesSwitched`."""
+
+    three_phases: bool
+
+
+Output = Emit | EndReservation | Unlock | PhaseSwitch
+
+
+class Pending(Enum):
+    """A reply a step cannot give yet; the actor gives it later."""
+
+    SWITCH_RESULT = "the result of the phase switch this step began, once it ended"
+    AFTER_SWITCH = "this command's own reply, stepped again once the phase switch in flight ended"

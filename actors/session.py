@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import deque
 from dataclasses import replace
+from types import TracebackType
 from typing import Any
 
 from actors import charging, states
-from actors.base import ASK_TIMEOUT_S, ConnectorActor
+from actors.base import ASK_TIMEOUT_S, ConnectorActor, ConnectorContext
 from actors.events import event_value, reading_context
 from actors.messages import (
     ApplyOutput,
@@ -17,6 +19,7 @@ from actors.messages import (
     Disable,
     EndReservationNow,
     GetSignedMeterValue,
+    PhasesSwitched,
     ReadMeter,
     ReadStatus,
     ReserveNow,
@@ -25,12 +28,12 @@ from actors.messages import (
     SignReading,
     StoreReservation,
     SwitchPhases,
-    SwitchThreePhases,
     Tick,
 )
-from actors.model import Emit, EndReservation, Env, Reservation, SessionEvent, Unlock
+from actors.model import Emit, EndReservation, Env, Pending, PhaseSwitch, Reservation, SessionEvent, Unlock
 from actors.reservation import reservation_verdict
 from drivers.base import MeterReading, ReadingContext
+from supervisor.tree import Later, Laters, Lease
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +46,19 @@ class SessionActor(ConnectorActor):
     role = "session"
     handlers = {
         **ConnectorActor.handlers,
-        **dict.fromkeys(charging.TRANSITIONS, "_machine"),
+        **dict.fromkeys(charging.TRANSITIONS, "_command"),
         Tick: "_tick",
+        PhasesSwitched: "_phases_switched",
         ReserveNow: "_reserve_now",
         CancelReservation: "_cancel_reservation",
-        SwitchThreePhases: "_switch_three_phases",
         GetSignedMeterValue: "_signed_meter_value",
     }
+
+    def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
+        super().__init__(ctx, lease)
+        self._laters = Laters(lease)
+        self._switch_waiters: list[Later] = []  # replies owed when the phase switch in flight ends
+        self._after_switch: deque[tuple[object, Later]] = deque()  # commands stepped after it
 
     def on_start(self) -> None:
         """Take up the connector where the last generation left it, as the hardware sees it now.
@@ -59,6 +68,9 @@ class SessionActor(ConnectorActor):
         its next generation reports the board on its first tick.
         """
         self._deliver_outbox(None)
+        switching_to = self.ctx.state.model.switching_to
+        if switching_to is not None:  # the hardware ends it and tells us; a new one begins it again
+            self._begin_phase_switch(switching_to)
         try:
             status = self.ctx.peers.ask("hardware", ReadStatus(), ASK_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - see the docstring
@@ -66,11 +78,51 @@ class SessionActor(ConnectorActor):
             return
         self._machine(BoardReport(status))
 
+    def on_stop(self) -> None:
+        self._laters.fail_all(f"the evse {self.ctx.settings.index} session actor stopped before it answered")
+        super().on_stop()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._laters.fail_all(f"the evse {self.ctx.settings.index} session actor died before it answered")
+        super().on_failure(exception_type, exception_value, traceback)
+
     # --- the state machine -------------------------------------------------------------------
 
     def _env(self) -> Env:
         state = self.ctx.state
         return Env(self.ctx.settings, state.reservation, self.ctx.clock.monotonic(), _new_uuid)
+
+    def _command(self, message: object) -> Any:
+        """A message of the state table; a reply the step cannot give yet comes as a `Later`."""
+        return self._owe(message, self._machine(message))
+
+    def _owe(self, message: object, reply: Any, later: Later | None = None) -> Any:
+        """The reply (given to `later` if one was owed), or the `Later` that gives it when it can."""
+        if not isinstance(reply, Pending):
+            if later is not None:
+                later.resolve(reply)
+            return reply
+        later = later or self._laters.owe()
+        if reply is Pending.SWITCH_RESULT:
+            self._switch_waiters.append(later)
+        else:
+            self._after_switch.append((message, later))
+        return later
+
+    def _phases_switched(self, message: PhasesSwitched) -> None:
+        """A switch ended: its result to those who asked for it, then the commands that waited."""
+        result = self._machine(message)
+        waiters, self._switch_waiters = self._switch_waiters, []
+        for later in waiters:
+            later.resolve(result)
+        queued, self._after_switch = self._after_switch, deque()
+        for command, owed in queued:
+            self._owe(command, self._machine(command), owed)
 
     def _machine(self, message: object) -> Any:
         before = self.ctx.state.model
@@ -80,8 +132,6 @@ class SessionActor(ConnectorActor):
         self.ctx.state.set_model(self.lease, result.model, result.outputs)
         hardware_ok = self._sync_hardware()
         reply = self._deliver_outbox(result.reply)
-        if before.session is not None and result.model.session is None:
-            self._restore_configured_phases()
         self._publish_limits()
         return self._hardware_reply(message, reply, hardware_ok)
 
@@ -97,8 +147,18 @@ class SessionActor(ConnectorActor):
                 self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)
             elif isinstance(output, Unlock):
                 reply = self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S)
+            elif isinstance(output, PhaseSwitch):
+                self._begin_phase_switch(output.three_phases)
             state.pop_output(self.lease)
         return reply
+
+    def _begin_phase_switch(self, three_phases: bool) -> None:
+        """The hardware answers at once and tells `PhasesSwitched` when the switch ended."""
+        try:
+            self.ctx.peers.ask("hardware", SwitchPhases(three_phases), ASK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - a board that fails is Error_Hardware, not a crash
+            log.warning("evse %d: phase switch failed: %r", self.ctx.settings.index, exc)
+            self.actor_ref.tell(PhasesSwitched("Error_Hardware", self.ctx.state.model.three_phases))
 
     @staticmethod
     def _hardware_reply(message: object, reply: Any, hardware_ok: bool) -> Any:
@@ -204,34 +264,6 @@ class SessionActor(ConnectorActor):
     def _cancel_reservation(self, message: CancelReservation) -> bool:
         ended: bool = self.ctx.peers.ask("reservation", EndReservationNow("Cancelled"), ASK_TIMEOUT_S)
         return ended
-
-    def _switch_three_phases(self, message: SwitchThreePhases) -> str:
-        model = self.ctx.state.model
-        if not self.ctx.settings.phase_switching:
-            return "Error_NotSupported"
-        session = model.session
-        if session is None or not session.authorized or session.cancelled:
-            return "Error_NotCharging"
-        if model.three_phases == message.three_phases:
-            return "Success"
-        return self._switch_phases(message.three_phases)
-
-    def _switch_phases(self, three_phases: bool) -> str:
-        try:
-            result: str = self.ctx.peers.ask("hardware", SwitchPhases(three_phases), ASK_TIMEOUT_S + 3.0)
-        except Exception as exc:  # noqa: BLE001 - a board that fails is Error_Hardware, not a crash
-            log.warning("evse %d: phase switch failed: %r", self.ctx.settings.index, exc)
-            return "Error_Hardware"
-        if result == "Success":
-            model = self.ctx.state.model
-            self.ctx.state.set_model(self.lease, replace(model, three_phases=three_phases))
-            self._publish_limits()
-        return result
-
-    def _restore_configured_phases(self) -> None:
-        configured = self.ctx.settings.phases == 3
-        if self.ctx.settings.phase_switching and self.ctx.state.model.three_phases != configured:
-            self._switch_phases(configured)
 
     def _signed_meter_value(self, message: GetSignedMeterValue) -> str:
         session = self.ctx.state.model.session

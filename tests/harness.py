@@ -21,7 +21,7 @@ from actors.state import ConnectorState
 from drivers.base import BoardCapabilities
 from drivers.clock import FakeClock
 from drivers.sim import SimPlant
-from supervisor.tree import Lease, Ping
+from supervisor.tree import Lease, Ping, answer
 
 SCHEMA_PATH = pathlib.Path(__file__).resolve().parents[2] / "shared" / "schemas" / "evse_manager.schema.json"
 if not SCHEMA_PATH.exists():  # a checkout with shared/ beside it, or the copy the tests keep
@@ -114,9 +114,10 @@ class Rig:
             self.tick()
 
     def ask(self, message: object) -> Any:
+        """Ask the session actor, let the connector react, then its answer (also one it gives later)."""
         result = self.roster.ask("session", message, 10.0)
         self.settle()
-        return result
+        return answer(result, 10.0)
 
     def events(self) -> list[str]:
         return [value["event"] for value in self.recorder.values("session_events")]

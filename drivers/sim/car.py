@@ -23,6 +23,7 @@ class SimCar:
     max_current_a: float
     phases: int
     needs_ventilation: bool
+    stop_delay_s: float = 0.0  # how long it goes on drawing once the PWM is gone (a slow car)
     paused: bool = False
 
     def __post_init__(self) -> None:
@@ -31,14 +32,17 @@ class SimCar:
         _check(0.0 <= self.target_soc <= 1.0, f"target_soc must be from 0 to 1, got {self.target_soc}")
         _check(self.max_current_a > 0, f"max_current_a must be above 0, got {self.max_current_a}")
         _check(self.phases in (1, 3), f"phases must be 1 or 3, got {self.phases}")
+        _check(self.stop_delay_s >= 0, f"stop_delay_s must be 0 or more, got {self.stop_delay_s}")
 
     @property
     def full(self) -> bool:
         return self.soc >= self.target_soc - SOC_EPSILON
 
-    def cp(self, pilot: PilotSignal, ventilation_fault: bool) -> CPState:
-        """What the car shows on the pilot: B unless PWM is on and it wants power."""
-        if pilot.mode != "PWM" or self.paused or self.full:
+    def cp(self, pilot: PilotSignal, ventilation_fault: bool, pwm_gone_for_s: float | None = None) -> CPState:
+        """What the car shows on the pilot: B unless PWM is on (or went off less than
+        `stop_delay_s` ago) and it wants power."""
+        offered = pilot.mode == "PWM" or (pwm_gone_for_s is not None and pwm_gone_for_s < self.stop_delay_s)
+        if not offered or self.paused or self.full:
             return CPState.B
         return CPState.D if self.needs_ventilation or ventilation_fault else CPState.C
 

@@ -57,6 +57,8 @@ class SimHardware:
         self._time_scale = time_scale
         self._last_s = clock.monotonic()
         self._pilot = PilotSignal.x1()
+        self._pwm_gone_s: float | None = None  # when the PWM last went off (clock seconds)
+        self._last_pwm_a = 0.0  # the current it offered then
         self._power_allowed = False
         self._locked = False
         self._three_phases = capabilities.phases == 3
@@ -83,6 +85,10 @@ class SimHardware:
     def set_pilot(self, signal: PilotSignal) -> None:
         with self.lock:
             self._advance()
+            if signal.mode == "PWM":
+                self._pwm_gone_s = None
+            elif self._pilot.mode == "PWM":
+                self._pwm_gone_s, self._last_pwm_a = self.clock.monotonic(), self._pilot.current_a()
             self._pilot = signal
 
     def allow_power(self, allowed: bool) -> None:
@@ -188,12 +194,18 @@ class SimHardware:
             return CPState.E
         if self._car is None:
             return CPState.A
-        return self._car.cp(self._pilot, "ventilation" in self._faults)
+        gone_for_s = None if self._pwm_gone_s is None else self.clock.monotonic() - self._pwm_gone_s
+        return self._car.cp(self._pilot, "ventilation" in self._faults, gone_for_s)
+
+    def _offered_a(self) -> float:
+        """The current the car may take: the PWM's, or the last PWM's while a slow car stops."""
+        return self._pilot.current_a() if self._pilot.mode == "PWM" else self._last_pwm_a
 
     def _drawing(self) -> bool:
-        """The relays are closed (as commanded) and the car takes power."""
+        """The relays are closed (as commanded) and the car takes power (it shows C or D only
+        under PWM, or while a slow car stops drawing)."""
         tripped = "rcd" in self._faults or "overcurrent" in self._faults
-        return self._power_allowed and self._pilot.mode == "PWM" and self._cp() in _DRAWING_CP and not tripped
+        return self._power_allowed and self._cp() in _DRAWING_CP and not tripped
 
     def _relais_on(self) -> bool:
         return self._drawing() or "relay_weld" in self._faults
@@ -201,7 +213,7 @@ class SimHardware:
     def _currents(self) -> Currents:
         if self._car is None or not self._drawing():
             return (0.0, 0.0, 0.0)
-        per_phase_a = self._car.current_a(self._pilot.current_a(), "overdraw" in self._faults)
+        per_phase_a = self._car.current_a(self._offered_a(), "overdraw" in self._faults)
         if self._car.phases == 3 and self._three_phases:
             return (per_phase_a, per_phase_a, per_phase_a)
         return (per_phase_a, 0.0, 0.0)

@@ -27,9 +27,13 @@ class SimControls:
         max_current_a: float = 32,
         phases: int = 3,
         needs_ventilation: bool = False,
+        stop_delay_s: float = 0.0,
     ) -> bool:
-        """Plug a car in (CP B); ValueError for impossible car parameters."""
-        car = SimCar(capacity_wh, soc, target_soc, max_current_a, phases, needs_ventilation)
+        """Plug a car in (CP B); ValueError for impossible car parameters.
+
+        A car with `stop_delay_s` goes on drawing that long after the PWM is gone (a slow car).
+        """
+        car = SimCar(capacity_wh, soc, target_soc, max_current_a, phases, needs_ventilation, stop_delay_s)
         return self._hw.plug_in(car)
 
     def unplug(self) -> bool:

@@ -121,6 +121,7 @@ _TABLE = (
         max_current_a=Arg("number", optional=True, min=0, max=80),
         phases=Arg("int", optional=True, enum=(1, 3)),
         needs_ventilation=Arg("bool", optional=True),
+        stop_delay_s=Arg("number", optional=True, min=0, max=10),
     ),
     _evse("sim_unplug", only="sim"),
     _evse("sim_ev_pause", only="sim"),

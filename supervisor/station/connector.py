@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import pathlib
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +32,15 @@ from drivers.base import BoardCapabilities, DriverError, PilotSignal
 from drivers.clock import Clock
 from drivers.sim import SimPlant
 from supervisor.station.bus import Bus
-from supervisor.tree import ChildSpec, Lease, SupervisionEvent, SupervisionSettings, Supervisor, Unavailable
+from supervisor.tree import (
+    ChildSpec,
+    Lease,
+    SupervisionEvent,
+    SupervisionSettings,
+    Supervisor,
+    Unavailable,
+    answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +175,13 @@ class Connector:
             raise ValueError(f"unknown connector command {command!r}")
         if self.tree.state == "gave_up":
             return self._call_given_up(command, message_class(**args), timeout_s)
-        return self.tree.ask("session", message_class(**args), timeout_s)
+        return self._ask_session(message_class(**args), timeout_s)
+
+    def _ask_session(self, message: object, timeout_s: float) -> Any:
+        """The session actor's answer, also one it gives later (waiting on the hardware)."""
+        deadline_s = time.monotonic() + timeout_s
+        reply = self.tree.ask("session", message, timeout_s)
+        return answer(reply, max(0.0, deadline_s - time.monotonic()))
 
     def _call_given_up(self, command: str, message: object, timeout_s: float) -> Any:
         if command not in _ALWAYS_ANSWERED:
@@ -174,7 +189,7 @@ class Connector:
                 f"evse {self.index} was given up after repeated failures; disable then enable it"
             )
         self.tree.start()
-        return self.tree.ask("session", message, timeout_s)
+        return self._ask_session(message, timeout_s)
 
     def _chaos(self, command: str, args: dict[str, Any], timeout_s: float) -> bool:
         """Tell the actor to fail or hang; one restarting meanwhile is waited for, like any command."""

@@ -10,6 +10,7 @@ and a supervisor nested as the child of another (`nesting`).
 
 from supervisor.tree.backoff import Backoff, IntensityWindow
 from supervisor.tree.errors import Unavailable
+from supervisor.tree.later import Abandoned, Later, Laters, answer
 from supervisor.tree.lease import Fenced, Lease
 from supervisor.tree.nesting import SupervisorActor
 from supervisor.tree.settings import SupervisionSettings
@@ -18,6 +19,7 @@ from supervisor.tree.supervised import Ping, SupervisedActor
 from supervisor.tree.supervisor import Clock, Supervisor
 
 __all__ = [
+    "Abandoned",
     "Backoff",
     "ChildSpec",
     "ChildState",
@@ -25,6 +27,8 @@ __all__ = [
     "EventKind",
     "Fenced",
     "IntensityWindow",
+    "Later",
+    "Laters",
     "Lease",
     "Ping",
     "RestartType",
@@ -35,4 +39,5 @@ __all__ = [
     "Supervisor",
     "SupervisorActor",
     "Unavailable",
+    "answer",
 ]

@@ -25,9 +25,11 @@ from actors.messages import (
     Enable,
     ForceUnlock,
     PauseCharging,
+    PhasesSwitched,
     ResumeCharging,
     SetFaulted,
     SetLocalMaxCurrent,
+    SwitchThreePhases,
     Tick,
 )
 from actors.model import (
@@ -38,6 +40,8 @@ from actors.model import (
     HardwareOutput,
     Model,
     Output,
+    Pending,
+    PhaseSwitch,
     Reservation,
     SessionEvent,
     State,
@@ -116,6 +120,8 @@ def describe(output: Output) -> str:
         return f"{output.event}({detail})" if detail else str(output.event)
     if isinstance(output, EndReservation):
         return f"EndReservation({output.reason})"
+    if isinstance(output, PhaseSwitch):
+        return f"PhaseSwitch({'three' if output.three_phases else 'one'})"
     assert isinstance(output, Unlock)
     return "Unlock"
 
@@ -1142,6 +1148,64 @@ def test_every_event_carries_its_sessions_uuid() -> None:
     second = [*emits(m.plug()), *emits(m.send(SetFaulted())), *emits(m.unplug())]
     assert [e.uuid for e in second] == ["uuid-2"] * 5
     assert [e.uuid for e in emits(m.send(SetFaulted()))] == []
+
+
+# --- phase switching ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "reply"),
+    [
+        *[
+            (name, "Error_NotCharging")
+            for name in ["Idle", "WaitingForAuthentication", "Disabled", "Faulted"]
+        ],
+        ("ChargingPausedEVSE/cancelled", "Error_NotCharging"),
+        *[(name, "Success") for name in _AUTHORIZED],  # already three phases
+    ],
+)
+def test_switch_without_a_change_of_mode_is_answered_at_once(name: str, reply: str) -> None:
+    result = build(name).send(SwitchThreePhases(True))
+    assert (result.reply, said(result)) == (reply, [])
+
+
+def test_switch_not_supported_by_the_connector() -> None:
+    m = build("Charging", phases=1, phase_switching=False)
+    assert m.send(SwitchThreePhases(True)).reply == "Error_NotSupported"
+
+
+def test_a_switch_is_answered_by_the_hardware_when_it_ended() -> None:
+    m = build("Charging")
+    begun = m.send(SwitchThreePhases(False))
+    assert (begun.reply, said(begun)) == (Pending.SWITCH_RESULT, ["PhaseSwitch(one)"])
+    assert (m.model.switching_to, m.model.three_phases) == (False, True)
+    assert m.send(SwitchThreePhases(True)).reply is Pending.AFTER_SWITCH  # one switch at a time
+    ended = m.send(PhasesSwitched("Success", three_phases=False))
+    assert (ended.reply, said(ended)) == ("Success", [])
+    assert (m.model.switching_to, m.model.three_phases, m.state()) == (None, False, State.Charging)
+
+
+def test_a_failed_switch_keeps_the_boards_mode() -> None:
+    m = build("Charging")
+    m.send(SwitchThreePhases(False))
+    assert m.send(PhasesSwitched("Error_Hardware", three_phases=True)).reply == "Error_Hardware"
+    assert (m.model.switching_to, m.model.three_phases) == (None, True)
+
+
+def test_the_end_of_a_session_switches_back_to_the_configured_phases() -> None:
+    m = build("Charging")
+    m.send(SwitchThreePhases(False))
+    m.send(PhasesSwitched("Success", three_phases=False))
+    assert said(m.unplug()) == ["SessionFinished", "PhaseSwitch(three)"]
+    assert m.model.switching_to is True
+    assert said(m.send(PhasesSwitched("Success", three_phases=True))) == []
+
+
+def test_a_session_that_ends_during_a_switch_switches_back_once_it_ended() -> None:
+    m = build("Charging")
+    m.send(SwitchThreePhases(False))
+    assert said(m.unplug()) == ["SessionFinished"]  # the switch in flight ends first
+    assert said(m.send(PhasesSwitched("Success", three_phases=False))) == ["PhaseSwitch(three)"]
 
 
 # --- reservation_verdict --------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from actors.messages import (
     SwitchThreePhases,
 )
 from actors.model import Env, State
+from supervisor.tree import Abandoned, Later, answer
 from tests.harness import Rig
 
 STARTED = ["SessionStarted", "AuthRequired"]
@@ -454,6 +455,67 @@ def test_switch_three_phases_results(rig: Rig) -> None:
     assert rig.ask(SwitchThreePhases(True)) == "Success"
     assert rig.recorder.values("limits")[-1]["nr_of_phases_available"] == 3
     assert rig.since(mark) == ["Error", "ChargingResumed"]  # only the weld; the switch itself is silent
+
+
+def slow_charge(rig: Rig, stop_delay_s: float) -> None:
+    assert rig.car.plug_in(stop_delay_s=stop_delay_s)
+    rig.settle()
+    assert rig.ask(Authorize("TOKEN-1")) is True
+    assert state(rig) is State.Charging
+
+
+def test_a_switch_waits_for_a_slow_car_while_the_actors_go_on(rig: Rig) -> None:
+    slow_charge(rig, stop_delay_s=2.0)
+    mark = rig.mark()
+    later = rig.roster.ask("session", SwitchThreePhases(False), 5.0)
+    assert isinstance(later, Later)
+    for _ in range(3):
+        rig.tick(0.5)
+        assert not later.done and rig.car.state()["three_phases"] is True
+        assert rig.car.state()["pilot"] == "X1" and power(rig)  # relays stay closed while it draws
+    assert rig.roster.ask("session", SetLocalMaxCurrent(20.0), 5.0) == "Success"  # not blocked
+    rig.tick(0.6)
+    assert answer(later, 5.0) == "Success"
+    rig.settle()
+    hardware = rig.car.state()
+    assert hardware["three_phases"] is False and hardware["pilot"] == "PWM" and power(rig)
+    assert hardware["advertised_current_a"] == pytest.approx(20.0)  # what was set meanwhile
+    assert rig.recorder.values("limits")[-1]["nr_of_phases_available"] == 1
+    assert rig.since(mark) == []  # the switch itself is silent
+
+
+def test_a_car_that_keeps_drawing_fails_the_switch(rig: Rig) -> None:
+    slow_charge(rig, stop_delay_s=10.0)
+    later = rig.roster.ask("session", SwitchThreePhases(False), 5.0)
+    rig.tick(3.1)
+    rig.tick()
+    assert answer(later, 5.0) == "Error_Hardware"
+    rig.settle()
+    assert rig.car.state()["three_phases"] is True and rig.car.state()["pilot"] == "PWM"
+    assert rig.recorder.values("limits")[-1]["nr_of_phases_available"] == 3
+
+
+def test_switches_asked_meanwhile_run_after_the_one_in_flight(rig: Rig) -> None:
+    slow_charge(rig, stop_delay_s=1.0)
+    first = rig.roster.ask("session", SwitchThreePhases(False), 5.0)
+    again = rig.roster.ask("session", SwitchThreePhases(False), 5.0)
+    back = rig.roster.ask("session", SwitchThreePhases(True), 5.0)
+    rig.tick(1.1)
+    rig.tick()
+    assert answer(first, 5.0) == "Success" and answer(again, 5.0) == "Success"
+    assert not back.done
+    rig.settle()
+    rig.tick(1.1)
+    rig.tick()
+    assert answer(back, 5.0) == "Success" and rig.car.state()["three_phases"] is True
+
+
+def test_a_switch_owed_by_a_stopped_session_actor_fails(rig: Rig) -> None:
+    slow_charge(rig, stop_delay_s=2.0)
+    later = rig.roster.ask("session", SwitchThreePhases(False), 5.0)
+    rig.roster.refs["session"].stop()
+    with pytest.raises(Abandoned, match="session actor stopped"):
+        answer(later, 5.0)
 
 
 def test_phases_return_to_the_configured_mode_after_the_session(rig: Rig) -> None:

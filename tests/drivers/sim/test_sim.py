@@ -58,6 +58,25 @@ def test_car_follows_the_pilot(plant: SimPlant) -> None:
     assert (status.cp, status.plugged) == (CPState.A, False)
 
 
+def test_a_slow_car_goes_on_drawing_after_the_pwm_is_gone(plant: SimPlant, clock: FakeClock) -> None:
+    charging(plant, 16, stop_delay_s=2.0)
+    plant.board.set_pilot(PilotSignal.x1())
+    clock.advance(1.9)
+    status = plant.board.status()
+    assert (status.cp, status.relais_on, status.currents_a) == (CPState.C, True, (16.0, 16.0, 16.0))
+    clock.advance(0.2)
+    status = plant.board.status()
+    assert (status.cp, status.relais_on, status.currents_a) == (CPState.B, False, (0.0, 0.0, 0.0))
+    plant.board.set_pilot(PilotSignal.pwm(10))
+    assert plant.board.status().currents_a == (10.0, 10.0, 10.0)
+
+
+def test_a_car_stops_at_once_by_default(plant: SimPlant) -> None:
+    charging(plant, 16)
+    plant.board.set_pilot(PilotSignal.x1())
+    assert plant.board.status().currents_a == (0.0, 0.0, 0.0)
+
+
 def test_car_needing_ventilation_asks_d(plant: SimPlant) -> None:
     plant.controls.plug_in(needs_ventilation=True)
     plant.board.set_pilot(PilotSignal.pwm(16))
