@@ -157,22 +157,3 @@ class StoreReservation:
 @dataclass(frozen=True)
 class EndReservationNow:
     reason: str
-
-
-# The connector commands of the evse_manager interface, by their wire names
-COMMANDS: dict[str, type] = {
-    "enable": Enable,
-    "disable": Disable,
-    "set_faulted": SetFaulted,
-    "pause_charging": PauseCharging,
-    "resume_charging": ResumeCharging,
-    "cancel_charging": CancelCharging,
-    "accept_new_session": AcceptNewSession,
-    "reserve_now": ReserveNow,
-    "cancel_reservation": CancelReservation,
-    "force_unlock": ForceUnlock,
-    "set_local_max_current": SetLocalMaxCurrent,
-    "switch_three_phases_while_charging": SwitchThreePhases,
-    "get_signed_meter_value": GetSignedMeterValue,
-    "authorize": Authorize,
-}

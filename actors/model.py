@@ -54,21 +54,10 @@ class Error(StrEnum):
     HLC = "HLC"
 
 
-CANCEL_REASONS = frozenset(
-    {
-        "EmergencyStop",
-        "EVDisconnected",
-        "HardReset",
-        "Local",
-        "Other",
-        "PowerLoss",
-        "Reboot",
-        "Remote",
-        "SoftReset",
-        "UnlockCommand",
-        "DeAuthorized",
-    }
-)
+CANCEL_REASONS = (
+    "EmergencyStop", "EVDisconnected", "HardReset", "Local", "Other", "PowerLoss",
+    "Reboot", "Remote", "SoftReset", "UnlockCommand", "DeAuthorized",
+)  # fmt: skip
 RESERVATION_RESULTS = ("Accepted", "Faulted", "Occupied", "Rejected", "Unavailable")
 RESERVATION_END_REASONS = ("Expired", "Cancelled", "UsedToStartCharging")
 

@@ -1,4 +1,4 @@
-"""The station's ZeroMQ API (spec/wire.md)."""
+"""The station's ZeroMQ API (docs/wire.md, docs/commands.md)."""
 
 from supervisor.api.server import ApiServer
 

@@ -1,4 +1,11 @@
-"""What the API layer needs from the station: the station implements this protocol."""
+"""What the API layer needs from the station: the station implements this protocol.
+
+The command table (`commands.py`) decides which of these a command uses (its `route`);
+arguments reach the station already checked and converted (dates as Unix seconds).
+Errors: `supervisor.tree.Unavailable` for a connector restarting past the deadline or
+given up, `pykka.Timeout` when the deadline passes; anything else is a station bug
+(answered `internal`).
+"""
 
 from __future__ import annotations
 
@@ -23,18 +30,24 @@ class Backend(Protocol):
         """True when the connector's board driver is the simulator (sim_* commands allowed)."""
         ...
 
-    def call(self, index: int, command: str, args: dict[str, Any], timeout_s: float) -> Any:
-        """Run one connector command (evse_manager commands, authorize, get_events, sim_*, chaos_*).
+    def ask_session(self, index: int, message: object, timeout_s: float) -> Any:
+        """Ask the connector's session actor, waiting through a restart until the deadline.
 
-        Commands marked `direct` in the command table (`get_events`) are called on the API's
-        socket thread when their connector has nothing queued: they must answer at once, never block.
-
-        `args` were already checked against the command table and converted (dates to Unix
-        seconds). Blocks until the command is done; it may take longer than `timeout_s` when the
-        connector is restarting (the API layer answers `timeout` at the deadline and keeps the late
-        result). Raises supervisor.errors.Unavailable or Forbidden, ValueError for an argument the
-        table could not judge (answered `bad_args`).
+        May take longer than `timeout_s` while the connector is restarting (the API layer
+        answers `timeout` at the deadline and keeps the late result).
         """
+        ...
+
+    def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
+        """Run a control of the connector's simulator; ValueError for values the car refuses."""
+        ...
+
+    def chaos(self, index: int, role: str, message: object, timeout_s: float) -> bool:
+        """Tell one of the connector's actors a chaos message."""
+        ...
+
+    def events_since(self, index: int, since: int) -> dict[str, Any]:
+        """The connector's session events after `since`; answers at once, never blocks."""
         ...
 
     def list_evses(self) -> list[dict[str, Any]]: ...

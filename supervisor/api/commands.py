@@ -1,7 +1,11 @@
 """Every command of the API in one table, and the argument checks it drives.
 
-The table answers `list_commands` and decides what a request's `args` may hold; the
-station only ever sees arguments that passed here (dates already as Unix seconds).
+Each row names a command, its scope, its typed arguments, its result, how the station
+carries it out (its `route`, and for the actors the message it becomes) and a one-line
+doc. The table answers `list_commands`, decides what a request's `args` may hold, routes
+the request, and is the source of `docs/commands.md` and of the client's reference
+(`python -m supervisor.api.reference`). The station only ever sees arguments that passed
+here (dates already as Unix seconds). Enum values come from where they are decided.
 """
 
 from __future__ import annotations
@@ -12,16 +16,31 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from actors import messages as m
+from actors.model import CANCEL_REASONS, RESERVATION_RESULTS
+from drivers.sim import FAULT_KINDS
 from supervisor.api.protocol import BadArgs, UnknownCommand, kind, show
+from supervisor.station.connector import ROLES
 
 ArgType = Literal["int", "number", "str", "bool", "date"]
 Scope = Literal["station", "evse"]
 Only = Literal["sim", "chaos"] | None
+# How a command is carried out:
+#   socket   answered on the API's socket thread from what the station keeps at hand
+#   station  asks the station as a whole (may take a while: not on the socket thread)
+#   session  the message, made of the arguments, to the connector's session actor
+#   events   a read of the connector's event log (never waits on an actor)
+#   sim      the simulator's control of the same name without `sim_`, with the arguments
+#   chaos    the message, made of the other arguments, told to the actor named by `actor`
+Route = Literal["socket", "station", "session", "events", "sim", "chaos"]
+ACTORS = tuple(role for role, _ in ROLES)
+CHAOS_HANG_MAX_S = 30.0
 
 
 @dataclass(frozen=True)
 class Arg:
     type: ArgType
+    doc: str = ""
     enum: tuple[Any, ...] | None = None
     optional: bool = False
     min: float | None = None
@@ -37,6 +56,8 @@ class Arg:
         for name in ("min", "max", "above"):
             if getattr(self, name) is not None:
                 shape[name] = getattr(self, name)
+        if self.doc:
+            shape["doc"] = self.doc
         return shape
 
 
@@ -44,96 +65,153 @@ class Arg:
 class Command:
     name: str
     scope: Scope
+    route: Route
     result: str
+    doc: str
     args: dict[str, Arg] = field(default_factory=dict)
+    message: type | None = None
     only: Only = None
-    direct: bool = False  # a read that never waits on an actor: may run on the socket thread
+    result_enum: tuple[str, ...] | None = None
 
     def wire(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "name": self.name,
             "scope": self.scope,
             "args": {name: arg.wire() for name, arg in self.args.items()},
             "result": self.result,
             "only": self.only,
+            "doc": self.doc,
         }
+        if self.result_enum is not None:
+            entry["result_enum"] = list(self.result_enum)
+        return entry
 
 
-CANCELLATION_REASONS = (
-    "EmergencyStop", "EVDisconnected", "HardReset", "Local", "Other", "PowerLoss",
-    "Reboot", "Remote", "SoftReset", "UnlockCommand", "DeAuthorized",
-)  # fmt: skip
-FAULT_KINDS = (
-    "rcd", "diode", "relay_weld", "overcurrent", "overdraw", "ventilation",
-    "cp_short", "lock_failure", "meter_comm", "board_comm",
-)  # fmt: skip
-ACTORS = ("hardware", "meter", "reservation", "session")
-CHAOS_HANG_MAX_S = 30.0
+def _station(name: str, route: Route, result: str, doc: str, **args: Arg) -> Command:
+    return Command(name, "station", route, result, doc, args)
 
 
-def _station(name: str, result: str, **args: Arg) -> Command:
-    return Command(name, "station", result, args)
+def _session(
+    name: str, message: type, doc: str, result: str = "bool", enum: tuple[str, ...] | None = None, **args: Arg
+) -> Command:
+    return Command(name, "evse", "session", result, doc, args, message, result_enum=enum)
 
 
-def _evse(name: str, result: str = "bool", only: Only = None, direct: bool = False, **args: Arg) -> Command:
-    return Command(name, "evse", result, args, only, direct)
+def _sim(name: str, doc: str, **args: Arg) -> Command:
+    return Command(name, "evse", "sim", "bool", doc, args, only="sim")
 
 
+def _chaos(name: str, message: type, doc: str, **args: Arg) -> Command:
+    actor = Arg("str", "the actor's role", enum=ACTORS)
+    return Command(name, "evse", "chaos", "bool", doc, {"actor": actor, **args}, message, only="chaos")
+
+
+_TOKEN = Arg("str", "the identification token (e.g. an RFID card's id)")
+_PARENT = Arg("str", "the token's group (OCPP parentIdTag)", optional=True)
+_FAULT = Arg("str", "the fault", enum=FAULT_KINDS)
 _TABLE = (
-    _station("ping", "map"),
-    _station("version", "map"),
-    _station("list_commands", "array"),
-    _station("list_evses", "array"),
-    _station("snapshot", "map", prefix=Arg("str", optional=True)),
-    _station("status", "map"),
-    _evse("enable"),
-    _evse("disable"),
-    _evse("set_faulted"),
-    _evse("pause_charging"),
-    _evse("resume_charging"),
-    _evse("cancel_charging", reason=Arg("str", enum=CANCELLATION_REASONS)),
-    _evse("accept_new_session"),
-    _evse(
+    _station("ping", "socket", "map", "The station's boot id (epoch) and uptime_s."),
+    _station("version", "socket", "map", "The API version and the package version."),
+    _station("list_commands", "socket", "array", "This table: every command, its arguments and result."),
+    _station("list_evses", "station", "array", "Every connector: index, evse_id, driver, state."),
+    _station(
+        "snapshot",
+        "socket",
+        "map",
+        "Every variable's last value and each source's seq, for late joiners.",
+        prefix=Arg("str", "only topics starting with it", optional=True),
+    ),
+    _station("status", "station", "map", "The process and every connector's supervision."),
+    _session("enable", m.Enable, "Disabled → Idle (or a new session with a car plugged in)."),
+    _session("disable", m.Disable, "Any state → Disabled: power off, a session cancelled (Local)."),
+    _session("set_faulted", m.SetFaulted, "→ Faulted: power off, session cancelled (Other)."),
+    _session("pause_charging", m.PauseCharging, "A user pause of the authorized session."),
+    _session("resume_charging", m.ResumeCharging, "Lift a user pause."),
+    _session(
+        "cancel_charging",
+        m.CancelCharging,
+        "Power off and cancel the session with a reason; only a replug starts again.",
+        reason=Arg("str", "SessionCancellationReason", enum=CANCEL_REASONS),
+    ),
+    _session("accept_new_session", m.AcceptNewSession, "Finished → Idle (require_accept_new_session)."),
+    _session(
         "reserve_now",
+        m.ReserveNow,
+        "Reserve the connector for a token until the expiry date.",
         "ReservationResult",
-        reservation_id=Arg("int"),
-        auth_token=Arg("str"),
-        expiry_date=Arg("date"),
-        parent_id=Arg("str", optional=True),
+        RESERVATION_RESULTS,
+        reservation_id=Arg("int", "the reservation's id; the same id replaces it"),
+        auth_token=_TOKEN,
+        expiry_date=Arg("date", "when the reservation ends unused"),
+        parent_id=_PARENT,
     ),
-    _evse("cancel_reservation"),
-    _evse("force_unlock"),
-    _evse("set_local_max_current", "SetLocalMaxCurrentResult", max_current=Arg("number")),
-    _evse(
+    _session("cancel_reservation", m.CancelReservation, "End the reservation (ReservationEnd Cancelled)."),
+    _session("force_unlock", m.ForceUnlock, "Power off, cancel the session (UnlockCommand), unlock."),
+    _session(
+        "set_local_max_current",
+        m.SetLocalMaxCurrent,
+        "The connector's local current limit; below 6 A the session pauses.",
+        "SetLocalMaxCurrentResult",
+        ("Success", "Error_OutOfRange", "Error_Hardware"),
+        max_current=Arg("number", "amperes per phase, 0 to the connector's max_current_a"),
+    ),
+    _session(
         "switch_three_phases_while_charging",
+        m.SwitchThreePhases,
+        "Switch between one and three phases during a session; answered when done.",
         "SwitchThreePhasesWhileChargingResult",
-        three_phases=Arg("bool"),
+        ("Success", "Error_NotSupported", "Error_NotCharging", "Error_Hardware"),
+        three_phases=Arg("bool", "true for three phases, false for one"),
     ),
-    _evse("get_signed_meter_value", "str"),
-    _evse("authorize", auth_token=Arg("str"), parent_id=Arg("str", optional=True)),
-    _evse("get_events", "map", direct=True, since=Arg("int", optional=True, min=0)),
-    _evse(
+    _session(
+        "get_signed_meter_value",
+        m.GetSignedMeterValue,
+        "An OCMF reading signed by the meter now.",
+        "str",
+    ),
+    _session(
+        "authorize",
+        m.Authorize,
+        "Authorize the waiting session, or pre-authorize the next plug-in.",
+        auth_token=_TOKEN,
+        parent_id=_PARENT,
+    ),
+    Command(
+        "get_events",
+        "evse",
+        "events",
+        "map",
+        "The connector's session events after an event number: {events, last_event_seq}.",
+        {"since": Arg("int", "an event_seq; events after it", optional=True, min=0)},
+    ),
+    _sim(
         "sim_plug_in",
-        only="sim",
-        capacity_wh=Arg("number", optional=True, above=0),
-        soc=Arg("number", optional=True, min=0, max=1),
-        target_soc=Arg("number", optional=True, min=0, max=1),
-        max_current_a=Arg("number", optional=True, min=0, max=80),
-        phases=Arg("int", optional=True, enum=(1, 3)),
-        needs_ventilation=Arg("bool", optional=True),
-        stop_delay_s=Arg("number", optional=True, min=0, max=10),
+        "A simulated car plugs in.",
+        capacity_wh=Arg("number", "battery capacity (60000)", optional=True, above=0),
+        soc=Arg("number", "state of charge at plug-in (0.2)", optional=True, min=0, max=1),
+        target_soc=Arg("number", "where the car stops drawing (0.8)", optional=True, min=0, max=1),
+        max_current_a=Arg("number", "the car's own limit (32)", optional=True, above=0, max=80),
+        phases=Arg("int", "the car's phases (3)", optional=True, enum=(1, 3)),
+        needs_ventilation=Arg("bool", "the car asks for ventilation, CP D (false)", optional=True),
+        stop_delay_s=Arg(
+            "number", "how long the car takes to stop drawing when asked (0)", optional=True, min=0, max=10
+        ),
     ),
-    _evse("sim_unplug", only="sim"),
-    _evse("sim_ev_pause", only="sim"),
-    _evse("sim_ev_resume", only="sim"),
-    _evse("sim_fault", only="sim", kind=Arg("str", enum=FAULT_KINDS)),
-    _evse("sim_clear_fault", only="sim", kind=Arg("str", enum=FAULT_KINDS, optional=True)),
-    _evse("chaos_kill", only="chaos", actor=Arg("str", enum=ACTORS)),
-    _evse(
+    _sim("sim_unplug", "The simulated car unplugs."),
+    _sim("sim_ev_pause", "The car stops requesting power."),
+    _sim("sim_ev_resume", "The car requests power again."),
+    _sim("sim_fault", "Raise a simulated fault.", kind=_FAULT),
+    _sim(
+        "sim_clear_fault",
+        "Clear one simulated fault, or all.",
+        kind=Arg("str", "the fault (all when left out)", enum=FAULT_KINDS, optional=True),
+    ),
+    _chaos("chaos_kill", m.ChaosKill, "The actor fails as if its handler raised."),
+    _chaos(
         "chaos_hang",
-        only="chaos",
-        actor=Arg("str", enum=ACTORS),
-        seconds=Arg("number", min=0, max=CHAOS_HANG_MAX_S),
+        m.ChaosHang,
+        "The actor's handler blocks this long.",
+        seconds=Arg("number", "how long", min=0, max=CHAOS_HANG_MAX_S),
     ),
 )
 COMMANDS: dict[str, Command] = {command.name: command for command in _TABLE}
@@ -151,6 +229,13 @@ def lookup(name: str) -> Command:
     return command
 
 
+def message_of(command: Command, args: dict[str, Any]) -> object:
+    """The actor message a checked request becomes (the chaos target `actor` is an address)."""
+    assert command.message is not None, command.name
+    fields = {name: value for name, value in args.items() if name != "actor" or command.route != "chaos"}
+    return command.message(**fields)
+
+
 def check_args(command: Command, args: dict[str, Any]) -> dict[str, Any]:
     """The arguments checked against the table and converted for the station (dates → Unix s)."""
     unknown = [name for name in args if name not in command.args]
@@ -162,14 +247,14 @@ def check_args(command: Command, args: dict[str, Any]) -> dict[str, Any]:
         if name in args:
             checked[name] = _check_value(command.name, name, arg, args[name])
         elif not arg.optional:
-            raise BadArgs(f"{command.name}: missing argument '{name}' ({_describe(arg)})")
+            raise BadArgs(f"{command.name}: missing argument '{name}' ({describe(arg)})")
     return checked
 
 
 def _check_value(command: str, name: str, arg: Arg, value: Any) -> Any:
     where = f"{command}: argument '{name}'"
     if not _has_type(arg.type, value):
-        raise BadArgs(f"{where} must be {_describe(arg)}, got {show(value)} ({kind(value)})")
+        raise BadArgs(f"{where} must be {describe(arg)}, got {show(value)} ({kind(value)})")
     if arg.type == "date":
         return _parse_date(where, value)
     if arg.enum is not None and value not in arg.enum:
@@ -199,7 +284,7 @@ def _in_range(arg: Arg, value: Any) -> bool:
     return arg.above is None or value > arg.above
 
 
-_TYPE_WORDS = {
+TYPE_WORDS = {
     "int": "an integer",
     "number": "a finite number",
     "str": "a string",
@@ -208,8 +293,9 @@ _TYPE_WORDS = {
 }
 
 
-def _describe(arg: Arg) -> str:
-    words = _TYPE_WORDS[arg.type]
+def describe(arg: Arg) -> str:
+    """What an argument must be, in words (for errors and the reference)."""
+    words = TYPE_WORDS[arg.type]
     if arg.enum is not None:
         return f"{words}, one of {', '.join(map(str, arg.enum))}"
     if any(bound is not None for bound in (arg.min, arg.max, arg.above)):
@@ -233,7 +319,7 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-
 
 def _parse_date(where: str, text: str) -> float:
     """An RFC 3339 date as Unix seconds; a date without an offset is refused."""
-    wanted = _TYPE_WORDS["date"]
+    wanted = TYPE_WORDS["date"]
     if not _RFC3339.fullmatch(text):
         raise BadArgs(f"{where} must be {wanted}; got {show(text)}")
     try:

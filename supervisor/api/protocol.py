@@ -1,4 +1,4 @@
-"""The wire format of spec/wire.md: request decoding, envelope checks, error codes, replies.
+"""The wire format of docs/wire.md: request decoding, envelope checks, error codes, replies.
 
 Every request error is a class here; `ERROR_CODES` is the one table that turns an
 exception into a wire error code.
@@ -55,22 +55,16 @@ class Forbidden(RequestError):
     """A simulation or chaos command where it is not enabled."""
 
 
-class DeadlineExceeded(RequestError):
-    """No answer within the request's deadline."""
-
-
 ERROR_CODES: dict[type[BaseException], str] = {
     BadRequest: "bad_request",
     UnknownCommand: "unknown_command",
     UnknownEvse: "unknown_evse",
     BadArgs: "bad_args",
     Busy: "busy",
-    DeadlineExceeded: "timeout",
     TimeoutError: "timeout",
     pykka.Timeout: "timeout",
     Unavailable: "unavailable",
     Forbidden: "forbidden",
-    ValueError: "bad_args",
 }
 
 

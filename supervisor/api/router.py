@@ -34,7 +34,7 @@ from supervisor.api.protocol import (
     encode_ok,
     show,
 )
-from supervisor.api.station_commands import QUICK, StationCommands
+from supervisor.api.station_commands import StationCommands
 from supervisor.api.workers import Completion, Completions, Job, Run, Waiter, Worker, execute
 
 logger = logging.getLogger(__name__)
@@ -137,21 +137,21 @@ class RequestLoop:
             if request.evse is not None:
                 raise BadRequest(f"{command.name} is a station command: leave out evse")
             args = check_args(command, request.args)
-            if command.name in QUICK:
-                self._send(route, encode_ok(request.id, self._station.quick(command.name, args)))
+            if command.route == "socket":
+                self._send(route, encode_ok(request.id, self._station.run(command, args)))
             else:
-                self._submit(route, request, STATION_WORKER, args, deadline)
+                self._submit(route, request, command, STATION_WORKER, args, deadline)
             return
         index = self._resolve(command, request)
         self._check_enabled(command, index)
         args = check_args(command, request.args)
         # A direct command never waits on an actor: it runs here when nothing of its connector
         # is queued or running (so it still answers in order), without the hop to the worker.
-        direct = command.direct and self._outstanding[index] == 0
+        direct = command.route == "events" and self._outstanding[index] == 0
         if direct and request.client is None:
-            self._run_direct(route, request, index, args, deadline)
+            self._run_direct(route, request, command, index, args, deadline)
         else:
-            self._submit(route, request, index, args, deadline, direct)
+            self._submit(route, request, command, index, args, deadline, direct)
 
     def _resolve(self, command: Command, request: Request) -> int:
         if request.evse is None:
@@ -174,6 +174,7 @@ class RequestLoop:
         self,
         route: list[bytes],
         request: Request,
+        command: Command,
         index: int,
         args: dict[str, Any],
         deadline: float,
@@ -184,15 +185,13 @@ class RequestLoop:
         if key is not None and self._join_earlier(key, waiter):
             return
         if direct:
-            self._deliver(
-                execute(Job(request.id, request.cmd, args, index, key, deadline, [waiter]), self._run)
-            )
+            self._deliver(execute(Job(request.id, command, args, index, key, deadline, [waiter]), self._run))
             return
         worker = self._workers[index]
         if worker.waiting >= self._queue_limit:
             where = "the station" if index == STATION_WORKER else f"connector {index}"
             raise Busy(f"{where} already has {worker.waiting} requests waiting; retry later")
-        job = Job(request.id, request.cmd, args, index, key, deadline, [waiter])
+        job = Job(request.id, command, args, index, key, deadline, [waiter])
         if key is not None:
             self._pending[key] = job
         self._watch(waiter)
@@ -200,10 +199,16 @@ class RequestLoop:
         worker.submit(job)
 
     def _run_direct(
-        self, route: list[bytes], request: Request, index: int, args: dict[str, Any], deadline: float
+        self,
+        route: list[bytes],
+        request: Request,
+        command: Command,
+        index: int,
+        args: dict[str, Any],
+        deadline: float,
     ) -> None:
         """A direct command without an idempotency key: run it and answer at once."""
-        job = Job(request.id, request.cmd, args, index, None, deadline, [])
+        job = Job(request.id, command, args, index, None, deadline, [])
         self._send(
             route, execute(job, self._run).reply or encode_error(request.id, "timeout", TIMEOUT_MESSAGE)
         )

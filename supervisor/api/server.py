@@ -1,4 +1,4 @@
-"""The station's ZeroMQ API: a ROUTER for commands and an XPUB for publications (spec/wire.md).
+"""The station's ZeroMQ API: a ROUTER for commands and an XPUB for publications (docs/wire.md).
 
     server = ApiServer(settings.api, backend)
     server.start()          # binds both sockets (zmq.ZMQError if it cannot), starts the threads
@@ -21,6 +21,8 @@ import zmq
 
 from supervisor.api.backend import Backend
 from supervisor.api.cache import ReplyCache
+from supervisor.api.commands import message_of
+from supervisor.api.protocol import BadArgs
 from supervisor.api.publisher import Heartbeat, PublicationSink, configure_xpub
 from supervisor.api.router import STATION_WORKER, RequestLoop
 from supervisor.api.station_commands import StationCommands
@@ -124,9 +126,19 @@ class ApiServer:
         self._heartbeat.start()
 
     def _run(self, job: Job, remaining_s: float) -> Any:
-        if job.index == STATION_WORKER:
-            return self._station.slow(job.cmd)
-        return self._backend.call(job.index, job.cmd, job.args, timeout_s=remaining_s)
+        command, backend, index, args = job.command, self._backend, job.index, job.args
+        if command.route == "station":
+            return self._station.run(command, args)
+        if command.route == "events":
+            return backend.events_since(index, int(args.get("since", 0)))
+        if command.route == "sim":
+            try:
+                return backend.sim(index, command.name.removeprefix("sim_"), args)
+            except ValueError as exc:  # the car's refusal of values the table let through
+                raise BadArgs(f"{command.name}: {exc}") from None
+        if command.route == "chaos":
+            return backend.chaos(index, args["actor"], message_of(command, args), remaining_s)
+        return backend.ask_session(index, message_of(command, args), remaining_s)
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop the threads and close the sockets; a worker stuck in the station is left behind."""

@@ -1,17 +1,15 @@
-"""The station commands: quick ones answered on the socket thread, slow ones on a worker."""
+"""The station commands: `socket` ones answered on the socket thread, `station` ones on a worker."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
 from supervisor.api.backend import Backend
-from supervisor.api.commands import list_commands
+from supervisor.api.commands import Command, list_commands
 from supervisor.api.protocol import API_VERSION
-
-QUICK = frozenset({"ping", "version", "list_commands", "snapshot"})
-SLOW = frozenset({"list_evses", "status"})
 
 
 def package_version() -> str:
@@ -22,7 +20,10 @@ def package_version() -> str:
 
 
 class StationCommands:
-    """Answers station commands from the backend; `quick` never blocks on a connector."""
+    """Answers station commands from the backend: one method per command, named like it.
+
+    A `socket` command never blocks on a connector (it runs on the socket thread).
+    """
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -32,23 +33,27 @@ class StationCommands:
     def uptime_s(self) -> float:
         return time.monotonic() - self._backend.started_monotonic
 
-    def quick(self, cmd: str, args: dict[str, Any]) -> Any:
-        if cmd == "ping":
-            return {"epoch": self._backend.epoch, "uptime_s": self.uptime_s()}
-        if cmd == "version":
-            return self._version
-        if cmd == "list_commands":
-            return self._commands
-        if cmd == "snapshot":
-            return self._backend.bus.snapshot(args.get("prefix", ""))
-        raise KeyError(cmd)
+    def run(self, command: Command, args: dict[str, Any]) -> Any:
+        handler: Callable[[dict[str, Any]], Any] = getattr(self, command.name)
+        return handler(args)
 
-    def slow(self, cmd: str) -> Any:
-        if cmd == "list_evses":
-            return self._backend.list_evses()
-        if cmd == "status":
-            return self._backend.status()
-        raise KeyError(cmd)
+    def ping(self, args: dict[str, Any]) -> Any:
+        return {"epoch": self._backend.epoch, "uptime_s": self.uptime_s()}
+
+    def version(self, args: dict[str, Any]) -> Any:
+        return self._version
+
+    def list_commands(self, args: dict[str, Any]) -> Any:
+        return self._commands
+
+    def snapshot(self, args: dict[str, Any]) -> Any:
+        return self._backend.bus.snapshot(args.get("prefix", ""))
+
+    def list_evses(self, args: dict[str, Any]) -> Any:
+        return self._backend.list_evses()
+
+    def status(self, args: dict[str, Any]) -> Any:
+        return self._backend.status()
 
     def heartbeat(self) -> None:
         """Publish `station/heartbeat`."""

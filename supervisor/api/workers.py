@@ -18,6 +18,7 @@ from typing import Any
 import zmq
 
 from supervisor.api.cache import Key
+from supervisor.api.commands import Command
 from supervisor.api.protocol import RequestId, encode_exception, encode_ok, error_code
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class Job:
     """A request on its way through a worker; retries of the same key wait on it too."""
 
     request_id: RequestId
-    cmd: str
+    command: Command
     args: dict[str, Any]
     index: int
     key: Key | None
@@ -146,5 +147,5 @@ def execute(job: Job, run: Run) -> Completion:
     try:
         return Completion(job, encode_ok(job.request_id, run(job, remaining_s)), True, deadline)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-        reply = encode_exception(job.request_id, exc, what=f"running {job.cmd}")
+        reply = encode_exception(job.request_id, exc, what=f"running {job.command.name}")
         return Completion(job, reply, error_code(exc) != "timeout", deadline)

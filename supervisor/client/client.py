@@ -1,11 +1,13 @@
-"""A Python client for the station's ZeroMQ API (spec/wire.md).
+"""A Python client for the station's ZeroMQ API (docs/wire.md, docs/commands.md).
 
     client = Client("tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556")
     client.enable(1)
     for topic, payload in client.watch("evse/1/"):
         ...
 
-A Client is not thread-safe: use one per thread.
+A Client is not thread-safe: use one per thread. It has one method per command of the
+station's table (`reference.commands()`, docs/commands.md), with the table's argument names;
+a test holds them to it.
 """
 
 from __future__ import annotations
@@ -208,8 +210,21 @@ class Client:
 
     # simulation and chaos
 
-    def sim_plug_in(self, evse: int | str, **car: Any) -> bool:
-        """Car arguments: capacity_wh, soc, target_soc, max_current_a, phases, needs_ventilation."""
+    def sim_plug_in(
+        self,
+        evse: int | str,
+        capacity_wh: float | None = None,
+        soc: float | None = None,
+        target_soc: float | None = None,
+        max_current_a: float | None = None,
+        phases: int | None = None,
+        needs_ventilation: bool | None = None,
+        stop_delay_s: float | None = None,
+    ) -> bool:
+        """A simulated car plugs in; what is left out takes the simulator's default."""
+        car = {"capacity_wh": capacity_wh, "soc": soc, "target_soc": target_soc,
+               "max_current_a": max_current_a, "phases": phases,
+               "needs_ventilation": needs_ventilation, "stop_delay_s": stop_delay_s}  # fmt: skip
         return bool(self.call("sim_plug_in", evse, **car))
 
     def sim_unplug(self, evse: int | str) -> bool:

@@ -2,6 +2,7 @@
 
     evsectl status | list
     evsectl call EVSE COMMAND [key=value ...]     # EVSE: index, evse_id, or - for station commands
+    evsectl help [COMMAND]                        # every command, or one in full
     evsectl watch [PREFIX] [--json]
     evsectl top [--once]
 
@@ -25,7 +26,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from supervisor.client import ApiError, Client
+from supervisor.client import ApiError, Client, reference
 
 
 def parse_value(text: str) -> Any:
@@ -256,7 +257,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("status", "the station and its connectors"), ("list", "the connectors")):
         commands.add_parser(name, help=text).add_argument("--json", action="store_true")
-    call = commands.add_parser("call", help="run one command")
+    call = commands.add_parser(
+        "call",
+        help="run one command",
+        epilog=f"commands (evsectl help COMMAND for one in full):\n{reference.summary()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     call.add_argument("evse", help="connector index or evse_id; - for a station command")
     call.add_argument("name", metavar="COMMAND")
     call.add_argument("args", nargs="*", metavar="key=value")
@@ -264,6 +270,9 @@ def _parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", help="print publications as they come")
     watch.add_argument("prefix", nargs="?", default="")
     watch.add_argument("--json", action="store_true")
+    commands.add_parser("help", help="every command, or one in full").add_argument(
+        "topic", nargs="?", metavar="COMMAND"
+    )
     top = commands.add_parser("top", help="a live table of the connectors")
     top.add_argument("--once", action="store_true", help="print one frame and exit")
     return parser
@@ -272,8 +281,20 @@ def _parser() -> argparse.ArgumentParser:
 _COMMANDS = {"status": cmd_status, "list": cmd_list, "call": cmd_call, "watch": cmd_watch, "top": cmd_top}
 
 
+def cmd_help(options: argparse.Namespace) -> int:
+    """Offline: the commands of this version, from the table (no station needed)."""
+    print(reference.details(options.topic) if options.topic else reference.summary())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
+    if options.command == "help":
+        try:
+            return cmd_help(options)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     client = Client(
         options.endpoint, options.publish_endpoint, timeout_s=options.timeout, retries=options.retries
     )

@@ -21,7 +21,7 @@ from actors import charging, states
 from actors.base import ConnectorActor, ConnectorContext
 from actors.events import event_value, reading_context
 from actors.hardware import HardwareActor
-from actors.messages import COMMANDS, ChaosHang, ChaosKill, Tick
+from actors.messages import Disable, Enable, Tick
 from actors.meter import MeterActor
 from actors.model import Emit, EndReservation, Env, Error, Output, State
 from actors.reservation import ReservationActor
@@ -50,15 +50,7 @@ ROLES: tuple[tuple[str, type[ConnectorActor]], ...] = (
     ("reservation", ReservationActor),
     ("session", SessionActor),
 )
-_SIM_CONTROLS = {
-    "sim_plug_in": "plug_in",
-    "sim_unplug": "unplug",
-    "sim_ev_pause": "ev_pause",
-    "sim_ev_resume": "ev_resume",
-    "sim_fault": "fault",
-    "sim_clear_fault": "clear_fault",
-}
-_ALWAYS_ANSWERED = frozenset({"disable", "enable"})  # even by a connector that was given up
+_ALWAYS_ANSWERED = (Disable, Enable)  # even by a connector that was given up
 
 
 class _TreePeers:
@@ -162,39 +154,29 @@ class Connector:
 
     # --- commands ------------------------------------------------------------------------
 
-    def call(self, command: str, args: dict[str, Any], timeout_s: float) -> Any:
-        if command == "get_events":
-            return self.state.events_since(int(args.get("since", 0)))
-        if command in _SIM_CONTROLS:
-            control: Callable[..., bool] = getattr(self.plant.controls, _SIM_CONTROLS[command])
-            return control(**args)
-        if command in ("chaos_kill", "chaos_hang"):
-            return self._chaos(command, args, timeout_s)
-        message_class = COMMANDS.get(command)
-        if message_class is None:
-            raise ValueError(f"unknown connector command {command!r}")
+    def ask_session(self, message: object, timeout_s: float) -> Any:
+        """Ask the session actor, waiting through a restart; a given-up connector is Unavailable
+        except to `enable` and `disable`, which start its supervisor again first."""
         if self.tree.state == "gave_up":
-            return self._call_given_up(command, message_class(**args), timeout_s)
-        return self._ask_session(message_class(**args), timeout_s)
-
-    def _ask_session(self, message: object, timeout_s: float) -> Any:
-        """The session actor's answer, also one it gives later (waiting on the hardware)."""
+            if not isinstance(message, _ALWAYS_ANSWERED):
+                raise Unavailable(
+                    f"evse {self.index} was given up after repeated failures; disable then enable it"
+                )
+            self.tree.start()
         deadline_s = time.monotonic() + timeout_s
         reply = self.tree.ask("session", message, timeout_s)
-        return answer(reply, max(0.0, deadline_s - time.monotonic()))
+        return answer(reply, max(0.0, deadline_s - time.monotonic()))  # also one given later
 
-    def _call_given_up(self, command: str, message: object, timeout_s: float) -> Any:
-        if command not in _ALWAYS_ANSWERED:
-            raise Unavailable(
-                f"evse {self.index} was given up after repeated failures; disable then enable it"
-            )
-        self.tree.start()
-        return self._ask_session(message, timeout_s)
+    def sim(self, control: str, args: dict[str, Any]) -> bool:
+        """Run one of the simulator's controls (`plug_in`, `fault`, ...); ValueError for impossible values."""
+        run: Callable[..., bool] = getattr(self.plant.controls, control)
+        return run(**args)
 
-    def _chaos(self, command: str, args: dict[str, Any], timeout_s: float) -> bool:
+    def events_since(self, since: int) -> dict[str, Any]:
+        return self.state.events_since(since)
+
+    def chaos(self, role: str, message: object, timeout_s: float) -> bool:
         """Tell the actor to fail or hang; one restarting meanwhile is waited for, like any command."""
-        message = ChaosKill() if command == "chaos_kill" else ChaosHang(float(args["seconds"]))
-        role = str(args["actor"])
         ref = self.tree.wait_ref(role, self._clock.monotonic() + timeout_s)
         try:
             ref.tell(message)

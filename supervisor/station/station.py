@@ -137,8 +137,17 @@ class Station:
     def is_sim(self, index: int) -> bool:
         return self.connector(index).settings.board_driver == "sim"
 
-    def call(self, index: int, command: str, args: dict[str, Any], timeout_s: float) -> Any:
-        return self.connector(index).call(command, args, timeout_s)
+    def ask_session(self, index: int, message: object, timeout_s: float) -> Any:
+        return self.connector(index).ask_session(message, timeout_s)
+
+    def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
+        return self.connector(index).sim(control, args)
+
+    def chaos(self, index: int, role: str, message: object, timeout_s: float) -> bool:
+        return self.connector(index).chaos(role, message, timeout_s)
+
+    def events_since(self, index: int, since: int) -> dict[str, Any]:
+        return self.connector(index).events_since(since)
 
     def list_evses(self) -> list[dict[str, Any]]:
         return [

@@ -132,17 +132,24 @@ def test_unknown_command_names_the_known_ones() -> None:
 def test_list_commands_has_the_wire_shape() -> None:
     listed = {entry["name"]: entry for entry in list_commands()}
     assert set(listed) == set(COMMANDS)
-    assert listed["ping"] == {"name": "ping", "scope": "station", "args": {}, "result": "map", "only": None}
+    ping = listed["ping"]
+    assert ping == {"name": "ping", "scope": "station", "args": {}, "result": "map", "only": None,
+                    "doc": ping["doc"]} and ping["doc"]  # fmt: skip
     reserve = listed["reserve_now"]
-    assert reserve["result"] == "ReservationResult"
-    assert reserve["args"]["parent_id"] == {"type": "str", "optional": True}
-    assert reserve["args"]["expiry_date"] == {"type": "date"}
+    assert reserve["result"] == "ReservationResult" and "Occupied" in reserve["result_enum"]
+    assert reserve["args"]["parent_id"] == {"type": "str", "optional": True, "doc": _PARENT_DOC}
+    assert reserve["args"]["expiry_date"]["type"] == "date"
     assert (
         listed["sim_fault"]["only"] == "sim" and "relay_weld" in listed["sim_fault"]["args"]["kind"]["enum"]
     )
-    assert listed["chaos_hang"]["args"]["seconds"] == {"type": "number", "min": 0, "max": 30.0}
+    seconds = listed["chaos_hang"]["args"]["seconds"]
+    assert (seconds["type"], seconds["min"], seconds["max"]) == ("number", 0, 30.0)
     assert listed["cancel_charging"]["args"]["reason"]["enum"][0] == "EmergencyStop"
+    assert all(entry["doc"] for entry in listed.values())
     msgpack.packb(list_commands())
+
+
+_PARENT_DOC = COMMANDS["authorize"].args["parent_id"].doc
 
 
 def check(name: str, **args: Any) -> dict[str, Any]:
@@ -230,7 +237,7 @@ def test_good_args_pass_unchanged() -> None:
         (BadArgs("x"), "bad_args"),
         (Unavailable("x"), "unavailable"),
         (Forbidden("x"), "forbidden"),
-        (ValueError("x"), "bad_args"),
+        (ValueError("x"), "internal"),  # a station bug, not the client's mistake
         (TimeoutError("x"), "timeout"),
         (KeyError("x"), "internal"),
         (RuntimeError("x"), "internal"),

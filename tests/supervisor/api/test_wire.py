@@ -108,7 +108,7 @@ BAD_REQUESTS = [
     ({"id": 3, "cmd": "enable", "evse": 1, "args": {"now": True}}, "bad_args", 3),
     ({"id": 3, "cmd": "cancel_charging", "evse": 1, "args": {"reason": "Bored"}}, "bad_args", 3),
     ({"id": 3, "cmd": "get_events", "evse": 1, "args": {"since": -1}}, "bad_args", 3),
-    # the table allows 0 A; the simulated car refuses it (a ValueError in the station)
+    # a car needs some current: the table refuses 0 A before the simulator sees it
     ({"id": 3, "cmd": "sim_plug_in", "evse": 1, "args": {"max_current_a": 0}}, "bad_args", 3),
     ({"id": 3, "cmd": "ping", "args": {"pad": "x" * 70_000}}, "bad_request", None),
     ({"id": 3, "cmd": "ping", "args": {"deep": nested(32)}}, "bad_request", None),

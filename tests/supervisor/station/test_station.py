@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from actors.messages import Authorize
 from drivers.clock import FakeClock
 from supervisor.config import load_config
 from supervisor.station import Station
@@ -52,8 +53,15 @@ def settle(station: Station, rounds: int = 4) -> None:
                 connector.tree.ask(role, Ping(), 5.0)
 
 
-def call(station: Station, index: int, command: str, **args: Any) -> Any:
-    result = station.call(index, command, args, 5.0)
+def sim(station: Station, index: int, control: str, **args: Any) -> bool:
+    """A control of the connector's simulator, then a few control cycles."""
+    result = station.sim(index, control, args)
+    settle(station)
+    return result
+
+
+def authorize(station: Station, index: int, token: str) -> bool:
+    result: bool = station.ask_session(index, Authorize(token), 5.0)
     settle(station)
     return result
 
@@ -64,10 +72,10 @@ def test_two_connectors_charge_at_once_and_a_fault_stays_on_its_connector(statio
     clock = station.clock
     assert isinstance(clock, FakeClock)
     for index in (1, 2):
-        assert call(station, index, "sim_plug_in") is True
-        assert call(station, index, "authorize", auth_token=f"CARD-{index}") is True
+        assert sim(station, index, "plug_in") is True
+        assert authorize(station, index, f"CARD-{index}") is True
     assert [c.state_name().value for c in station.connectors] == ["Charging", "Charging"]
-    assert call(station, 1, "sim_fault", kind="rcd") is True
+    assert sim(station, 1, "fault", kind="rcd") is True
     energy_before = station.connector(2).plant.meter.reading().energy_import_wh
     clock.advance(10)
     settle(station)
@@ -83,8 +91,8 @@ def test_stop_switches_every_connector_off(tmp_path: pathlib.Path) -> None:
     station = Station.build(settings, FakeClock())
     station.start(ticker=False)
     for index in (1, 2):
-        call(station, index, "sim_plug_in")
-        call(station, index, "authorize", auth_token="T")
+        sim(station, index, "plug_in")
+        authorize(station, index, "T")
     assert all(c.plant.controls.state()["relais_on"] for c in station.connectors)
     station.stop()
     assert not any(c.plant.controls.state()["power_allowed"] for c in station.connectors)
@@ -110,9 +118,9 @@ def test_list_evses_and_status(station: Station) -> None:
 
 
 def test_get_events_replays_what_was_published(station: Station) -> None:
-    call(station, 2, "sim_plug_in")
-    events = station.call(2, "get_events", {"since": 0}, 5.0)
+    sim(station, 2, "plug_in")
+    events = station.events_since(2, 0)
     assert [e["value"]["event"] for e in events["events"]] == ["SessionStarted", "AuthRequired"]
     assert events["last_event_seq"] == 2
-    later = station.call(2, "get_events", {"since": 1}, 5.0)
+    later = station.events_since(2, 1)
     assert [e["event_seq"] for e in later["events"]] == [2]
