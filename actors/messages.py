@@ -110,7 +110,7 @@ class SwitchThreePhases:
 
 @dataclass(frozen=True)
 class GetSignedMeterValue:
-    pass
+    reading: str = "now"  # or "begin": the session's reading taken at authorization
 
 
 # Asks to the hardware actor

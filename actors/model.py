@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from actors.settings import ConnectorSettings
-from drivers.base import CPState, PilotSignal, ReadingContext
+from drivers.base import CPState, PilotSignal
 
 
 class State(StrEnum):
@@ -72,6 +72,7 @@ class Session:
     cancelled: bool = False
     user_paused: bool = False
     start_energy_wh: float | None = None
+    begin_signed_meter_value: str | None = None  # the OCMF reading taken at authorization (TX "B")
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,6 @@ class Env:
     reservation: Reservation | None
     now: float  # monotonic seconds
     new_uuid: Callable[[], str]
-    time: float  # Unix seconds, for dates (a reservation's expiry)
 
 
 @dataclass(frozen=True)
@@ -162,13 +162,6 @@ class Emit:
 
 
 @dataclass(frozen=True)
-class StartReservation:
-    """Keep the reservation (it replaces one of the same id) and publish ReservationStart."""
-
-    reservation: Reservation
-
-
-@dataclass(frozen=True)
 class EndReservation:
     reason: str  # ReservationEndReason
 
@@ -185,31 +178,7 @@ class PhaseSwitch:
     three_phases: bool
 
 
-Output = Emit | StartReservation | EndReservation | Unlock | PhaseSwitch
-
-
-# --- replies that the hardware completes (a step's reply is a value or one of these) ----------------
-
-
-@dataclass(frozen=True)
-class BoardAnswer:
-    """`ok` once the board does what the new state requires, `failed` when it could not be reached."""
-
-    ok: object
-    failed: object
-
-
-@dataclass(frozen=True)
-class LockAnswer:
-    """Whether the lock opened (the step's `Unlock`)."""
-
-
-@dataclass(frozen=True)
-class MeterAnswer:
-    """The meter's signed reading for this token and OCMF reading context."""
-
-    token: str | None
-    context: ReadingContext
+Output = Emit | EndReservation | Unlock | PhaseSwitch
 
 
 class Pending(Enum):

@@ -166,8 +166,9 @@ _TABLE = (
     _session(
         "get_signed_meter_value",
         m.GetSignedMeterValue,
-        "An OCMF reading signed by the meter now.",
+        "An OCMF reading signed by the meter: now, or the session's begin reading taken at authorization.",
         "str",
+        reading=Arg("str", '"now" (the default) or "begin" ("" outside an authorized session)', enum=("now", "begin"), optional=True),
     ),
     _session(
         "authorize",

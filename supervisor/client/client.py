@@ -199,8 +199,9 @@ class Client:
     def switch_three_phases_while_charging(self, evse: int | str, three_phases: bool) -> str:
         return str(self.call("switch_three_phases_while_charging", evse, three_phases=three_phases))
 
-    def get_signed_meter_value(self, evse: int | str) -> str:
-        return str(self.call("get_signed_meter_value", evse))
+    def get_signed_meter_value(self, evse: int | str, reading: str | None = None) -> str:
+        """`reading`: "now" (the default) or "begin" (the session's reading taken at authorization)."""
+        return str(self.call("get_signed_meter_value", evse, reading=reading))
 
     def authorize(self, evse: int | str, auth_token: str, parent_id: str | None = None) -> bool:
         return bool(self.call("authorize", evse, auth_token=auth_token, parent_id=parent_id))

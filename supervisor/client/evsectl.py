@@ -91,6 +91,14 @@ def cmd_list(client: Client, options: argparse.Namespace) -> int:
     return 0
 
 
+def _ocpp_line(ocpp: dict[str, Any]) -> str:
+    """The OCPP connection in one line: url, connected, last message, queue length."""
+    link = f"connected ({ocpp.get('registration')})" if ocpp.get("connected") else "not connected"
+    seen = ocpp.get("last_message_at")
+    last = f"{time.time() - seen:.0f} s ago" if seen else "never"
+    return f"ocpp {ocpp.get('url')}: {link}, last message {last}, queue {ocpp.get('queue_length')}"
+
+
 def cmd_status(client: Client, options: argparse.Namespace) -> int:
     status = client.status()
     if options.json:
@@ -101,6 +109,8 @@ def cmd_status(client: Client, options: argparse.Namespace) -> int:
         f"epoch {status.get('epoch')}  up {status.get('uptime_s', 0):.0f} s  pid {status.get('pid')}  "
         f"rss {rss_mib:.1f} MiB  cpu {status.get('cpu_percent', 0):.1f} %"
     )
+    if status.get("ocpp"):
+        print(_ocpp_line(status["ocpp"]))
     table = Table("evse", "evse_id", "state", "supervisor", "restarts", "actors")
     for entry in status.get("evses", []):
         supervision = entry.get("supervisor") or {}

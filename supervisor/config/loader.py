@@ -15,6 +15,7 @@ from pathlib import Path
 from yaml.nodes import MappingNode, SequenceNode
 
 from actors.settings import ConnectorSettings
+from supervisor.config.ocpp import parse_ocpp
 from supervisor.config.settings import ApiSettings, SimSettings, StationSettings
 from supervisor.config.shipped import shipped
 from supervisor.config.yaml_reader import INTERVAL, POSITIVE, ConfigError, Doc, Map, Range, got, num
@@ -24,13 +25,13 @@ __all__ = ["DEFAULT_CONFIG_NAME", "ConfigError", "apply_overrides", "describe", 
 
 DEFAULT_CONFIG_NAME = "station.yaml"
 DEFAULT_SOURCE = "<default>"
-MAX_CONNECTORS = 1000
+MAX_CONNECTORS = 64
 KNOWN_DRIVERS = ("sim",)
 _ENDPOINTS_ALLOWED = "tcp://127.0.0.1:<port>, tcp://localhost:<port>, tcp://[::1]:<port> or ipc://<path>"
 _TCP = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<port>[0-9]+|\*)")
 
 
-_TOP_KEYS = ("station", "api", "connectors", "sim")
+_TOP_KEYS = ("station", "api", "connectors", "sim", "ocpp")
 _STATION_KEYS = ("name", "state_dir", "isolation", "chaos", "supervision")
 _SUPERVISION_KEYS = tuple(f.name for f in dataclasses.fields(SupervisionSettings))
 _API_KEYS = (*(f.name for f in dataclasses.fields(ApiSettings)), "curve")
@@ -86,6 +87,7 @@ def _station(top: Map) -> StationSettings:
         sim=SimSettings(
             time_scale=top.section("sim", ("time_scale",)).number("time_scale", 1.0, Range(0, 10000, True))
         ),
+        ocpp=parse_ocpp(top),
     )
 
 
@@ -304,6 +306,7 @@ def describe(settings: StationSettings) -> str:
         f"{num(sup.backoff_min_s)} to {num(sup.backoff_max_s)} s, "
         f"ping every {num(sup.ping_interval_s)} s, hung after {num(sup.ping_timeout_s)} s",
         f"sim: time_scale {num(s.sim.time_scale)}",
+        f"ocpp: charge point {s.ocpp.charge_point_id} of {s.ocpp.endpoint}" if s.ocpp else "ocpp: none",
     ]
     return "\n".join(lines + [_describe_connector(c) for c in s.connectors])
 

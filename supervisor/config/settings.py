@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from actors.settings import ConnectorSettings
+from supervisor.config.ocpp import OcppSettings
 from supervisor.tree.settings import SupervisionSettings
 
 
@@ -32,3 +33,4 @@ class StationSettings:
     api: ApiSettings = field(default_factory=ApiSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     sim: SimSettings = field(default_factory=SimSettings)
+    ocpp: OcppSettings | None = None  # no central system without an `ocpp:` section

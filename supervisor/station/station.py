@@ -16,8 +16,10 @@ from typing import Any
 
 import psutil
 
+from actors.messages import Authorize
 from drivers.clock import Clock, SystemClock
 from supervisor.config.settings import StationSettings
+from supervisor.ocpp import OcppBridge, StationConnectors
 from supervisor.station.bus import Bus
 from supervisor.station.connector import Connector
 from supervisor.tree import SupervisionEvent
@@ -54,6 +56,9 @@ class Station:
         self._by_evse_id = {c.settings.evse_id: c for c in self.connectors}
         self._halt = threading.Event()
         self._ticker: threading.Thread | None = None
+        self.ocpp: OcppBridge | None = None
+        if settings.ocpp is not None:  # a central system: the bridge beside the API
+            self.ocpp = OcppBridge(settings.ocpp, StationConnectors(self), settings.state_dir)
 
     @classmethod
     def build(cls, settings: StationSettings, clock: Clock | None = None) -> Station:
@@ -68,6 +73,8 @@ class Station:
         if ticker:
             self._ticker = threading.Thread(target=self._tick_loop, name="station-ticker", daemon=True)
             self._ticker.start()
+        if self.ocpp is not None:
+            self.ocpp.start()
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Power off every connector first, then stop the ticker and every connector's actors.
@@ -77,6 +84,8 @@ class Station:
         (daemon threads, power already off).
         """
         self.power_off()
+        if self.ocpp is not None:
+            self.ocpp.stop()
         self._halt.set()
         if self._ticker is not None:
             self._ticker.join(timeout=1.0)
@@ -138,6 +147,8 @@ class Station:
         return self.connector(index).settings.board_driver == "sim"
 
     def ask_session(self, index: int, message: object, timeout_s: float) -> Any:
+        if isinstance(message, Authorize) and self.ocpp is not None:
+            return self.ocpp.authorize(index, message, timeout_s)  # the central system decides
         return self.connector(index).ask_session(message, timeout_s)
 
     def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
@@ -167,7 +178,7 @@ class Station:
         with self._process.oneshot():
             rss_bytes = self._process.memory_info().rss
             cpu_percent = self._process.cpu_percent()
-        return {
+        status = {
             "epoch": self.epoch,
             "uptime_s": self.uptime_s(),
             "pid": os.getpid(),
@@ -175,6 +186,9 @@ class Station:
             "cpu_percent": cpu_percent,
             "evses": [c.describe() for c in self.connectors],
         }
+        if self.ocpp is not None:
+            status["ocpp"] = self.ocpp.describe()
+        return status
 
     def supervision_summary(self) -> list[dict[str, Any]]:
         return [

@@ -1,0 +1,7 @@
+"""The OCPP 1.6J bridge: the station as a charge point of its central system (spec/ocpp.md)."""
+
+from supervisor.ocpp.bridge import OcppBridge
+from supervisor.ocpp.port import Connectors, StationConnectors
+from supervisor.ocpp.store import StoreError
+
+__all__ = ["Connectors", "OcppBridge", "StationConnectors", "StoreError"]

@@ -1,0 +1,249 @@
+"""The OCPP bridge: the station as a charge point of its central system (spec/ocpp.md).
+
+It runs beside the ZeroMQ API as a client of the connectors, with no charging logic of
+its own: its asyncio loop (thread `ocpp-loop`) holds the WebSocket link and the library's
+receive loop; everything that blocks (connector commands, the SQLite queue) runs on one
+worker thread (`ocpp-io`), so no handler ever blocks the receive loop. While the link is
+down the connectors go on charging and the transaction messages wait in the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import pathlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import websockets
+from ocpp.v16 import call
+
+from actors.messages import Authorize
+from supervisor.api.protocol import BadArgs
+from supervisor.config.ocpp import ID_TAG_MAX_CHARS, OcppSettings
+from supervisor.ocpp.authorization import AuthorizationCache, Verdict, cached_tag, verdict
+from supervisor.ocpp.link import ChargePoint, Link
+from supervisor.ocpp.port import Connectors
+from supervisor.ocpp.sender import FAILURES, Sender
+from supervisor.ocpp.status import OcppStatus, charge_point_status, ocpp_status
+from supervisor.ocpp.store import Queued, Store
+from supervisor.ocpp.transactions import Transactions
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WATCH_S = 0.1  # how often the connectors' events and states are read
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 2.0
+
+
+class OcppBridge:
+    def __init__(self, settings: OcppSettings, connectors: Connectors, state_dir: pathlib.Path) -> None:
+        self.settings = settings
+        self._connectors = connectors
+        self._journal_dir = state_dir / "journal"
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocpp-io")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="ocpp-loop", daemon=True)
+        self._started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._main: asyncio.Task[None] | None = None
+        self._link = Link(settings, self._online)
+        self._queue_length = 0
+        self._store: Store
+        self._cache: AuthorizationCache
+        self._transactions: Transactions
+        self._sender: Sender
+
+    # --- life cycle (any thread) -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the queue, take up the open transactions, then connect; raises StoreError."""
+        self._main = self._loop.create_task(self._serve(), name="ocpp-bridge")
+        self._thread.start()
+        self._started.result(START_TIMEOUT_S)
+
+    def stop(self) -> None:
+        if self._main is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._main.cancel)
+        self._thread.join(STOP_TIMEOUT_S)
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        assert self._main is not None
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                self._loop.run_until_complete(self._main)
+        finally:
+            leftovers = asyncio.all_tasks(self._loop)
+            for task in leftovers:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            with contextlib.suppress(Exception):
+                self._worker.submit(self._close_store).result(STOP_TIMEOUT_S)
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        try:
+            await self._io(self._open)
+        except Exception as exc:  # noqa: BLE001 - handed to the thread that called start()
+            self._started.set_exception(exc)
+            return
+        self._sender = Sender(self._store, self.settings, self._io, self._answered)
+        self._started.set_result(None)
+        log.info("OCPP bridge: charge point %s of %s", self.settings.charge_point_id, self.settings.endpoint)
+        await asyncio.gather(self._link.run(), self._watch(), self._sample())
+
+    def _open(self) -> None:
+        self._store = Store(self._journal_dir)
+        self._cache = AuthorizationCache(self._store.cached_tags())
+        self._transactions = Transactions(self._store, self._connectors, self.settings)
+        self._transactions.start()
+        self._queue_length = self._store.length()
+
+    def _close_store(self) -> None:
+        if hasattr(self, "_store"):
+            self._store.close()
+
+    async def _io(self, function: Callable[..., T], *args: Any) -> T:
+        return await self._loop.run_in_executor(self._worker, function, *args)
+
+    # --- offline and online work -------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """The connectors' new events become queued messages, online or not."""
+        while True:
+            if await self._io(self._poll):
+                self._sender.wake.set()
+            await asyncio.sleep(WATCH_S)
+
+    def _poll(self) -> bool:
+        queued = self._transactions.poll()
+        self._queue_length = self._store.length()
+        return queued
+
+    async def _sample(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.meter_values_interval_s)
+            if await self._io(self._transactions.sample):
+                self._sender.wake.set()
+
+    async def _online(self, charge_point: ChargePoint, heartbeat_s: float) -> None:
+        """Accepted by the central system: statuses, heartbeats and the queue until the link ends."""
+        await asyncio.gather(
+            self._statuses(charge_point),
+            self._heartbeats(charge_point, heartbeat_s),
+            self._sender.run(charge_point),
+        )
+
+    async def _heartbeats(self, charge_point: ChargePoint, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await charge_point.call(call.Heartbeat(), suppress=False)
+            except FAILURES as exc:
+                log.warning("Heartbeat failed: %r", exc)
+
+    async def _statuses(self, charge_point: ChargePoint) -> None:
+        """Every status at connection, then each change of a connector's state or active error."""
+        sent: dict[int, OcppStatus] = {}
+        while True:
+            for connector_id, status in enumerate(await self._io(self._statuses_now)):
+                if sent.get(connector_id) != status:
+                    sent[connector_id] = status
+                    await self._notify(charge_point, connector_id, status)
+            await asyncio.sleep(WATCH_S)
+
+    def _statuses_now(self) -> list[OcppStatus]:
+        views = [self._connectors.view(index) for index in range(1, self._connectors.count() + 1)]
+        return [charge_point_status(views), *(ocpp_status(view) for view in views)]
+
+    async def _notify(self, charge_point: ChargePoint, connector_id: int, status: OcppStatus) -> None:
+        request = call.StatusNotification(
+            connector_id=connector_id, error_code=status.error_code, status=status.status, info=status.info
+        )
+        try:
+            await charge_point.call(request, suppress=False)
+        except FAILURES as exc:
+            log.warning("StatusNotification of connector %d failed: %r", connector_id, exc)
+
+    async def _answered(self, message: Queued, conf: Any) -> None:
+        """What the central system's answer to a transaction message means for the station."""
+        info = getattr(conf, "id_tag_info", None)
+        id_tag = message.payload.get("idTag")
+        if info and id_tag:
+            tag = cached_tag(info)
+            self._cache.update(id_tag, tag)
+            await self._io(self._store.cache_tag, id_tag, tag)
+        if message.action != "StartTransaction":
+            return
+        await self._io(self._store.set_transaction_id, message.tx, int(conf.transaction_id))
+        if info and info.get("status") != "Accepted":
+            log.warning(
+                "transaction %s: idTag refused (%s): deauthorized", conf.transaction_id, info["status"]
+            )
+            await self._io(self._transactions.deauthorize, message.tx)
+
+    # --- authorization (called from the API's threads) ---------------------------------------
+
+    def authorize(self, index: int, args: dict[str, Any], timeout_s: float) -> bool:
+        """The connector's `authorize`, once the central system (or the cache) accepted the token."""
+        token = str(args["auth_token"])
+        if not token or len(token) > ID_TAG_MAX_CHARS:
+            raise ValueError(
+                f"auth_token must be 1 to {ID_TAG_MAX_CHARS} characters (OCPP 1.6 idTag), got {token!r}"
+            )
+        deadline = time.monotonic() + timeout_s
+        future = asyncio.run_coroutine_threadsafe(self._verdict(token, 0.8 * timeout_s), self._loop)
+        try:
+            found = future.result(timeout_s)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            future.cancel()
+            return False
+        if not found.accepted:
+            log.info("evse %d: token refused (%s, %s)", index, found.status, found.source)
+            return False
+        accepted = Authorize(token, found.parent_id_tag or request.parent_id)
+        left_s = max(0.1, deadline - time.monotonic())
+        return bool(self._connectors.ask(index, accepted, left_s))
+
+    async def _verdict(self, token: str, budget_s: float) -> Verdict:
+        charge_point = self._link.accepted
+
+        async def ask(id_tag: str) -> dict[str, Any] | None:
+            assert charge_point is not None
+            try:
+                conf = await asyncio.wait_for(
+                    charge_point.call(call.Authorize(id_tag=id_tag), suppress=False), budget_s
+                )
+            except (*FAILURES, websockets.ConnectionClosed) as exc:
+                log.warning("Authorize got no answer: %r", exc)
+                return None
+            info: dict[str, Any] = conf.id_tag_info
+            await self._io(self._store.cache_tag, id_tag, cached_tag(info))
+            return info
+
+        return await verdict(
+            token,
+            self._cache,
+            ask if charge_point is not None else None,
+            local_pre_authorize=self.settings.local_pre_authorize,
+            local_authorize_offline=self.settings.local_authorize_offline,
+        )
+
+    # --- views -------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """The `ocpp` entry of `status`."""
+        return {
+            "url": self.settings.endpoint,
+            "connected": self._link.charge_point is not None,
+            "registration": self._link.registration,
+            "last_message_at": self._link.seen_at(),
+            "queue_length": self._queue_length,
+        }

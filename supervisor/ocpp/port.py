@@ -1,0 +1,73 @@
+"""What the bridge uses of the station: connector commands, views, the last meter publication.
+
+The bridge is a client of the connectors like the API: it runs their commands and reads
+what `status` shows; `StationConnectors` is that port over the station in this process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from supervisor.ocpp.status import ConnectorView, SessionView
+
+if TYPE_CHECKING:
+    from supervisor.station.station import Station
+
+
+class Connectors(Protocol):
+    def count(self) -> int: ...
+
+    def view(self, index: int) -> ConnectorView:
+        """The connector's state, active errors and session as they are now (never blocks)."""
+        ...
+
+    def ask(self, index: int, message: object, timeout_s: float) -> Any:
+        """A connector command (an actors.messages value), straight to the connector's session actor
+        (an `Authorize` does not come back to the bridge)."""
+        ...
+
+    def events_since(self, index: int, since: int) -> dict[str, Any]:
+        """`get_events`: the connector's session events after `since`, and its last_event_seq."""
+        ...
+
+    def powermeter(self, index: int) -> dict[str, Any] | None:
+        """The connector's last `powermeter` publication, or None before the first."""
+        ...
+
+
+class StationConnectors:
+    """`Connectors` over the station's connectors in this process."""
+
+    def __init__(self, station: Station) -> None:
+        self._station = station
+
+    def count(self) -> int:
+        return self._station.evse_count()
+
+    def view(self, index: int) -> ConnectorView:
+        connector = self._station.connector(index)
+        model = connector.state.model
+        session = model.session
+        return ConnectorView(
+            state=connector.state_name().value,
+            errors=tuple(sorted(error.value for error in model.errors)),
+            session=None
+            if session is None
+            else SessionView(
+                session.uuid, session.token, session.authorized, session.cancelled, session.reservation_id
+            ),
+            reserved=connector.state.reservation is not None,
+            pre_authorized=model.pre_auth is not None,
+            gave_up=connector.tree.state == "gave_up",
+        )
+
+    def ask(self, index: int, message: object, timeout_s: float) -> Any:
+        return self._station.connector(index).ask_session(message, timeout_s)
+
+    def events_since(self, index: int, since: int) -> dict[str, Any]:
+        return self._station.connector(index).events_since(since)
+
+    def powermeter(self, index: int) -> dict[str, Any] | None:
+        topic = f"evse/{index}/powermeter"
+        value: dict[str, Any] | None = self._station.bus.snapshot(topic)["vars"].get(topic)
+        return value
