@@ -17,11 +17,14 @@ from actors.messages import (
     Authorize,
     BoardReport,
     CancelCharging,
+    CancelReservation,
     Disable,
     Enable,
     ForceUnlock,
+    GetSignedMeterValue,
     PauseCharging,
     PhasesSwitched,
+    ReserveNow,
     ResumeCharging,
     SetFaulted,
     SetLocalMaxCurrent,
@@ -30,10 +33,13 @@ from actors.messages import (
 )
 from actors.model import (
     CANCEL_REASONS,
+    BoardAnswer,
     Emit,
     EndReservation,
     Env,
     Error,
+    LockAnswer,
+    MeterAnswer,
     Model,
     Output,
     Pending,
@@ -42,6 +48,7 @@ from actors.model import (
     Reservation,
     Session,
     SessionEvent,
+    StartReservation,
     State,
     Unlock,
 )
@@ -50,6 +57,7 @@ from actors.states import (
     allowed_current_a,
     board_errors,
     hardware_output,
+    reservation_verdict,
     state_of,
     transition_event,
 )
@@ -61,6 +69,9 @@ OVERDRAW_LIMIT_S = 7.0
 
 @dataclass(frozen=True)
 class Step:
+    """The next model, what the actors carry out, and the reply: a value, or one the hardware
+    completes (`BoardAnswer`, `LockAnswer`, `MeterAnswer`) or gives later (`Pending`)."""
+
     model: Model
     outputs: tuple[Output, ...] = ()
     reply: Any = None
@@ -228,7 +239,7 @@ def _disable(model: Model, command: Disable, env: Env) -> Step:
     outputs.append(_emit(model, SessionEvent.Disabled))
     if env.reservation is not None:
         outputs.append(EndReservation("Cancelled"))
-    return Step(model, tuple(outputs), True)
+    return Step(model, tuple(outputs), BoardAnswer(ok=True, failed=False))
 
 
 def set_faulted(model: Model, env: Env, error: Error | None = None) -> Step:
@@ -312,16 +323,54 @@ def _set_local_max_current(model: Model, command: SetLocalMaxCurrent, env: Env) 
     current_a = command.max_current
     if math.isnan(current_a) or not 0.0 <= current_a <= env.settings.max_current_a:
         return Step(model, reply="Error_OutOfRange")
-    return Step(replace(model, local_limit_a=float(current_a)), reply="Success")
+    answer = BoardAnswer(ok="Success", failed="Error_Hardware")
+    return Step(replace(model, local_limit_a=float(current_a)), reply=answer)
 
 
 def _force_unlock(model: Model, command: ForceUnlock, env: Env) -> Step:
     if not env.settings.lock:
         return Step(model, reply=False)
     if not _open_session_uncancelled(model):
-        return Step(model, (Unlock(),))
+        return Step(model, (Unlock(),), LockAnswer())
     cancelled = _cancel(model, "UnlockCommand")
-    return Step(cancelled.model, (*cancelled.outputs, Unlock()))
+    return Step(cancelled.model, (*cancelled.outputs, Unlock()), LockAnswer())
+
+
+# --- reservations and signed values ---------------------------------------------------------------
+
+
+def _reserve_now(model: Model, command: ReserveNow, env: Env) -> Step:
+    """Checked in the contract's order (`reservation_verdict`); accepted, it replaces one of its id."""
+    verdict = reservation_verdict(
+        state_of(model, env),
+        model.plugged,
+        command.expiry_date,
+        env.time,
+        env.reservation,
+        command.reservation_id,
+    )
+    if verdict is not None:
+        return Step(model, reply=verdict)
+    reservation = Reservation(
+        command.reservation_id, command.auth_token, command.expiry_date, command.parent_id
+    )
+    return Step(model, (StartReservation(reservation),), "Accepted")
+
+
+def _cancel_reservation(model: Model, command: CancelReservation, env: Env) -> Step:
+    if env.reservation is None:
+        return Step(model, reply=False)
+    return Step(model, (EndReservation("Cancelled"),), True)
+
+
+def _get_signed_meter_value(model: Model, command: GetSignedMeterValue, env: Env) -> Step:
+    """The meter signs a reading now ("T"), naming the session's token when it has one; "begin" is
+    the authorized session's reading taken at authorization ("" outside an authorized session)."""
+    session = model.session
+    if command.reading == "begin":
+        begin = session.begin_signed_meter_value if session is not None and session.authorized else None
+        return Step(model, reply=begin or "")
+    return Step(model, reply=MeterAnswer(session.token if session is not None else None, "T"))
 
 
 # --- phases -------------------------------------------------------------------------------------
@@ -384,6 +433,9 @@ TRANSITIONS: dict[type, Handler] = {
     ForceUnlock: _force_unlock,
     SwitchThreePhases: _switch_three_phases,
     PhasesSwitched: _phases_switched,
+    ReserveNow: _reserve_now,
+    CancelReservation: _cancel_reservation,
+    GetSignedMeterValue: _get_signed_meter_value,
 }
 
 

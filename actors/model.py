@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from actors.settings import ConnectorSettings
-from drivers.base import CPState, PilotSignal
+from drivers.base import CPState, PilotSignal, ReadingContext
 
 
 class State(StrEnum):
@@ -140,6 +140,7 @@ class Env:
     reservation: Reservation | None
     now: float  # monotonic seconds
     new_uuid: Callable[[], str]
+    time: float  # Unix seconds, for dates (a reservation's expiry)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,13 @@ class Emit:
 
 
 @dataclass(frozen=True)
+class StartReservation:
+    """Keep the reservation (it replaces one of the same id) and publish ReservationStart."""
+
+    reservation: Reservation
+
+
+@dataclass(frozen=True)
 class EndReservation:
     reason: str  # ReservationEndReason
 
@@ -178,7 +186,31 @@ class PhaseSwitch:
     three_phases: bool
 
 
-Output = Emit | EndReservation | Unlock | PhaseSwitch
+Output = Emit | StartReservation | EndReservation | Unlock | PhaseSwitch
+
+
+# --- replies that the hardware completes (a step's reply is a value or one of these) ----------------
+
+
+@dataclass(frozen=True)
+class BoardAnswer:
+    """`ok` once the board does what the new state requires, `failed` when it could not be reached."""
+
+    ok: object
+    failed: object
+
+
+@dataclass(frozen=True)
+class LockAnswer:
+    """Whether the lock opened (the step's `Unlock`)."""
+
+
+@dataclass(frozen=True)
+class MeterAnswer:
+    """The meter's signed reading for this token and OCMF reading context."""
+
+    token: str | None
+    context: ReadingContext
 
 
 class Pending(Enum):

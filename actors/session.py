@@ -15,23 +15,28 @@ from actors.events import event_value, reading_context
 from actors.messages import (
     ApplyOutput,
     BoardReport,
-    CancelReservation,
-    Disable,
     EndReservationNow,
-    GetSignedMeterValue,
     PhasesSwitched,
     ReadMeter,
     ReadStatus,
-    ReserveNow,
-    SetLocalMaxCurrent,
     SetLock,
     SignReading,
     StoreReservation,
     SwitchPhases,
     Tick,
 )
-from actors.model import Emit, EndReservation, Env, Pending, PhaseSwitch, Reservation, SessionEvent, Unlock
-from actors.reservation import reservation_verdict
+from actors.model import (
+    BoardAnswer,
+    Emit,
+    EndReservation,
+    Env,
+    LockAnswer,
+    MeterAnswer,
+    Pending,
+    SessionEvent,
+    StartReservation,
+    Unlock,
+)
 from drivers.base import MeterReading, ReadingContext
 from supervisor.tree import Later, Laters, Lease
 
@@ -49,9 +54,6 @@ class SessionActor(ConnectorActor):
         **dict.fromkeys(charging.TRANSITIONS, "_command"),
         Tick: "_tick",
         PhasesSwitched: "_phases_switched",
-        ReserveNow: "_reserve_now",
-        CancelReservation: "_cancel_reservation",
-        GetSignedMeterValue: "_signed_meter_value",
     }
 
     def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
@@ -67,7 +69,7 @@ class SessionActor(ConnectorActor):
         actor that died meanwhile is the supervisor's business, not a failure of this start:
         its next generation reports the board on its first tick.
         """
-        self._deliver_outbox(None)
+        self._deliver_outbox()
         switching_to = self.ctx.state.model.switching_to
         if switching_to is not None:  # the hardware ends it and tells us; a new one begins it again
             self._begin_phase_switch(switching_to)
@@ -95,7 +97,8 @@ class SessionActor(ConnectorActor):
 
     def _env(self) -> Env:
         state = self.ctx.state
-        return Env(self.ctx.settings, state.reservation, self.ctx.clock.monotonic(), _new_uuid)
+        clock = self.ctx.clock
+        return Env(self.ctx.settings, state.reservation, clock.monotonic(), _new_uuid, clock.time())
 
     def _command(self, message: object) -> Any:
         """A message of the state table; a reply the step cannot give yet comes as a `Later`."""
@@ -128,29 +131,44 @@ class SessionActor(ConnectorActor):
         before = self.ctx.state.model
         result = charging.step(before, message, self._env())
         if result.model is before and not result.outputs:
-            return result.reply  # nothing changed: nothing to write, apply or publish
+            return self._completed(result.reply, True, None)  # nothing to write, apply or publish
         self.ctx.state.set_model(self.lease, result.model, result.outputs)
-        hardware_ok = self._sync_hardware()
-        reply = self._deliver_outbox(result.reply)
+        board_ok = self._sync_hardware()
+        unlocked = self._deliver_outbox()
         self._publish_limits()
-        return self._hardware_reply(message, reply, hardware_ok)
+        return self._completed(result.reply, board_ok, unlocked)
 
-    def _deliver_outbox(self, reply: Any) -> Any:
-        """Carry out what the steps decided, oldest first; each output leaves the outbox once done."""
-        state = self.ctx.state
+    def _completed(self, reply: Any, board_ok: bool, unlocked: bool | None) -> Any:
+        """The step's reply, completed by what carrying the step out found (see `charging.Step`)."""
+        if isinstance(reply, BoardAnswer):
+            return reply.ok if board_ok else reply.failed
+        if isinstance(reply, LockAnswer):
+            return unlocked is True
+        if isinstance(reply, MeterAnswer):
+            return self.ctx.peers.ask("meter", SignReading(reply.token, reply.context), ASK_TIMEOUT_S)
+        return reply
+
+    def _deliver_outbox(self) -> bool | None:
+        """Carry out what the steps decided, oldest first; each output leaves the outbox once done.
+
+        Returns whether the lock opened when an `Unlock` was carried out, else None.
+        """
+        state, unlocked = self.ctx.state, None
         while state.outbox:
             output = state.outbox[0]
             if isinstance(output, Emit):
                 self._publish_event(output)
                 continue
-            if isinstance(output, EndReservation):
+            if isinstance(output, StartReservation):
+                self.ctx.peers.ask("reservation", StoreReservation(output.reservation), ASK_TIMEOUT_S)
+            elif isinstance(output, EndReservation):
                 self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)
             elif isinstance(output, Unlock):
-                reply = self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S)
-            elif isinstance(output, PhaseSwitch):
+                unlocked = bool(self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S))
+            else:
                 self._begin_phase_switch(output.three_phases)
             state.pop_output(self.lease)
-        return reply
+        return unlocked
 
     def _begin_phase_switch(self, three_phases: bool) -> None:
         """The hardware answers at once and tells `PhasesSwitched` when the switch ended."""
@@ -160,23 +178,13 @@ class SessionActor(ConnectorActor):
             log.warning("evse %d: phase switch failed: %r", self.ctx.settings.index, exc)
             self.actor_ref.tell(PhasesSwitched("Error_Hardware", self.ctx.state.model.three_phases))
 
-    @staticmethod
-    def _hardware_reply(message: object, reply: Any, hardware_ok: bool) -> Any:
-        if hardware_ok:
-            return reply
-        if isinstance(message, SetLocalMaxCurrent) and reply == "Success":
-            return "Error_Hardware"
-        if isinstance(message, Disable):
-            return False
-        return reply
-
     def _tick(self, message: Tick) -> None:
         model = self.ctx.state.model
         if model.pre_auth is not None or model.overdraw_since is not None:
             self._machine(message)
             return
         self._sync_hardware()
-        self._deliver_outbox(None)  # left over when a peer failed in the middle of a command
+        self._deliver_outbox()  # left over when a peer failed in the middle of a command
 
     def _sync_hardware(self) -> bool:
         """Make the board do what the model's state requires; False if the board could not be reached."""
@@ -250,37 +258,3 @@ class SessionActor(ConnectorActor):
             "nr_of_phases_available": 3 if model.three_phases else 1,
         }
         self.ctx.state.publish_limits(self.lease, limits)
-
-    # --- commands beyond the state machine ---------------------------------------------------
-
-    def _reserve_now(self, message: ReserveNow) -> str:
-        model = self.ctx.state.model
-        verdict = reservation_verdict(
-            states.state_of(model, self._env()),
-            model.plugged,
-            message.expiry_date,
-            self.ctx.clock.time(),
-            self.ctx.state.reservation,
-            message.reservation_id,
-        )
-        if verdict is not None:
-            return verdict
-        reservation = Reservation(
-            message.reservation_id, message.auth_token, message.expiry_date, message.parent_id
-        )
-        result: str = self.ctx.peers.ask("reservation", StoreReservation(reservation), ASK_TIMEOUT_S)
-        return result
-
-    def _cancel_reservation(self, message: CancelReservation) -> bool:
-        ended: bool = self.ctx.peers.ask("reservation", EndReservationNow("Cancelled"), ASK_TIMEOUT_S)
-        return ended
-
-    def _signed_meter_value(self, message: GetSignedMeterValue) -> str:
-        session = self.ctx.state.model.session
-        if message.reading == "begin":
-            if session is None or not session.authorized:
-                return ""
-            return session.begin_signed_meter_value or ""
-        token = session.token if session is not None else None
-        signed: str = self.ctx.peers.ask("meter", SignReading(token, "T"), ASK_TIMEOUT_S)
-        return signed

@@ -3,13 +3,14 @@
 The connector state (`State`) is never stored: `state_of` derives it from the model, and
 `hardware_output` derives the control pilot and the relays from the state, so one table
 decides what the board does in each state. `transition_event` names the charging event a
-change of state publishes; `board_errors` reads the spec's table of errors from the board.
+change of state publishes; `board_errors` reads the spec's table of errors from the board;
+`reservation_verdict` answers reserve_now from the state.
 """
 
 from __future__ import annotations
 
 from actors.messages import BoardReport
-from actors.model import Env, Error, HardwareOutput, Model, SessionEvent, State
+from actors.model import Env, Error, HardwareOutput, Model, Reservation, SessionEvent, State
 from drivers.base import MIN_CURRENT_A, CPState, PilotSignal
 
 LATCHED_UNTIL_UNPLUG = frozenset({Error.CarDiodeFault, Error.OverCurrent, Error.VentilationNotAvailable})
@@ -114,3 +115,37 @@ def board_errors(model: Model, report: BoardReport) -> frozenset[Error]:
     if not status.plugged:
         return frozenset(now - PLUG_ERRORS)
     return frozenset(now | latched)
+
+
+# --- reservations ---------------------------------------------------------------------------------
+
+_UNAVAILABLE_STATES = {State.Disabled: "Unavailable", State.Faulted: "Faulted", State.Error: "Faulted"}
+_OCCUPIED_STATES = frozenset(
+    {
+        State.WaitingForAuthentication,
+        State.ChargingPausedEV,
+        State.Charging,
+        State.ChargingPausedEVSE,
+        State.Finished,
+    }
+)
+
+
+def reservation_verdict(
+    state: State,
+    plugged: bool,
+    expiry_time: float,
+    now: float,
+    current: Reservation | None,
+    reservation_id: int,
+) -> str | None:
+    """The ReservationResult of reserve_now in the contract's order, or None when it may be accepted."""
+    if state in _UNAVAILABLE_STATES:
+        return _UNAVAILABLE_STATES[state]
+    if expiry_time <= now:
+        return "Rejected"
+    if plugged or state in _OCCUPIED_STATES:
+        return "Occupied"
+    if current is not None and current.reservation_id != reservation_id:
+        return "Occupied"
+    return None

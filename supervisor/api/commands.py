@@ -168,7 +168,12 @@ _TABLE = (
         m.GetSignedMeterValue,
         "An OCMF reading signed by the meter: now, or the session's begin reading taken at authorization.",
         "str",
-        reading=Arg("str", '"now" (the default) or "begin" ("" outside an authorized session)', enum=("now", "begin"), optional=True),
+        reading=Arg(
+            "str",
+            '"now" (the default) or "begin" ("" outside an authorized session)',
+            enum=("now", "begin"),
+            optional=True,
+        ),
     ),
     _session(
         "authorize",

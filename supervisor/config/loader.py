@@ -25,7 +25,7 @@ __all__ = ["DEFAULT_CONFIG_NAME", "ConfigError", "apply_overrides", "describe", 
 
 DEFAULT_CONFIG_NAME = "station.yaml"
 DEFAULT_SOURCE = "<default>"
-MAX_CONNECTORS = 64
+MAX_CONNECTORS = 1000
 KNOWN_DRIVERS = ("sim",)
 _ENDPOINTS_ALLOWED = "tcp://127.0.0.1:<port>, tcp://localhost:<port>, tcp://[::1]:<port> or ipc://<path>"
 _TCP = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<port>[0-9]+|\*)")

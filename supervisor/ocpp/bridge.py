@@ -191,13 +191,12 @@ class OcppBridge:
 
     # --- authorization (called from the API's threads) ---------------------------------------
 
-    def authorize(self, index: int, args: dict[str, Any], timeout_s: float) -> bool:
+    def authorize(self, index: int, request: Authorize, timeout_s: float) -> bool:
         """The connector's `authorize`, once the central system (or the cache) accepted the token."""
-        token = str(args["auth_token"])
+        token = request.auth_token
         if not token or len(token) > ID_TAG_MAX_CHARS:
-            raise ValueError(
-                f"auth_token must be 1 to {ID_TAG_MAX_CHARS} characters (OCPP 1.6 idTag), got {token!r}"
-            )
+            problem = f"must be 1 to {ID_TAG_MAX_CHARS} characters (an OCPP 1.6 idTag), got {token!r}"
+            raise BadArgs(f"authorize: auth_token {problem}")
         deadline = time.monotonic() + timeout_s
         future = asyncio.run_coroutine_threadsafe(self._verdict(token, 0.8 * timeout_s), self._loop)
         try:

@@ -187,7 +187,10 @@ class Connector:
     # --- views ---------------------------------------------------------------------------
 
     def env(self) -> Env:
-        return Env(self.settings, self.state.reservation, self._clock.monotonic(), lambda: str(uuid.uuid4()))
+        clock = self._clock
+        return Env(
+            self.settings, self.state.reservation, clock.monotonic(), lambda: str(uuid.uuid4()), clock.time()
+        )
 
     def state_name(self) -> State:
         return states.state_of(self.state.model, self.env())

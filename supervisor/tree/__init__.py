@@ -4,7 +4,7 @@ Child specs and supervision events (`specs`), the restart limits (`settings`, `b
 the lease that fences a dead generation (`lease`), the actor side of the protocol
 (`supervised`: handshake, busy marks, safe stop, death reports), the supervisor itself
 (`supervisor`) made of the pure failure plan (`plan`), the child table (`children`), the
-health scan (`health`), the stable addresses (`addressing`) and what runs it (`runner`),
+health scan (`health`), the stable addresses (`addressing`) and the threads all supervisors share (`runtime`),
 and a supervisor nested as the child of another (`nesting`).
 """
 
@@ -13,6 +13,7 @@ from supervisor.tree.errors import Unavailable
 from supervisor.tree.later import Abandoned, Later, Laters, answer
 from supervisor.tree.lease import Fenced, Lease
 from supervisor.tree.nesting import SupervisorActor
+from supervisor.tree.runtime import Runtime
 from supervisor.tree.settings import SupervisionSettings
 from supervisor.tree.specs import ChildSpec, ChildState, EventKind, RestartType, Strategy, SupervisionEvent
 from supervisor.tree.supervised import Ping, SupervisedActor
@@ -32,6 +33,7 @@ __all__ = [
     "Lease",
     "Ping",
     "RestartType",
+    "Runtime",
     "Strategy",
     "SupervisedActor",
     "SupervisionEvent",

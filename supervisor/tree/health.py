@@ -47,10 +47,6 @@ class Health:
         with self._lock:
             self._next_round_s = now_s + self._limits.ping_interval_s
 
-    def next_round_s(self) -> float:
-        with self._lock:
-            return self._next_round_s
-
     def scan(self, children: Sequence[Child], now_s: float) -> list[Report]:
         """Reports for the running children found hung now, or dead at a round."""
         with self._lock:

@@ -6,7 +6,8 @@ A `Supervisor` starts its children in order, learns of their deaths (reports fro
 and gives up past its restart intensity. The child table (`children`) holds what callers
 read, the addresses (`addressing`) reach a role through a restart, the health
 (`health`) finds hung and silently dead children. All decisions happen in `poll()`,
-which its own daemon thread calls; tests may call it directly with a `FakeClock`.
+which the process's shared runtime (`runtime`) calls when there is news or a restart
+is due; tests may call it directly with a `FakeClock`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from supervisor.tree.errors import Unavailable
 from supervisor.tree.health import Health, Report
 from supervisor.tree.lease import Lease
 from supervisor.tree.plan import Death, plan_failure
-from supervisor.tree.runner import Runner
+from supervisor.tree.runtime import Runner, Runtime, shared_runtime
 from supervisor.tree.settings import SupervisionSettings
 from supervisor.tree.specs import ChildSpec, EventKind, Strategy, SupervisionEvent
 
@@ -62,6 +63,7 @@ class Supervisor:
         on_event: Callable[[SupervisionEvent], None] | None = None,
         on_give_up: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
         if len({spec.role for spec in children}) != len(children):
             raise ValueError(f"{name}: child roles must be unique")
@@ -78,7 +80,8 @@ class Supervisor:
         self._intensity = IntensityWindow(self._limits.intensity, self._limits.period_s)
         self._poll_lock = threading.RLock()  # serialises decisions; held across bounded waits
         self._reports: queue.SimpleQueue[Report] = queue.SimpleQueue()
-        self._runner = Runner(f"supervisor-{name}", self._poll_safely, self._sleep_s)
+        scan_s = self._limits.ping_interval_s
+        self._runner = Runner(runtime or shared_runtime(), self.poll, self._next_poll_s, self._scan, scan_s)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -102,9 +105,7 @@ class Supervisor:
 
     def stop(self) -> None:
         """Stop the thread, then the children in reverse order, each within its shutdown timeout."""
-        longest_poll_s = self._limits.ping_timeout_s + 1.0
-        longest_poll_s += sum(c.spec.shutdown_timeout_s for c in self._table.children)
-        self._runner.stop(longest_poll_s)
+        self._runner.stop()
         with self._poll_lock:
             self._table.stop_all("stopped")
             self._table.set_state("stopped")
@@ -192,12 +193,6 @@ class Supervisor:
                 self._reports.put(report)
             self._handle_reports()
             self._run_due()
-
-    def _poll_safely(self) -> None:
-        try:
-            self.poll()
-        except Exception:
-            logger.exception("%s: supervision step failed", self.name)
 
     def _handle_reports(self) -> None:
         while not self._reports.empty():
@@ -291,8 +286,20 @@ class Supervisor:
         while not self._reports.empty():
             self._reports.get_nowait()
 
-    def _sleep_s(self) -> float:
+    def _scan(self) -> None:
+        """The health scan, from the runtime's timer thread: reports what it finds, never waits."""
+        if self._table.state != "running":
+            return
+        with self._table.cond:
+            reports = self._health.scan(self._table.children, self._clock.monotonic())
+        for report in reports:
+            self._report(report)
+
+    def _next_poll_s(self) -> float | None:
+        """Seconds until the next restart is due; None when none is pending.
+
+        A restart already due but not started waits for a predecessor's, which is ahead.
+        """
         now_s = self._clock.monotonic()
-        dues_s = [*self.pending_restarts().values(), self._health.next_round_s()]
-        ahead_s = [due_s - now_s for due_s in dues_s if due_s > now_s]  # others wait for a predecessor
-        return min([*ahead_s, self._limits.ping_interval_s])
+        ahead_s = [due_s - now_s for due_s in self.pending_restarts().values() if due_s > now_s]
+        return min(ahead_s, default=None)

@@ -21,11 +21,14 @@ from actors.messages import (
     Authorize,
     BoardReport,
     CancelCharging,
+    CancelReservation,
     Disable,
     Enable,
     ForceUnlock,
+    GetSignedMeterValue,
     PauseCharging,
     PhasesSwitched,
+    ReserveNow,
     ResumeCharging,
     SetFaulted,
     SetLocalMaxCurrent,
@@ -33,22 +36,26 @@ from actors.messages import (
     Tick,
 )
 from actors.model import (
+    BoardAnswer,
     Emit,
     EndReservation,
     Env,
     Error,
     HardwareOutput,
+    LockAnswer,
+    MeterAnswer,
     Model,
     Output,
     Pending,
     PhaseSwitch,
     Reservation,
     SessionEvent,
+    StartReservation,
     State,
     Unlock,
 )
-from actors.reservation import reservation_verdict
 from actors.settings import ConnectorSettings
+from actors.states import reservation_verdict
 from drivers.base import BoardStatus, CPState, PilotSignal, duty_cycle_percent
 
 T0 = 1000.0
@@ -56,6 +63,8 @@ TOKEN = "TOKEN-1"
 OTHER = "TOKEN-2"
 SETTINGS = ConnectorSettings(index=1, evse_id="X", max_current_a=32.0)
 RESERVATION = Reservation(reservation_id=7, auth_token="RES-TOKEN", expiry_time=T0 + 3600, parent_id="P")
+APPLIED = BoardAnswer(ok="Success", failed="Error_Hardware")  # set_local_max_current in range
+DISABLED = BoardAnswer(ok=True, failed=False)  # disable that changes something
 UNPLUGGED = BoardStatus(cp=CPState.A, plugged=False, relais_on=False, three_phases=True, locked=False)
 
 
@@ -77,7 +86,7 @@ class Machine:
         self.model = Model.initial(self.settings)
 
     def env(self) -> Env:
-        return Env(self.settings, self.reservation, self.now, self._new_uuid)
+        return Env(self.settings, self.reservation, self.now, self._new_uuid, self.now)
 
     def _new_uuid(self) -> str:
         self.uuids.append(f"uuid-{len(self.uuids) + 1}")
@@ -86,8 +95,11 @@ class Machine:
     def send(self, message: object) -> Step:
         result = step(self.model, message, self.env())
         self.model = result.model
-        if any(isinstance(output, EndReservation) for output in result.outputs):
-            self.reservation = None
+        for output in result.outputs:  # as the reservation actor carries them out
+            if isinstance(output, EndReservation):
+                self.reservation = None
+            elif isinstance(output, StartReservation):
+                self.reservation = output.reservation
         return result
 
     def board(self, **changes: Any) -> Step:
@@ -120,6 +132,8 @@ def describe(output: Output) -> str:
         return f"{output.event}({detail})" if detail else str(output.event)
     if isinstance(output, EndReservation):
         return f"EndReservation({output.reason})"
+    if isinstance(output, StartReservation):
+        return f"StartReservation({output.reservation.reservation_id})"
     if isinstance(output, PhaseSwitch):
         return f"PhaseSwitch({'three' if output.three_phases else 'one'})"
     assert isinstance(output, Unlock)
@@ -273,7 +287,7 @@ def test_disabled_at_start() -> None:
 def test_pwm_duty_for_the_allowed_current(current_a: float, cp: CPState) -> None:
     m = build("ChargingPausedEV", max_current_a=80.0)
     m.board(cp=cp)
-    assert m.send(SetLocalMaxCurrent(current_a)).reply == "Success"
+    assert m.send(SetLocalMaxCurrent(current_a)).reply == APPLIED
     assert m.output.pilot.mode == "PWM"
     assert m.output.pilot.duty_percent == pytest.approx(current_a / 0.6)
     assert m.output.power_allowed
@@ -491,16 +505,16 @@ COMMAND_TABLE: list[tuple[str, object, object, list[str], str]] = [
     ("Disabled/session", Enable(), True, ["Enabled"], "ChargingPausedEVSE"),
     # disable
     ("Disabled", Disable(), True, [], "Disabled"),
-    ("Idle", Disable(), True, ["Disabled"], "Disabled"),
-    ("Finished", Disable(), True, ["Disabled"], "Disabled"),
-    ("Faulted", Disable(), True, ["Disabled"], "Disabled"),
-    ("Faulted/session", Disable(), True, ["Disabled"], "Disabled"),
-    ("ChargingPausedEVSE/cancelled", Disable(), True, ["Disabled"], "Disabled"),
+    ("Idle", Disable(), DISABLED, ["Disabled"], "Disabled"),
+    ("Finished", Disable(), DISABLED, ["Disabled"], "Disabled"),
+    ("Faulted", Disable(), DISABLED, ["Disabled"], "Disabled"),
+    ("Faulted/session", Disable(), DISABLED, ["Disabled"], "Disabled"),
+    ("ChargingPausedEVSE/cancelled", Disable(), DISABLED, ["Disabled"], "Disabled"),
     *[
-        (name, Disable(), True, _SESSION_CANCELLED_LOCAL, "Disabled")
+        (name, Disable(), DISABLED, _SESSION_CANCELLED_LOCAL, "Disabled")
         for name in ["WaitingForAuthentication", *_AUTHORIZED]
     ],
-    *[(name, Disable(), True, _SESSION_CANCELLED_LOCAL, "Disabled") for name in ERROR_STATES],
+    *[(name, Disable(), DISABLED, _SESSION_CANCELLED_LOCAL, "Disabled") for name in ERROR_STATES],
     # set_faulted
     ("Faulted", SetFaulted(), True, [], "Faulted"),
     ("Faulted/session", SetFaulted(), True, [], "Faulted"),
@@ -778,7 +792,7 @@ def test_local_max_current_out_of_range(name: str, current_a: float) -> None:
 def test_local_max_current_in_range(current_a: float, events: list[str], after: State) -> None:
     m = build("Charging")
     result = m.send(SetLocalMaxCurrent(current_a))
-    assert (result.reply, said(result), m.state()) == ("Success", events, after)
+    assert (result.reply, said(result), m.state()) == (APPLIED, events, after)
     assert m.output.power_allowed is (after is State.Charging)
 
 
@@ -1242,6 +1256,53 @@ def test_reservation_verdict_in_the_specs_order(
     assert reservation_verdict(state, plugged, expiry, T0, current, RESERVATION.reservation_id) == verdict
 
 
+@pytest.mark.parametrize(
+    ("name", "expiry", "reply"),
+    [
+        ("Disabled", _FUTURE, "Unavailable"),
+        ("Faulted", _FUTURE, "Faulted"),
+        ("Error/RCD", _FUTURE, "Faulted"),
+        ("Idle", _PAST, "Rejected"),
+        ("WaitingForAuthentication", _FUTURE, "Occupied"),
+        ("Finished", _FUTURE, "Occupied"),
+    ],
+)
+def test_reserve_now_refused_by_the_table(name: str, expiry: float, reply: str) -> None:
+    result = build(name).send(ReserveNow(7, "RES-TOKEN", expiry))
+    assert (result.reply, said(result)) == (reply, [])
+
+
+def test_reserve_now_accepted_replaces_its_own_id_only() -> None:
+    m = Machine()
+    result = m.send(ReserveNow(7, "RES-TOKEN", _FUTURE, "P"))
+    assert (result.reply, said(result)) == ("Accepted", ["StartReservation(7)"])
+    assert m.reservation == Reservation(7, "RES-TOKEN", _FUTURE, "P")
+    assert said(m.send(ReserveNow(7, "NEW-TOKEN", _FUTURE))) == ["StartReservation(7)"]
+    other = m.send(ReserveNow(8, "OTHER", _FUTURE))
+    assert (other.reply, said(other)) == ("Occupied", [])
+
+
+def test_cancel_reservation() -> None:
+    m = Machine()
+    assert (m.send(CancelReservation()).reply, m.reservation) == (False, None)
+    m.send(ReserveNow(7, "RES-TOKEN", _FUTURE))
+    result = m.send(CancelReservation())
+    assert (result.reply, said(result), m.reservation) == (True, ["EndReservation(Cancelled)"], None)
+
+
+@pytest.mark.parametrize(
+    ("name", "token"), [("Idle", None), ("WaitingForAuthentication", None), ("Charging", TOKEN)]
+)
+def test_signed_meter_value_names_the_sessions_token(name: str, token: str | None) -> None:
+    result = build(name).send(GetSignedMeterValue())
+    assert (result.reply, result.outputs) == (MeterAnswer(token, "T"), ())
+
+
+@pytest.mark.parametrize("name", ["Idle", "Charging"])
+def test_force_unlock_answers_whether_the_lock_opened(name: str) -> None:
+    assert build(name).send(ForceUnlock()).reply == LockAnswer()
+
+
 # --- random sequences ------------------------------------------------------------------------------
 
 
@@ -1257,7 +1318,7 @@ class Wait:
 
 @dataclass(frozen=True)
 class Reserve:
-    """reserve_now as the session actor checks it, then the reservation actor stores it."""
+    """reserve_now for ten minutes from when it is applied."""
 
     reservation_id: int
     auth_token: str
@@ -1272,13 +1333,7 @@ def apply(m: Machine, item: object) -> Step:
         m.now += item.seconds
         return m.send(Tick())
     if isinstance(item, Reserve):
-        expiry = m.now + 600.0
-        verdict = reservation_verdict(
-            m.state(), m.model.plugged, expiry, m.now, m.reservation, item.reservation_id
-        )
-        if verdict is None:
-            m.reservation = Reservation(item.reservation_id, item.auth_token, expiry, "P")
-        return Step(m.model)
+        return m.send(ReserveNow(item.reservation_id, item.auth_token, m.now + 600.0, "P"))
     return m.send(item)
 
 

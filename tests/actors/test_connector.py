@@ -55,7 +55,7 @@ def charge(rig: Rig, token: str = "TOKEN-1") -> None:
 
 
 def state(rig: Rig) -> State:
-    env = Env(rig.settings, rig.state.reservation, rig.clock.monotonic(), lambda: "")
+    env = Env(rig.settings, rig.state.reservation, rig.clock.monotonic(), lambda: "", rig.clock.time())
     return state_of(rig.state.model, env)
 
 

@@ -388,14 +388,14 @@ BAD_FILES = [
         _doc("connectors: []"),
         "connectors",
         1,
-        "must be a list of 1 to 64 connectors, got 0 entries",
+        "must be a list of 1 to 1000 connectors, got 0 entries",
         id="no-connectors",
     ),
     pytest.param(
         _doc("connectors:", "  evse_id: A"),
         "connectors",
         2,
-        "must be a list of 1 to 64 connectors",
+        "must be a list of 1 to 1000 connectors",
         id="connectors-map",
     ),
     pytest.param(
@@ -452,11 +452,17 @@ def test_error_reads_like_the_spec_example() -> None:
     )
 
 
-def test_more_than_64_connectors_are_refused() -> None:
-    lines = ["connectors:"] + [f"  - evse_id: E{i}" for i in range(65)]
+def test_more_than_1000_connectors_are_refused() -> None:
+    lines = ["connectors:"] + [f"  - evse_id: E{i}" for i in range(1001)]
     error = _error(_doc(*lines))
     assert (error.key, error.line) == ("connectors", 2)
-    assert "must be a list of 1 to 64 connectors, got 65 entries" in str(error)
+    assert "must be a list of 1 to 1000 connectors, got 1001 entries" in str(error)
+
+
+def test_a_thousand_connectors_are_accepted() -> None:
+    lines = ["connectors:"] + [f"  - evse_id: E{i}" for i in range(1000)]
+    settings = parse_config(_doc(*lines), "station.yaml")
+    assert [c.index for c in settings.connectors] == list(range(1, 1001))
 
 
 def test_load_config_names_the_file_it_was_given(tmp_path: Path) -> None:
