@@ -70,7 +70,7 @@ class HardwareActor(ConnectorActor):
             self._last_status = status
             self.ctx.peers.tell("session", BoardReport(status))
         now = self.ctx.clock.monotonic()
-        if now >= self._next_telemetry_at:
+        if self.ctx.settings.telemetry and now >= self._next_telemetry_at:
             self._next_telemetry_at = now + self.ctx.settings.telemetry_interval_s
             self.ctx.state.publish(self.lease, "telemetry", self.board.telemetry().to_payload())
 

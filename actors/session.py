@@ -245,7 +245,7 @@ class SessionActor(ConnectorActor):
     def _signed(self, token: str | None, context: ReadingContext) -> str | None:
         try:
             signed: str = self.ctx.peers.ask("meter", SignReading(token, context), ASK_TIMEOUT_S)
-            return signed
+            return signed or None  # "": a meter that cannot sign
         except Exception as exc:  # noqa: BLE001 - an event without a signature beats no event
             log.warning("evse %d: signing failed: %r", self.ctx.settings.index, exc)
             return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drivers.modbus import ModbusDevice
+
 
 @dataclass(frozen=True)
 class ConnectorSettings:
@@ -21,3 +23,7 @@ class ConnectorSettings:
     meter_interval_s: float = 1.0
     board_driver: str = "sim"
     meter_driver: str = "sim"
+    state_f: bool = True  # the board can drive F; without it Faulted is X1 with the power off
+    telemetry: bool = True  # the board has telemetry to publish
+    board_device: ModbusDevice | None = None  # driver modbus: the controller
+    meter_device: ModbusDevice | None = None  # driver modbus: the meter

@@ -54,8 +54,8 @@ def hardware_output(model: Model, env: Env) -> HardwareOutput:
     """What the board must do in the model's state: the spec's state table."""
     state = state_of(model, env)
     locked = env.settings.lock and _locks_cable(model)
-    if state is State.Faulted:
-        return HardwareOutput(PilotSignal.f(), False, locked)
+    if state is State.Faulted:  # a board that cannot drive F shows X1, the power off all the same
+        return HardwareOutput(PilotSignal.f() if env.settings.state_f else PilotSignal.x1(), False, locked)
     if state in (State.Charging, State.ChargingPausedEV):
         return HardwareOutput(PilotSignal.pwm(allowed_current_a(model, env)), True, locked)
     return HardwareOutput(PilotSignal.x1(), False, locked)

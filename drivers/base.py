@@ -18,6 +18,10 @@ class DriverError(Exception):
     """The driver could not talk to its device (communication lost, device not answering)."""
 
 
+class DeviceLost(DriverError):
+    """The device has not answered for longer than the station waits for a device to come back."""
+
+
 class CPState(StrEnum):
     """Control pilot states of IEC 61851-1 as the board measures them."""
 
@@ -78,10 +82,16 @@ def current_for_duty(duty_percent: float) -> float:
 
 @dataclass(frozen=True)
 class BoardCapabilities:
+    """What a board can do; the connector uses only what its board has."""
+
     max_current_a: float
     phases: int  # phases wired: 1 or 3
     phase_switching: bool
     lock: bool
+    state_f: bool = True  # can drive -12 V (F) on the pilot; without it Faulted is X1 with power off
+    relay_feedback: bool = True  # reports the relays as sensed
+    rcd_reporting: bool = True  # reports a tripped residual-current device
+    telemetry: bool = True  # has the `Telemetry` fields (temperature, supplies, ...)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "actors": SUPERVISOR_ABOVE_TREE | OUTSIDE_WORLD,
     "supervisor/client": {"actors", "drivers", "supervisor.station", "supervisor.tree", "supervisor.cli"},
 }
+TRANSPORTS: dict[str, set[str]] = {"drivers/modbus": {"pymodbus"}}  # a driver speaks its device's transport
+PRODUCT = ("drivers", "actors", "supervisor")
 
 
 def imported_modules(path: pathlib.Path) -> set[str]:
@@ -44,13 +46,29 @@ def offending(modules: set[str], forbidden: set[str]) -> list[str]:
     return sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden))
 
 
+def forbidden_for(layer: str, path: pathlib.Path) -> set[str]:
+    allowed = set().union(*(t for folder, t in TRANSPORTS.items() if path.is_relative_to(ROOT / folder)))
+    return FORBIDDEN[layer] - allowed
+
+
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_a_layer_imports_nothing_above_it(layer: str) -> None:
     offences = {
-        str(path.relative_to(ROOT)): offending(imported_modules(path), FORBIDDEN[layer])
+        str(path.relative_to(ROOT)): offending(imported_modules(path), forbidden_for(layer, path))
         for path in (ROOT / layer).rglob("*.py")
     }
     assert {name: found for name, found in offences.items() if found} == {}
+
+
+@pytest.mark.parametrize(("folder", "transport"), sorted((f, m) for f, t in TRANSPORTS.items() for m in t))
+def test_only_its_driver_speaks_a_transport(folder: str, transport: str) -> None:
+    speakers = {
+        str(path.relative_to(ROOT))
+        for top in PRODUCT
+        for path in (ROOT / top).rglob("*.py")
+        if offending(imported_modules(path), {transport})
+    }
+    assert speakers and all(pathlib.Path(s).is_relative_to(folder) for s in speakers), speakers
 
 
 def test_the_rule_catches_an_offence() -> None:

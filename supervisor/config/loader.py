@@ -15,6 +15,7 @@ from pathlib import Path
 from yaml.nodes import MappingNode, SequenceNode
 
 from actors.settings import ConnectorSettings
+from supervisor.config import devices
 from supervisor.config.ocpp import parse_ocpp
 from supervisor.config.settings import ApiSettings, SimSettings, StationSettings
 from supervisor.config.shipped import shipped
@@ -26,7 +27,7 @@ __all__ = ["DEFAULT_CONFIG_NAME", "ConfigError", "apply_overrides", "describe", 
 DEFAULT_CONFIG_NAME = "station.yaml"
 DEFAULT_SOURCE = "<default>"
 MAX_CONNECTORS = 1000
-KNOWN_DRIVERS = ("sim",)
+KNOWN_DRIVERS = ("sim", "modbus")
 _ENDPOINTS_ALLOWED = "tcp://127.0.0.1:<port>, tcp://localhost:<port>, tcp://[::1]:<port> or ipc://<path>"
 _TCP = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<port>[0-9]+|\*)")
 
@@ -76,7 +77,7 @@ def parse_config(text: str, source: str = "<string>") -> StationSettings:
 def _station(top: Map) -> StationSettings:
     station = top.section("station", _STATION_KEYS)
     defaults = StationSettings()
-    return StationSettings(
+    settings = StationSettings(
         name=station.string("name", defaults.name),
         state_dir=Path(_state_dir(station, str(defaults.state_dir))),
         isolation=_isolation(station),
@@ -89,6 +90,8 @@ def _station(top: Map) -> StationSettings:
         ),
         ocpp=parse_ocpp(top),
     )
+    devices.check_ping_timeout(station.section("supervision", _SUPERVISION_KEYS), settings)
+    return settings
 
 
 def _state_dir(station: Map, default: str) -> str:
@@ -126,6 +129,7 @@ def _supervision(sup: Map) -> SupervisionSettings:
         backoff_max_s=backoff_max_s,
         ping_interval_s=sup.number("ping_interval_s", d.ping_interval_s, POSITIVE),
         ping_timeout_s=sup.number("ping_timeout_s", d.ping_timeout_s, POSITIVE),
+        device_loss_s=sup.number("device_loss_s", d.device_loss_s, Range(0, 86400, True)),
     )
 
 
@@ -213,12 +217,17 @@ def _connector(c: Map, index: int) -> ConnectorSettings:
     phases = c.integer("phases", d.phases, Range(1, 3))
     if phases not in (1, 3):
         raise c.fail("phases", f"must be 1 or 3, got {phases}")
-    phase_switching = c.boolean("phase_switching", phases == 3)
+    board = c.section("board", devices.BOARD_KEYS)
+    meter = c.section("meter", devices.METER_KEYS)
+    board_driver, meter_driver = _driver(board, d.board_driver), _driver(meter, d.meter_driver)
+    board_device = devices.device_of(board, board_driver, "board")
+    caps = devices.capabilities(
+        board_device, c.number("max_current_a", d.max_current_a, Range(6, 80)), phases
+    )
+    phase_switching = devices.capable(c, "phase_switching", phases == 3, caps.phase_switching)
     if phase_switching and phases != 3:
         message = f"true requires phases: 3, got phases: {phases}"
         raise c.fail("phase_switching", message)
-    board = c.section("board", ("driver", "telemetry_interval_s"))
-    meter = c.section("meter", ("driver", "interval_s"))
     return ConnectorSettings(
         index=index,
         evse_id=_evse_id(c),
@@ -226,14 +235,18 @@ def _connector(c: Map, index: int) -> ConnectorSettings:
         max_current_a=c.number("max_current_a", d.max_current_a, Range(6, 80)),
         phases=phases,
         phase_switching=phase_switching,
-        lock=c.boolean("lock", d.lock),
+        lock=devices.capable(c, "lock", d.lock, caps.lock),
         free_charging=c.boolean("free_charging", d.free_charging),
         require_accept_new_session=c.boolean("require_accept_new_session", d.require_accept_new_session),
         auth_timeout_s=c.number("auth_timeout_s", d.auth_timeout_s, Range(0, 3600, True)),
         telemetry_interval_s=board.number("telemetry_interval_s", d.telemetry_interval_s, INTERVAL),
         meter_interval_s=meter.number("interval_s", d.meter_interval_s, INTERVAL),
-        board_driver=_driver(board, d.board_driver),
-        meter_driver=_driver(meter, d.meter_driver),
+        board_driver=board_driver,
+        meter_driver=meter_driver,
+        state_f=caps.state_f,
+        telemetry=caps.telemetry,
+        board_device=board_device,
+        meter_device=devices.device_of(meter, meter_driver, "meter"),
     )
 
 
@@ -304,7 +317,8 @@ def describe(settings: StationSettings) -> str:
         f"request timeout {num(api.request_timeout_s)} s, messages up to {api.max_message_bytes} bytes",
         f"supervision: {sup.intensity} restarts per {num(sup.period_s)} s per connector, backoff "
         f"{num(sup.backoff_min_s)} to {num(sup.backoff_max_s)} s, "
-        f"ping every {num(sup.ping_interval_s)} s, hung after {num(sup.ping_timeout_s)} s",
+        f"ping every {num(sup.ping_interval_s)} s, hung after {num(sup.ping_timeout_s)} s, "
+        f"a device away for {num(sup.device_loss_s)} s is lost",
         f"sim: time_scale {num(s.sim.time_scale)}",
         f"ocpp: charge point {s.ocpp.charge_point_id} of {s.ocpp.endpoint}" if s.ocpp else "ocpp: none",
     ]
@@ -322,6 +336,7 @@ def _describe_connector(c: ConnectorSettings) -> str:
     return (
         f"connector {c.index} {c.evse_id}: {num(c.max_current_a)} A, {c.phases} phase(s), "
         f"{', '.join(f for f in flags if f)}, auth timeout {num(c.auth_timeout_s)} s, "
-        f"board {c.board_driver} every {num(c.telemetry_interval_s)} s, meter {c.meter_driver} every "
-        f"{num(c.meter_interval_s)} s"
+        f"board {devices.describe_device(c.board_driver, c.board_device)} "
+        f"every {num(c.telemetry_interval_s)} s, "
+        f"meter {devices.describe_device(c.meter_driver, c.meter_device)} every {num(c.meter_interval_s)} s"
     )

@@ -28,10 +28,10 @@ from actors.reservation import ReservationActor
 from actors.session import SessionActor
 from actors.settings import ConnectorSettings
 from actors.state import ConnectorState
-from drivers.base import BoardCapabilities, DriverError, PilotSignal
+from drivers.base import DriverError, PilotSignal
 from drivers.clock import Clock
-from drivers.sim import SimPlant
 from supervisor.station.bus import Bus
+from supervisor.station.drivers import build_devices
 from supervisor.tree import (
     ChildSpec,
     Lease,
@@ -90,12 +90,9 @@ class Connector:
         self.index = settings.index
         self._clock = clock
         self.publisher = bus.source(f"evse/{settings.index}")
-        caps = BoardCapabilities(
-            settings.max_current_a, settings.phases, settings.phase_switching, settings.lock
-        )
         key_path = state_dir / "meter-keys" / f"evse-{settings.index}.pem"
-        self.plant = SimPlant(
-            caps, clock, time_scale=time_scale, meter_id=f"SIM-{settings.evse_id}", key_path=key_path
+        self.plant = build_devices(
+            settings, clock, device_loss_s=limits.device_loss_s, time_scale=time_scale, key_path=key_path
         )
         self.state = ConnectorState(settings, self.publisher)
         self._peers = _TreePeers()
@@ -220,7 +217,7 @@ class Connector:
         """
         self.power_off()
         with contextlib.suppress(DriverError):
-            self.plant.board.set_pilot(PilotSignal.f())
+            self.plant.board.set_pilot(PilotSignal.f() if self.settings.state_f else PilotSignal.x1())
         result = charging.set_faulted(self.state.model, self.env(), Error.Internal)
         lease = self._station_lease
         self.state.set_model(lease, result.model, result.outputs)
@@ -247,5 +244,5 @@ class Connector:
         signed = None
         if context is not None:
             with contextlib.suppress(DriverError):
-                signed = self.plant.meter.signed_reading(emit.token, context)
+                signed = self.plant.meter.signed_reading(emit.token, context) or None
         return event_value(emit, now, self.state.last_reading, signed)

@@ -209,7 +209,7 @@ BAD_FILES = [
         _doc(*MINIMAL, "    board: {driver: sim, rate_hz: 2}"),
         "connectors[0].board.rate_hz",
         3,
-        "unknown key 'rate_hz'; allowed: driver, telemetry_interval_s",
+        "unknown key 'rate_hz'; allowed: driver, model, endpoint",
         id="unknown-key-in-connector-board",
     ),
     pytest.param(
@@ -286,10 +286,10 @@ BAD_FILES = [
         id="meter-interval-too-short",
     ),
     pytest.param(
-        _doc(*MINIMAL, "    board:", "      driver: modbus"),
+        _doc(*MINIMAL, "    board:", "      driver: canbus"),
         "connectors[0].board.driver",
         4,
-        "unknown driver 'modbus', known: sim",
+        "unknown driver 'canbus', known: sim, modbus",
         id="unknown-driver",
     ),
     pytest.param(

@@ -1,0 +1,88 @@
+"""The choice of driver: a connector's board and meter, as its settings name them.
+
+The simulator (`driver: sim`) or a Modbus device (`driver: modbus`). Devices behind one
+endpoint share one link (one request at a time on an RS-485 bus). Every driver call goes
+through a `Watch`, so that a device away for less than `device_loss_s` never costs the
+connector, whichever driver it is.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+import weakref
+from dataclasses import dataclass
+
+from actors.settings import ConnectorSettings
+from drivers.base import Board, BoardCapabilities, Meter
+from drivers.clock import Clock
+from drivers.modbus import ModbusBoard, ModbusDevice, ModbusLink, ModbusMeter, board_capabilities
+from drivers.sim import SimControls, SimPlant
+from drivers.watch import Watch, WatchedBoard, WatchedMeter
+
+_links: weakref.WeakValueDictionary[str, ModbusLink] = weakref.WeakValueDictionary()
+_links_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Devices:
+    """A connector's drivers, and the controls that play the simulated car (none on real hardware)."""
+
+    board: Board
+    meter: Meter
+    sim_controls: SimControls | None
+
+    @property
+    def controls(self) -> SimControls:
+        if self.sim_controls is None:
+            raise ValueError("the sim_* commands need the simulated board; this connector has real hardware")
+        return self.sim_controls
+
+
+def build_devices(
+    settings: ConnectorSettings,
+    clock: Clock,
+    *,
+    device_loss_s: float,
+    time_scale: float,
+    key_path: pathlib.Path,
+) -> Devices:
+    caps = capabilities_of(settings)
+    board: Board | None = None
+    meter: Meter | None = None
+    controls = None
+    if settings.board_device is None or settings.meter_device is None:
+        plant = SimPlant(
+            caps, clock, time_scale=time_scale, meter_id=f"SIM-{settings.evse_id}", key_path=key_path
+        )
+        board, meter, controls = plant.board, plant.meter, plant.controls
+    if settings.board_device is not None:
+        board = ModbusBoard(settings.board_device, link_for(settings.board_device), caps, clock)
+        controls = None
+    if settings.meter_device is not None:
+        meter = ModbusMeter(settings.meter_device, link_for(settings.meter_device), clock)
+    assert board is not None and meter is not None
+    name = f"evse {settings.index}"
+    return Devices(
+        WatchedBoard(board, Watch(f"{name} board", clock, device_loss_s)),
+        WatchedMeter(meter, Watch(f"{name} meter", clock, device_loss_s)),
+        controls,
+    )
+
+
+def capabilities_of(settings: ConnectorSettings) -> BoardCapabilities:
+    """What the connector's board can do, as the config check found it."""
+    if settings.board_device is not None:
+        return board_capabilities(settings.board_device, settings.max_current_a, settings.phases)
+    return BoardCapabilities(settings.max_current_a, settings.phases, settings.phase_switching, settings.lock)
+
+
+def link_for(device: ModbusDevice) -> ModbusLink:
+    """The one link to the device's endpoint in this process (the first device's timeout_s bounds it)."""
+    key = str(device.endpoint)
+    with _links_lock:
+        link = _links.get(key)
+        if link is None:
+            link = ModbusLink(device.endpoint, device.timeout_s)
+            _links[key] = link
+        return link
