@@ -10,9 +10,9 @@ from actors.messages import ChaosHang, ChaosKill
 from actors.ports import Peers
 from actors.settings import ConnectorSettings
 from actors.state import ConnectorState
-from drivers.base import Board, Meter
+from drivers.base import Board, DeviceLost, DriverError, Meter
 from drivers.clock import Clock
-from supervisor.tree import Lease, SupervisedActor
+from supervisor.tree import FailureKind, Lease, SupervisedActor
 
 ASK_TIMEOUT_S = 2.0
 
@@ -52,6 +52,12 @@ class ConnectorActor(SupervisedActor):
         if name is None:
             return super().on_receive(message)
         return getattr(self, name)(message)
+
+    def failure_kind(self, exception: BaseException | None) -> FailureKind:
+        """A device away for less than `device_loss_s` never costs the connector; one lost longer does."""
+        if isinstance(exception, DeviceLost):
+            return "fatal"
+        return "uncounted" if isinstance(exception, DriverError) else "counted"
 
     def _chaos_kill(self, message: ChaosKill) -> None:
         raise ChaosFailure(f"chaos_kill of the evse {self.ctx.settings.index} {self.role} actor")

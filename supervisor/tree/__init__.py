@@ -11,7 +11,7 @@ and a supervisor nested as the child of another (`nesting`).
 from supervisor.tree.backoff import Backoff, IntensityWindow
 from supervisor.tree.errors import Unavailable
 from supervisor.tree.later import Abandoned, Later, Laters, answer
-from supervisor.tree.lease import Fenced, Lease
+from supervisor.tree.lease import FailureKind, Fenced, Lease
 from supervisor.tree.nesting import SupervisorActor
 from supervisor.tree.runtime import Runtime
 from supervisor.tree.settings import SupervisionSettings
@@ -26,6 +26,7 @@ __all__ = [
     "ChildState",
     "Clock",
     "EventKind",
+    "FailureKind",
     "Fenced",
     "IntensityWindow",
     "Later",

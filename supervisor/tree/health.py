@@ -17,6 +17,7 @@ from typing import Any
 import pykka
 
 from supervisor.tree.children import Child
+from supervisor.tree.lease import FailureKind
 from supervisor.tree.plan import Death
 from supervisor.tree.settings import SupervisionSettings
 from supervisor.tree.supervised import Ping
@@ -32,6 +33,7 @@ class Report:
     generation: int
     death: Death
     reason: str
+    kind: FailureKind = "counted"
 
 
 class Health:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
+
+FailureKind = Literal["counted", "uncounted", "fatal"]
+"""How a death weighs: against the restart intensity (most), not at all (a device briefly
+away: restart, never give up), or past every limit (a device lost: give up now)."""
 
 
 class Fenced(Exception):
@@ -23,7 +28,7 @@ class Lease:
         self,
         role: str,
         generation: int,
-        on_failure: Callable[[str], None] | None = None,
+        on_failure: Callable[[str, FailureKind], None] | None = None,
         on_exit: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -43,10 +48,10 @@ class Lease:
         """The generation is done with the message."""
         self.busy_since_s = None
 
-    def report_failure(self, reason: str) -> None:
+    def report_failure(self, reason: str, kind: FailureKind = "counted") -> None:
         """The generation died abnormally: tell its supervisor (never blocks)."""
         if self._on_failure is not None:
-            self._on_failure(reason)
+            self._on_failure(reason, kind)
 
     def report_exit(self) -> None:
         """The generation stopped normally: tell its supervisor (never blocks)."""

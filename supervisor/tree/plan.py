@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from supervisor.tree.lease import FailureKind
 from supervisor.tree.specs import ChildState, EventKind, RestartType, Strategy
 
 __all__ = ["ChildView", "Death", "FailurePlan", "plan_failure", "restarts"]
@@ -51,12 +52,14 @@ def plan_failure(
     death: Death,
     recent_failures: int,
     intensity: int,
+    kind: FailureKind = "counted",
 ) -> FailurePlan:
     """The plan for `failed` (already out of `running`) dying by `death`.
 
     `recent_failures` counts the failures already in the intensity window; one more than
-    `intensity` gives up. Siblings the strategy takes along are stopped (running ones, last
-    first) and started again with the failed child, unless they are temporary.
+    `intensity` gives up; an "uncounted" failure never does, a "fatal" one always. Siblings
+    the strategy takes along are stopped (running ones, last first) and started again with
+    the failed child, unless they are temporary.
     """
     child = next(c for c in children if c.role == failed)
     restart = restarts(child.restart, death)
@@ -66,14 +69,15 @@ def plan_failure(
     keep_reason = death != "exited"
     if not restart:
         return FailurePlan(event, keep_reason, counted=False, give_up=False)
-    if recent_failures + 1 > intensity:
-        return FailurePlan(event, keep_reason, counted=True, give_up=True)
+    counted = kind == "counted"
+    if kind == "fatal" or (counted and recent_failures + 1 > intensity):
+        return FailurePlan(event, keep_reason, counted=counted, give_up=True)
     siblings = _taken_along(strategy, children, failed)
     stop = tuple(s.role for s in reversed(siblings) if s.state == "running")
     again = [s.role for s in siblings if s.restart != "temporary" and s.state != "stopped"]
     order = [c.role for c in children]
     restart_roles = tuple(sorted([failed, *again], key=order.index))
-    return FailurePlan(event, keep_reason, counted=True, give_up=False, stop=stop, restart=restart_roles)
+    return FailurePlan(event, keep_reason, counted=counted, give_up=False, stop=stop, restart=restart_roles)
 
 
 def _taken_along(strategy: Strategy, children: Sequence[ChildView], failed: str) -> list[ChildView]:

@@ -13,3 +13,4 @@ class SupervisionSettings:
     backoff_max_s: float = 5.0
     ping_interval_s: float = 0.5
     ping_timeout_s: float = 1.0
+    device_loss_s: float = 30.0  # a device away for less never costs its connector (drivers.md)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pykka
 
-from supervisor.tree.lease import Lease
+from supervisor.tree.lease import FailureKind, Lease
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,11 @@ class SupervisedActor(pykka.ThreadingActor):
         reason = _reason(exception_type, exception_value)
         log.warning("%s generation %d crashed: %s", self.lease.role, self.lease.generation, reason)
         self.make_safe()
-        self.lease.report_failure(reason)
+        self.lease.report_failure(reason, self.failure_kind(exception_value))
+
+    def failure_kind(self, exception: BaseException | None) -> FailureKind:
+        """How the death by `exception` weighs on the restart intensity (see `FailureKind`)."""
+        return "counted"
 
     def on_stop(self) -> None:
         self.make_safe()

@@ -28,7 +28,7 @@ from supervisor.tree.backoff import Backoff, IntensityWindow
 from supervisor.tree.children import Child, ChildTable
 from supervisor.tree.errors import Unavailable
 from supervisor.tree.health import Health, Report
-from supervisor.tree.lease import Lease
+from supervisor.tree.lease import FailureKind, Lease
 from supervisor.tree.plan import Death, plan_failure
 from supervisor.tree.runtime import Runner, Runtime, shared_runtime
 from supervisor.tree.settings import SupervisionSettings
@@ -137,8 +137,8 @@ class Supervisor:
 
     # --- reports from children (any thread, never blocking) ---------------------------
 
-    def child_failed(self, role: str, generation: int, reason: str) -> None:
-        self._report(Report(role, generation, "crashed", reason))
+    def child_failed(self, role: str, generation: int, reason: str, kind: FailureKind = "counted") -> None:
+        self._report(Report(role, generation, "crashed", reason, kind))
 
     def child_exited(self, role: str, generation: int) -> None:
         self._report(Report(role, generation, "exited", "stopped by itself"))
@@ -201,15 +201,15 @@ class Supervisor:
             if child is None or child.generation != report.generation or child.state != "running":
                 continue  # a stale generation, or one the supervisor is stopping itself
             if self._table.state == "running":
-                self._failed(child, report.death, report.reason)
+                self._failed(child, report.death, report.reason, report.kind)
 
-    def _failed(self, child: Child, death: Death, reason: str) -> None:
+    def _failed(self, child: Child, death: Death, reason: str, kind: FailureKind = "counted") -> None:
         """A running (or just started) generation died, hung or exited; carry out the plan."""
         now_s = self._clock.monotonic()
         self._table.retire(child, "stopped")
         views = self._table.views()
         recent = self._intensity.recent(now_s)
-        plan = plan_failure(self.strategy, views, child.role, death, recent, self._limits.intensity)
+        plan = plan_failure(self.strategy, views, child.role, death, recent, self._limits.intensity, kind)
         if plan.keep_reason:
             child.last_failure = reason
         if plan.event is not None:
@@ -217,7 +217,7 @@ class Supervisor:
         if plan.counted:
             self._intensity.record(now_s)
         if plan.give_up:
-            self._escalate(child, reason)
+            self._escalate(child, reason, kind)
             return
         if not plan.restart:
             return
@@ -229,9 +229,11 @@ class Supervisor:
             restart_due_s = due_s if again is child else max(due_s, again.due_s or due_s)
             self._table.schedule(again, restart_due_s, is_restart=again is child or again.generation > 0)
 
-    def _escalate(self, child: Child, reason: str) -> None:
+    def _escalate(self, child: Child, reason: str, kind: FailureKind) -> None:
         limits = self._limits
         why = f"more than {limits.intensity} failures in {limits.period_s} s; last: {reason}"
+        if kind == "fatal":
+            why = f"a failure past every limit: {reason}"
         self._emit(child, "escalated", why)
         self._table.stop_all("stopped")
         self._table.set_state("gave_up")

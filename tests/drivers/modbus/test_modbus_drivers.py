@@ -155,7 +155,8 @@ def test_rtu_framing_over_tcp() -> None:
         rig.board.allow_power(True)
         rig.clock.advance(30.0)
         status = rig.board.status()
-        assert (status.cp, status.relais_on, status.currents_a[0]) == (CPState.C, True, pytest.approx(12.0))
+        assert (status.cp, status.relais_on) == (CPState.C, True)
+        assert status.currents_a[0] == pytest.approx(12.0)
         assert rig.meter.reading().energy_import_wh > 0
     finally:
         rig.stop()

@@ -185,16 +185,6 @@ def test_a_driver_that_fails_restarts_its_actor_and_charging_resumes(
     assert names.count("SessionStarted") == 1 and "SessionFinished" not in names
 
 
-def test_a_lasting_driver_failure_ends_in_faulted(strict_live: LiveStation) -> None:
-    live = strict_live
-    client = live.client(timeout_s=8.0, retries=0)
-    start_session(live, client, 1)
-    client.sim_fault(1, "board_comm")
-    live.subscriber.wait_for("station/supervision", lambda v: v["evse"] == 1 and v["event"] == "gave_up")
-    assert live.subscriber.wait_event(1, "PermanentFault")["error"] == "Internal"
-    assert live.station.connector(2).tree.state == "running"
-
-
 def signed_value_soon(client: Client, index: int, tries: int = 5) -> str:
     """A signed meter value; a request caught in the middle of a restart may answer unavailable once."""
     for _ in range(tries - 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from supervisor.tree.lease import FailureKind
 from supervisor.tree.plan import ChildView, Death, FailurePlan, plan_failure, restarts
 from supervisor.tree.specs import ChildState, RestartType, Strategy
 
@@ -118,3 +119,20 @@ def test_a_sibling_already_waiting_for_its_restart_is_restarted_again_not_stoppe
     plan = plan_failure("rest_for_one", children("meter", others=others), "meter", "crashed", 0, 5)
     assert plan.stop == ("reservation",)
     assert plan.restart == ("meter", "reservation", "session")
+
+
+@pytest.mark.parametrize(
+    ("kind", "recent", "counted", "give_up"),
+    [
+        ("counted", 5, True, True),
+        ("uncounted", 5, False, False),  # a device briefly away: restarted, whatever the intensity
+        ("uncounted", 500, False, False),
+        ("fatal", 0, False, True),  # a device lost for good: given up at once
+    ],
+)
+def test_the_failure_kind_decides_the_count_and_giving_up(
+    kind: FailureKind, recent: int, counted: bool, give_up: bool
+) -> None:
+    plan = plan_failure("rest_for_one", children("hardware"), "hardware", "crashed", recent, 5, kind)
+    assert (plan.counted, plan.give_up) == (counted, give_up)
+    assert plan.restart == (() if give_up else ROLES)
