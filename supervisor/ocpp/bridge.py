@@ -118,9 +118,17 @@ class OcppBridge:
     async def _watch(self) -> None:
         """The connectors' new events become queued messages, online or not."""
         while True:
-            if await self._io(self._poll):
-                self._sender.wake.set()
+            await self._queue_from(self._poll)
             await asyncio.sleep(WATCH_S)
+
+    async def _queue_from(self, work: Callable[[], bool]) -> None:
+        """Run `work` on the worker; wake the sender when it queued something. A failure is logged:
+        the next round tries again (a journal write that failed is written again then)."""
+        try:
+            if await self._io(work):
+                self._sender.wake.set()
+        except Exception:
+            log.exception("OCPP bridge: %s failed", getattr(work, "__name__", work))
 
     def _poll(self) -> bool:
         queued = self._transactions.poll()
@@ -130,8 +138,7 @@ class OcppBridge:
     async def _sample(self) -> None:
         while True:
             await asyncio.sleep(self.settings.meter_values_interval_s)
-            if await self._io(self._transactions.sample):
-                self._sender.wake.set()
+            await self._queue_from(self._transactions.sample)
 
     async def _online(self, charge_point: ChargePoint, heartbeat_s: float) -> None:
         """Accepted by the central system: statuses, heartbeats and the queue until the link ends."""

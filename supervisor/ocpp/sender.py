@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import websockets
 from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from ocpp.v16 import call
@@ -56,10 +57,12 @@ class Sender:
             await self._send(charge_point, message, payload)
 
     async def _send(self, charge_point: ChargePoint, message: Queued, payload: dict[str, Any]) -> None:
-        request = getattr(call, message.action)(**camel_to_snake_case(payload))
         try:
+            request = getattr(call, message.action)(**camel_to_snake_case(payload))
             conf = await charge_point.call(request, suppress=False)
-        except FAILURES as exc:
+        except websockets.ConnectionClosed:
+            raise  # no attempt: the message waits for the next connection
+        except Exception as exc:  # noqa: BLE001 - FAILURES, or a payload the library refuses to send
             await self._failed(message, exc)
             return
         await self._answered(message, conf)

@@ -97,7 +97,7 @@ class CentralSystem:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Payload]] = []
         self.paths: list[str] = []
-        self.headers: list[dict[str, str]] = []
+        self.authorizations: list[str | None] = []  # each connection's Authorization header
         self.tags: dict[str, str] = {}  # idTag → status; unknown tags are Invalid
         self.parents: dict[str, str] = {}
         self.boots: list[tuple[str, int]] = []  # answers to BootNotification, then Accepted
@@ -147,7 +147,7 @@ class CentralSystem:
     async def _connected(self, connection: ServerConnection) -> None:
         assert connection.request is not None
         self.paths.append(connection.request.path)
-        self.headers.append(dict(connection.request.headers))
+        self.authorizations.append(connection.request.headers.get("Authorization"))
         served = _Served(connection.request.path.strip("/"), connection, self)
         with contextlib.suppress(websockets.ConnectionClosed):
             await served.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from supervisor.client import Client
+from supervisor.client import Client, evsectl
 from supervisor.config.ocpp import OcppSettings
 from tests.live import LiveStation, live_settings
 from tests.supervisor.ocpp.central import CentralSystem
@@ -77,3 +78,51 @@ def test_an_rcd_trip_is_faulted_ground_failure(station: LiveStation, central: Ce
     )
     assert faulted["errorCode"] == "GroundFailure"
     assert central.statuses(1) == ["Available"]
+
+
+def test_pending_and_rejected_boots_are_retried_then_heartbeats(
+    tmp_path: Path, central: CentralSystem
+) -> None:
+    central.boots = [("Pending", 1), ("Rejected", 1), ("Accepted", 1)]
+    live = LiveStation(live_settings(tmp_path, ocpp=ocpp_settings(central, basic_auth_password="secret")))
+    try:
+        central.wait_for("Heartbeat")
+        names = [name for name, _ in central.calls]
+        assert names[:3] == ["BootNotification"] * 3 and names[3] == "StatusNotification"
+        expected = "Basic " + base64.b64encode(b"CP-1:secret").decode()
+        assert set(central.authorizations) == {expected}
+    finally:
+        live.close()
+
+
+def test_status_and_evsectl_show_the_connection(
+    station: LiveStation, central: CentralSystem, capsys: pytest.CaptureFixture[str]
+) -> None:
+    central.wait_for("StatusNotification", lambda p: p["connectorId"] == 2)
+    ocpp = station.client().status()["ocpp"]
+    assert ocpp["connected"] is True and ocpp["registration"] == "Accepted"
+    assert ocpp["url"] == f"{central.url}/CP-1" and ocpp["queue_length"] == 0
+    assert ocpp["last_message_at"] is not None
+    endpoints = [
+        "--endpoint",
+        station.server.command_endpoint,
+        "--publish-endpoint",
+        station.server.publish_endpoint,
+    ]
+    assert evsectl.main([*endpoints, "status"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ocpp "))
+    assert f"{central.url}/CP-1: connected (Accepted)" in line and "queue 0" in line
+
+
+def test_a_cached_token_with_local_pre_authorize_needs_no_authorize_req(
+    tmp_path: Path, central: CentralSystem
+) -> None:
+    central.tags["CARD-1"] = "Accepted"
+    live = LiveStation(live_settings(tmp_path, ocpp=ocpp_settings(central, local_pre_authorize=True)))
+    try:
+        client = live.client()
+        assert client.authorize(2, "CARD-1") is True  # asked once: now in the cache
+        assert client.authorize(1, "CARD-1") is True
+        assert [p["idTag"] for p in central.of("Authorize")] == ["CARD-1"]
+    finally:
+        live.close()
