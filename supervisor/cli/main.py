@@ -100,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("pykka").setLevel(logging.WARNING)
+    logging.getLogger("ocpp").setLevel(logging.WARNING)  # the library logs every message at INFO
     try:
         settings = _load(options)
     except ConfigError as exc:

@@ -98,7 +98,9 @@ class CentralSystem:
         self.calls: list[tuple[str, Payload]] = []
         self.paths: list[str] = []
         self.authorizations: list[str | None] = []  # each connection's Authorization header
-        self.tags: dict[str, str] = {}  # idTag → status; unknown tags are Invalid
+        self.tags: dict[str, str] = {}  # idTag → status
+        self.unknown_tags = "Invalid"  # the status of a tag not in `tags`
+        self.echo = False  # print every CALL as it arrives (the demo)
         self.parents: dict[str, str] = {}
         self.boots: list[tuple[str, int]] = []  # answers to BootNotification, then Accepted
         self.script: dict[str, list[str]] = {}  # action → behaviours for its next calls
@@ -160,6 +162,8 @@ class CentralSystem:
         behaviour = behaviours.pop(0) if behaviours else None
         if behaviour == "error":
             self.behaviour_now[action] = "error"
+        if self.echo:
+            print(f"{action} {json.dumps(payload)}", flush=True)
         with self._changed:
             self.calls.append((action, payload))
             self._changed.notify_all()
@@ -169,7 +173,7 @@ class CentralSystem:
         return self.boots.pop(0) if self.boots else ("Accepted", 300)
 
     def id_tag_info(self, id_tag: str) -> Payload:
-        info: Payload = {"status": self.tags.get(id_tag, "Invalid")}
+        info: Payload = {"status": self.tags.get(id_tag, self.unknown_tags)}
         if id_tag in self.parents:
             info["parentIdTag"] = self.parents[id_tag]
         return info
@@ -245,3 +249,18 @@ def eventually(condition: Callable[[], bool], what: str, timeout_s: float = WAIT
 def _in_order(wanted: list[str], seen: list[str]) -> bool:
     remaining = iter(seen)
     return all(any(item == s for s in remaining) for item in wanted)
+
+
+def main() -> None:
+    """A demo central system on ws://127.0.0.1:9000 that accepts every idTag and prints each CALL."""
+    central = CentralSystem()
+    central.port, central.unknown_tags, central.echo = 9000, "Accepted", True
+    central.start()
+    print(f"central system on {central.url}; Ctrl-C stops it", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+    central.close()
+
+
+if __name__ == "__main__":
+    main()
