@@ -157,3 +157,11 @@ class StoreReservation:
 @dataclass(frozen=True)
 class EndReservationNow:
     reason: str
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A command that carried an idempotency key: its reply is journaled with its change."""
+
+    message: object
+    key: tuple[str, int | str]

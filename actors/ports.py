@@ -1,8 +1,13 @@
-"""What the actors need from the layer above, as interfaces: publishing and reaching peers."""
+"""What the actors need from the layer above, as interfaces: publishing, reaching peers, the journal."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from actors.model import Model, Output, Reservation
+from drivers.base import MeterReading
 
 
 class Publisher(Protocol):
@@ -20,4 +25,50 @@ class Peers(Protocol):
 
     def tell(self, role: str, message: object) -> None:
         """Send without waiting; a message to an actor that is down is dropped."""
+        ...
+
+
+ReplyKey = tuple[str, int | str]  # (client, request id): a request's idempotency key
+LoggedRow = tuple[int, float, dict[str, Any]]  # (event_seq, ts, value) of one session event
+
+
+class JournalWriteFailed(Exception):
+    """A write did not reach the journal (disk full, I/O error); none of it took effect."""
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a connector's journal held when the connector started."""
+
+    model: Model | None  # None: never journaled (the configured start)
+    reservation: Reservation | None
+    outbox: tuple[Output, ...]
+    last_reading: MeterReading | None
+    plug_count: int | None
+    last_event_seq: int
+    recent_events: tuple[LoggedRow, ...]
+
+
+class Journal(Protocol):
+    """Where one connector's state is written through (spec/durability.md)."""
+
+    def restore(self) -> Restored | None:
+        """What was journaled; None when nothing was (a first boot)."""
+        ...
+
+    def write(
+        self,
+        fields: Mapping[str, Any],
+        events: Sequence[LoggedRow] = (),
+        reply: tuple[ReplyKey, Any] | None = None,
+        *,
+        durable: bool = True,
+    ) -> None:
+        """One transaction: the fields that changed (`model`, `reservation`, `outbox`,
+        `last_reading`, `plug_count`), new events and a request's reply; synced to disk
+        unless not `durable` (meter checkpoints). Raises JournalWriteFailed."""
+        ...
+
+    def events_since(self, since: int, limit: int) -> list[LoggedRow]:
+        """Up to `limit` events after `since`, oldest first."""
         ...

@@ -16,6 +16,7 @@ from actors.messages import (
     ApplyOutput,
     BoardReport,
     EndReservationNow,
+    Keyed,
     PhasesSwitched,
     ReadMeter,
     ReadStatus,
@@ -30,6 +31,7 @@ from actors.model import (
     Emit,
     EndReservation,
     Env,
+    HardwareOutput,
     LockAnswer,
     MeterAnswer,
     Pending,
@@ -37,7 +39,9 @@ from actors.model import (
     StartReservation,
     Unlock,
 )
-from drivers.base import MeterReading, ReadingContext
+from actors.ports import JournalWriteFailed, ReplyKey
+from actors.recovery import reconcile
+from drivers.base import MeterReading, PilotSignal, ReadingContext
 from supervisor.tree import Later, Laters, Lease
 
 log = logging.getLogger(__name__)
@@ -52,9 +56,13 @@ class SessionActor(ConnectorActor):
     handlers = {
         **ConnectorActor.handlers,
         **dict.fromkeys(charging.TRANSITIONS, "_command"),
+        BoardReport: "_on_board",
         Tick: "_tick",
         PhasesSwitched: "_phases_switched",
+        Keyed: "_keyed",
     }
+    _reply_key: ReplyKey | None = None  # the key of the command being handled, if it has one
+    _journaled_reply: tuple[ReplyKey, Any] | None = None  # what its step committed
 
     def __init__(self, ctx: ConnectorContext, lease: Lease) -> None:
         super().__init__(ctx, lease)
@@ -78,7 +86,34 @@ class SessionActor(ConnectorActor):
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.warning("evse %d: no board status at start: %r", self.ctx.settings.index, exc)
             return
-        self._machine(BoardReport(status))
+        self._on_board(BoardReport(status))
+
+    def _keyed(self, message: Keyed) -> Any:
+        """A command with an idempotency key: its reply is journaled with the change it causes.
+
+        A reply that comes later (a phase switch in flight) is kept by the API's own store.
+        """
+        self._reply_key, self._journaled_reply = message.key, None
+        try:
+            reply = self.on_receive(message.message)
+        finally:
+            self._reply_key = None
+        if not isinstance(reply, Later) and self._journaled_reply != (message.key, reply):
+            self.ctx.state.store_reply(self.lease, message.key, reply)
+        return reply
+
+    def _on_board(self, report: BoardReport) -> None:
+        """A board report; the first one after a restart of the station reconciles the journal with it."""
+        state = self.ctx.state
+        if not state.recovering:
+            self._command(report)
+            state.set_plug_count(self.lease, report.status.plug_count)
+            return
+        result, reason = reconcile(state.model, report.status, state.plug_count, self._env())
+        self._commit(result)
+        state.set_plug_count(self.lease, report.status.plug_count)
+        state.finish_recovery(self.lease, reason)
+        self._sync_hardware()
 
     def on_stop(self) -> None:
         self._laters.fail_all(f"the evse {self.ctx.settings.index} session actor stopped before it answered")
@@ -132,7 +167,19 @@ class SessionActor(ConnectorActor):
         result = charging.step(before, message, self._env())
         if result.model is before and not result.outputs:
             return self._completed(result.reply, True, None)  # nothing to write, apply or publish
-        self.ctx.state.set_model(self.lease, result.model, result.outputs)
+        return self._commit(result)
+
+    def _commit(self, result: charging.Step) -> Any:
+        """Journal the step (with the reply of a keyed command when it is final), then carry it out."""
+        journaled = None
+        if self._reply_key is not None and isinstance(result.reply, (bool, str, int, float, type(None))):
+            journaled = (self._reply_key, result.reply)
+        try:
+            self.ctx.state.set_model(self.lease, result.model, result.outputs, journaled)
+            self._journaled_reply = journaled
+        except JournalWriteFailed:
+            self._power_off()
+            raise
         board_ok = self._sync_hardware()
         unlocked = self._deliver_outbox()
         self._publish_limits()
@@ -178,6 +225,16 @@ class SessionActor(ConnectorActor):
             log.warning("evse %d: phase switch failed: %r", self.ctx.settings.index, exc)
             self.actor_ref.tell(PhasesSwitched("Error_Hardware", self.ctx.state.model.three_phases))
 
+    def _power_off(self) -> None:
+        """The journal refused a step: the state does not advance, and no power flows meanwhile."""
+        safe = HardwareOutput(
+            PilotSignal.x1(), False, self.ctx.state.model.plugged and self.ctx.settings.lock
+        )
+        try:
+            self.ctx.peers.ask("hardware", ApplyOutput(safe), ASK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - the hardware actor's failure is the supervisor's business
+            log.warning("evse %d: could not switch the power off: %r", self.ctx.settings.index, exc)
+
     def _tick(self, message: Tick) -> None:
         model = self.ctx.state.model
         if model.pre_auth is not None or model.overdraw_since is not None:
@@ -188,8 +245,11 @@ class SessionActor(ConnectorActor):
 
     def _sync_hardware(self) -> bool:
         """Make the board do what the model's state requires; False if the board could not be reached."""
-        desired = states.hardware_output(self.ctx.state.model, self._env())
-        if desired == self.ctx.state.applied_output:
+        state = self.ctx.state
+        desired = states.hardware_output(state.model, self._env())
+        if state.recovering:  # the board has not answered since the restart: power off until it does
+            desired = HardwareOutput(PilotSignal.x1(), False, desired.locked)
+        if desired == state.applied_output:
             return True
         try:
             self.ctx.peers.ask("hardware", ApplyOutput(desired), ASK_TIMEOUT_S)

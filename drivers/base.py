@@ -108,6 +108,7 @@ class BoardStatus:
     rcd_tripped: bool = False
     relay_welded: bool = False
     overcurrent_tripped: bool = False
+    plug_count: int | None = None  # plug-ins the board has counted, where it counts them
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ class SimBoard(Board):
             rcd_tripped="rcd" in snap.faults,
             relay_welded="relay_weld" in snap.faults,
             overcurrent_tripped="overcurrent" in snap.faults,
+            plug_count=snap.plug_count,
         )
 
     def set_pilot(self, signal: PilotSignal) -> None:

@@ -43,6 +43,7 @@ class Snapshot:
     currents_a: Currents
     faults: frozenset[str]
     energy_wh: float
+    plug_count: int = 0
 
 
 class SimHardware:
@@ -65,6 +66,7 @@ class SimHardware:
         self._car: SimCar | None = None
         self._faults: set[str] = set()
         self._energy_wh = 0.0
+        self.plug_count = 0  # plug-ins counted, as a board with a plug counter does
 
     # --- board side -------------------------------------------------------------------------
 
@@ -80,6 +82,7 @@ class SimHardware:
                 currents_a=self._currents(),
                 faults=frozenset(self._faults),
                 energy_wh=self._energy_wh,
+                plug_count=self.plug_count,
             )
 
     def set_pilot(self, signal: PilotSignal) -> None:
@@ -130,6 +133,7 @@ class SimHardware:
             if self._car is not None:
                 return False
             self._car = car
+            self.plug_count += 1
             return True
 
     def unplug(self) -> bool:

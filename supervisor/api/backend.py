@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from actors.ports import ReplyKey
 from supervisor.station.bus import Bus
 
 
 class Backend(Protocol):
     epoch: str
+    journal_id: str  # changes only when the journal started afresh (event_seq started again)
     bus: Bus
     chaos_enabled: bool
     started_monotonic: float
@@ -30,8 +32,10 @@ class Backend(Protocol):
         """True when the connector's board driver is the simulator (sim_* commands allowed)."""
         ...
 
-    def ask_session(self, index: int, message: object, timeout_s: float) -> Any:
+    def ask_session(self, index: int, message: object, timeout_s: float, key: ReplyKey | None = None) -> Any:
         """Ask the connector's session actor, waiting through a restart until the deadline.
+
+        With `key` (client, id) the reply is journaled with the change the command caused.
 
         May take longer than `timeout_s` while the connector is restarting (the API layer
         answers `timeout` at the deadline and keeps the late result).
@@ -47,7 +51,15 @@ class Backend(Protocol):
         ...
 
     def events_since(self, index: int, since: int) -> dict[str, Any]:
-        """The connector's session events after `since`; answers at once, never blocks."""
+        """The connector's session events after `since`; reads the journal unless `events_in_memory`."""
+        ...
+
+    def events_in_memory(self, index: int, since: int) -> bool:
+        """`events_since` answers from memory at once (may run on the socket thread)."""
+        ...
+
+    def stored_replies(self) -> list[tuple[str, int | str, Any]]:
+        """(client, id, result) of the keyed requests journaled before this start, oldest first."""
         ...
 
     def list_evses(self) -> list[dict[str, Any]]: ...

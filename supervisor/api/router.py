@@ -146,8 +146,10 @@ class RequestLoop:
         self._check_enabled(command, index)
         args = check_args(command, request.args)
         # A direct command never waits on an actor: it runs here when nothing of its connector
-        # is queued or running (so it still answers in order), without the hop to the worker.
+        # is queued or running (so it still answers in order), without the hop to the worker;
+        # events older than memory's window are read from the journal, off this thread.
         direct = command.route == "events" and self._outstanding[index] == 0
+        direct = direct and self._backend.events_in_memory(index, int(args.get("since", 0)))
         if direct and request.client is None:
             self._run_direct(route, request, command, index, args, deadline)
         else:

@@ -22,7 +22,7 @@ import zmq
 from supervisor.api.backend import Backend
 from supervisor.api.cache import ReplyCache
 from supervisor.api.commands import message_of
-from supervisor.api.protocol import BadArgs
+from supervisor.api.protocol import BadArgs, encode_ok
 from supervisor.api.publisher import Heartbeat, PublicationSink, configure_xpub
 from supervisor.api.router import STATION_WORKER, RequestLoop
 from supervisor.api.station_commands import StationCommands
@@ -67,6 +67,8 @@ class ApiServer:
             if self._started:
                 raise RuntimeError("an ApiServer starts once")
             self._started = True
+            for client, request_id, result in self._backend.stored_replies():  # journaled before this start
+                self._cache.put((client, request_id), encode_ok(request_id, result))
             self._context = zmq.Context()
             try:
                 self._open_sockets()
@@ -138,7 +140,7 @@ class ApiServer:
                 raise BadArgs(f"{command.name}: {exc}") from None
         if command.route == "chaos":
             return backend.chaos(index, args["actor"], message_of(command, args), remaining_s)
-        return backend.ask_session(index, message_of(command, args), remaining_s)
+        return backend.ask_session(index, message_of(command, args), remaining_s, job.key)
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop the threads and close the sockets; a worker stuck in the station is left behind."""

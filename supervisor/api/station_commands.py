@@ -38,7 +38,11 @@ class StationCommands:
         return handler(args)
 
     def ping(self, args: dict[str, Any]) -> Any:
-        return {"epoch": self._backend.epoch, "uptime_s": self.uptime_s()}
+        return {
+            "epoch": self._backend.epoch,
+            "journal_id": self._backend.journal_id,
+            "uptime_s": self.uptime_s(),
+        }
 
     def version(self, args: dict[str, Any]) -> Any:
         return self._version

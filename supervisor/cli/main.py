@@ -16,7 +16,9 @@ import zmq
 from supervisor.api.server import ApiServer
 from supervisor.config import ConfigError, apply_overrides, describe, load_config
 from supervisor.config.settings import StationSettings
+from supervisor.journal import EXIT_CORRUPT, JournalError
 from supervisor.station import Station, memory
+from supervisor.station.endpoints import write_endpoints
 
 log = logging.getLogger("evse_supervisor")
 
@@ -69,15 +71,20 @@ def run(settings: StationSettings) -> int:
     for signum in STOP_SIGNALS:
         signal.signal(signum, request_stop)
     memory.return_large_blocks()
-    station = Station.build(settings)
-    server = ApiServer(settings.api, station)
-    station.start()
     try:
-        server.start()
+        station = Station.build(settings)
+    except JournalError as exc:
+        print(f"evse-supervisor: {exc}", file=sys.stderr)
+        return EXIT_CORRUPT
+    server = ApiServer(settings.api, station)
+    try:
+        server.start()  # bound first: connector commands wait through each connector's recovery
     except zmq.ZMQError as exc:
         station.stop()
         print(f"evse-supervisor: cannot bind the API endpoints: {exc}", file=sys.stderr)
         return 1
+    write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
+    station.start()
     log.info(
         "station %s serving %d connectors: commands on %s, publications on %s",
         settings.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import pathlib
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -21,9 +22,10 @@ from actors import charging, states
 from actors.base import ConnectorActor, ConnectorContext
 from actors.events import event_value, reading_context
 from actors.hardware import HardwareActor
-from actors.messages import Disable, Enable, Tick
+from actors.messages import Disable, Enable, Keyed, Tick
 from actors.meter import MeterActor
 from actors.model import Emit, EndReservation, Env, Error, Output, State
+from actors.ports import Journal, ReplyKey
 from actors.reservation import ReservationActor
 from actors.session import SessionActor
 from actors.settings import ConnectorSettings
@@ -85,6 +87,8 @@ class Connector:
         state_dir: pathlib.Path,
         time_scale: float,
         on_supervision: Callable[[int, SupervisionEvent], None],
+        journal: Journal | None = None,
+        on_recovered: Callable[[int, str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.index = settings.index
@@ -94,7 +98,8 @@ class Connector:
         self.plant = build_devices(
             settings, clock, device_loss_s=limits.device_loss_s, time_scale=time_scale, key_path=key_path
         )
-        self.state = ConnectorState(settings, self.publisher)
+        recovered = None if on_recovered is None else (lambda reason: on_recovered(settings.index, reason))
+        self.state = ConnectorState(settings, self.publisher, journal, recovered)
         self._peers = _TreePeers()
         self.ctx = ConnectorContext(
             settings, self.plant.board, self.plant.meter, clock, self.state, self._peers
@@ -111,6 +116,7 @@ class Connector:
         self._peers.tree = self.tree
         self._station_lease = Lease("station", 0)
         self._on_supervision = on_supervision
+        self._started = threading.Event()  # commands that come before the start wait for it
 
     def _on_supervision_event(self, event: SupervisionEvent) -> None:
         """Publish it; and while the hardware actor is down, the power is off."""
@@ -129,6 +135,7 @@ class Connector:
     def start(self) -> None:
         self.publisher.publish("evse_id", self.settings.evse_id)
         self.tree.start()
+        self._started.set()
 
     def power_off(self) -> None:
         """Switch the power off directly through the board, whatever the actors are doing."""
@@ -151,9 +158,12 @@ class Connector:
 
     # --- commands ------------------------------------------------------------------------
 
-    def ask_session(self, message: object, timeout_s: float) -> Any:
-        """Ask the session actor, waiting through a restart; a given-up connector is Unavailable
-        except to `enable` and `disable`, which start its supervisor again first."""
+    def ask_session(self, message: object, timeout_s: float, key: ReplyKey | None = None) -> Any:
+        """Ask the session actor, waiting through a start or a restart; a given-up connector is
+        Unavailable except to `enable` and `disable`, which start its supervisor again first.
+        With `key`, the reply is journaled with the change the command causes."""
+        if not self._started.wait(timeout_s):
+            raise Unavailable(f"evse {self.index} is still starting at the deadline")
         if self.tree.state == "gave_up":
             if not isinstance(message, _ALWAYS_ANSWERED):
                 raise Unavailable(
@@ -161,7 +171,7 @@ class Connector:
                 )
             self.tree.start()
         deadline_s = time.monotonic() + timeout_s
-        reply = self.tree.ask("session", message, timeout_s)
+        reply = self.tree.ask("session", message if key is None else Keyed(message, key), timeout_s)
         return answer(reply, max(0.0, deadline_s - time.monotonic()))  # also one given later
 
     def sim(self, control: str, args: dict[str, Any]) -> bool:
@@ -171,6 +181,9 @@ class Connector:
 
     def events_since(self, since: int) -> dict[str, Any]:
         return self.state.events_since(since)
+
+    def events_in_memory(self, since: int) -> bool:
+        return self.state.events_in_memory(since)
 
     def chaos(self, role: str, message: object, timeout_s: float) -> bool:
         """Tell the actor to fail or hang; one restarting meanwhile is waited for, like any command."""

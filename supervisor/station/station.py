@@ -17,8 +17,10 @@ from typing import Any
 import psutil
 
 from actors.messages import Authorize
+from actors.ports import ReplyKey
 from drivers.clock import Clock, SystemClock
 from supervisor.config.settings import StationSettings
+from supervisor.journal import StationJournal, StoredReply
 from supervisor.ocpp import OcppBridge, StationConnectors
 from supervisor.station.bus import Bus
 from supervisor.station.connector import Connector
@@ -35,6 +37,10 @@ class Station:
 
     def __init__(self, settings: StationSettings, clock: Clock) -> None:
         self.settings = settings
+        self.journal = StationJournal.open(
+            settings.state_dir, clock, [c.evse_id for c in settings.connectors]
+        )
+        self.journal_id = self.journal.journal_id  # opened first: JournalError refuses the start
         self.epoch = uuid.uuid4().hex
         self.clock = clock
         self.bus = Bus(self.epoch, clock)
@@ -50,6 +56,8 @@ class Station:
                 settings.state_dir,
                 settings.sim.time_scale,
                 self._publish_supervision,
+                self.journal.connector(connector.index),
+                self._publish_recovered,
             )
             for connector in settings.connectors
         ]
@@ -99,6 +107,8 @@ class Station:
             stopper.join(timeout=max(0.0, deadline - time.monotonic()))
             if stopper.is_alive():
                 log.warning("%s did not finish in %.1f s: left behind", stopper.name, timeout_s)
+        if not any(stopper.is_alive() for stopper in stoppers):
+            self.journal.close()
 
     def power_off(self) -> None:
         """Switch every connector's power off through its board, whatever its actors are doing."""
@@ -146,10 +156,10 @@ class Station:
     def is_sim(self, index: int) -> bool:
         return self.connector(index).settings.board_driver == "sim"
 
-    def ask_session(self, index: int, message: object, timeout_s: float) -> Any:
+    def ask_session(self, index: int, message: object, timeout_s: float, key: ReplyKey | None = None) -> Any:
         if isinstance(message, Authorize) and self.ocpp is not None:
             return self.ocpp.authorize(index, message, timeout_s)  # the central system decides
-        return self.connector(index).ask_session(message, timeout_s)
+        return self.connector(index).ask_session(message, timeout_s, key)
 
     def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
         return self.connector(index).sim(control, args)
@@ -159,6 +169,17 @@ class Station:
 
     def events_since(self, index: int, since: int) -> dict[str, Any]:
         return self.connector(index).events_since(since)
+
+    def events_in_memory(self, index: int, since: int) -> bool:
+        return self.connector(index).events_in_memory(since)
+
+    def stored_replies(self) -> list[StoredReply]:
+        return self.journal.stored_replies()
+
+    def _publish_recovered(self, index: int, reason: str) -> None:
+        log.info("evse %d recovered from the journal: %s", index, reason)
+        value = {"evse": index, "actor": "station", "event": "recovered", "reason": reason}
+        self.bus.publish("station", "station/supervision", value)
 
     def list_evses(self) -> list[dict[str, Any]]:
         return [
@@ -180,6 +201,7 @@ class Station:
             cpu_percent = self._process.cpu_percent()
         status = {
             "epoch": self.epoch,
+            "journal_id": self.journal_id,
             "uptime_s": self.uptime_s(),
             "pid": os.getpid(),
             "rss_bytes": rss_bytes,
