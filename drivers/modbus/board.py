@@ -60,7 +60,9 @@ class ModbusBoard(Board):
             self._write_limit(self._limit_a())
         self._poller.poll()
         self._status = self._read_status()
-        self._polled_at_s = now_s
+        self._polled_at_s = (
+            self._clock.monotonic()
+        )  # from the poll's end: a slow bus is not polled back to back
         return self._status
 
     def set_pilot(self, signal: PilotSignal) -> None:

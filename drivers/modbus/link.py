@@ -3,13 +3,16 @@
 Each request is bounded by `timeout_s` and made once (`retries=0`): an exception response,
 a timeout or a closed connection is a `DriverError`. After any failure the connection is
 closed, so that a late answer is never taken for the answer to the next request (RTU frames
-carry no transaction id), and the next request connects again: the link reconnects by itself.
+carry no transaction id), and the link reconnects by itself. A link that lost its device
+fails at once for the next `timeout_s` instead of waiting again: the power-off attempts that
+follow a failure never hold an actor for several timeouts in a row.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +38,8 @@ class ModbusLink:
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._client: Client | None = None
+        self._down_until_s = 0.0  # monotonic time before which the lost device is not asked again
+        self._down_reason = ""
 
     def read(self, function: Function, address: int, length: int, unit: int) -> list[int]:
         """`length` registers (or coils, as 0/1) from `address` of device `unit`."""
@@ -68,10 +73,15 @@ class ModbusLink:
 
     def _request(self, what: str, request: Callable[[Client], ModbusPDU]) -> ModbusPDU:
         with self._lock:
+            if time.monotonic() < self._down_until_s:
+                raise DriverError(
+                    f"{self.endpoint}: {what}: not asked, the device was lost: {self._down_reason}"
+                )
             try:
                 response = request(self._connected())
             except (ModbusException, OSError) as exc:
                 self._drop()
+                self._down_until_s, self._down_reason = time.monotonic() + self.timeout_s, str(exc)
                 raise DriverError(f"{self.endpoint}: {what}: {exc}") from exc
             if response.isError():
                 code = getattr(response, "exception_code", "?")

@@ -1,4 +1,4 @@
-"""`evse-supervisor`: run the station, or check a configuration file."""
+"""`evse-supervisor`: run the station, check a configuration file, or probe its devices."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from types import FrameType
 import zmq
 
 from supervisor.api.server import ApiServer
+from supervisor.cli.probe import probe_station
 from supervisor.config import ConfigError, apply_overrides, describe, load_config
 from supervisor.config.settings import StationSettings
 from supervisor.journal import EXIT_CORRUPT, JournalError
@@ -38,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     check = commands.add_parser("check-config", help="validate a configuration file and print it")
     check.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
+    probe = commands.add_parser("probe", help="read every value of each configured device once and print it")
+    probe.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
+    probe.add_argument("--evse", type=int, help="only this connector (1-based)")
     return parser
 
 
@@ -115,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if options.command == "check-config":
         return check_config(settings)
+    if options.command == "probe":
+        return probe_station(settings, options.evse)
     return run(settings)
 
 

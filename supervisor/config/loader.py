@@ -337,6 +337,6 @@ def _describe_connector(c: ConnectorSettings) -> str:
         f"connector {c.index} {c.evse_id}: {num(c.max_current_a)} A, {c.phases} phase(s), "
         f"{', '.join(f for f in flags if f)}, auth timeout {num(c.auth_timeout_s)} s, "
         f"board {devices.describe_device(c.board_driver, c.board_device)} "
-        f"every {num(c.telemetry_interval_s)} s, "
+        f"every {num(c.board_device.poll_interval_s if c.board_device else c.telemetry_interval_s)} s, "
         f"meter {devices.describe_device(c.meter_driver, c.meter_device)} every {num(c.meter_interval_s)} s"
     )

@@ -148,6 +148,7 @@ class Connector:
     def stop(self) -> None:
         self.power_off()
         self.tree.stop()
+        self.plant.close()
 
     def tick(self) -> None:
         for role, _ in ROLES:

@@ -31,12 +31,18 @@ class Devices:
     board: Board
     meter: Meter
     sim_controls: SimControls | None
+    links: tuple[ModbusLink, ...] = ()
 
     @property
     def controls(self) -> SimControls:
         if self.sim_controls is None:
             raise ValueError("the sim_* commands need the simulated board; this connector has real hardware")
         return self.sim_controls
+
+    def close(self) -> None:
+        """Close the Modbus connections (a later request would open them again)."""
+        for link in self.links:
+            link.close()
 
 
 def build_devices(
@@ -51,6 +57,7 @@ def build_devices(
     board: Board | None = None
     meter: Meter | None = None
     controls = None
+    links = [link_for(d) for d in (settings.board_device, settings.meter_device) if d is not None]
     if settings.board_device is None or settings.meter_device is None:
         plant = SimPlant(
             caps, clock, time_scale=time_scale, meter_id=f"SIM-{settings.evse_id}", key_path=key_path
@@ -67,6 +74,7 @@ def build_devices(
         WatchedBoard(board, Watch(f"{name} board", clock, device_loss_s)),
         WatchedMeter(meter, Watch(f"{name} meter", clock, device_loss_s)),
         controls,
+        tuple(links),
     )
 
 

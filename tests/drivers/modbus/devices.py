@@ -187,6 +187,9 @@ class DeviceServer:
         self._call(drop())
 
     def stop(self) -> None:
+        """Stop answering: the listener and every connection close (idempotent)."""
+        if self._loop.is_closed():
+            return
         if self._server is not None:
             self._call(self._server.shutdown())  # type: ignore[no-untyped-call]
             self._server = None
