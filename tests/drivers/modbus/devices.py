@@ -193,6 +193,7 @@ class DeviceServer:
         if self._server is not None:
             self._call(self._server.shutdown())  # type: ignore[no-untyped-call]
             self._server = None
+        self._call(_cancel_others())  # requests a silent device still holds
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
@@ -256,6 +257,13 @@ class DeviceServer:
         for reg in device_map.registers():
             if reg.address + device_map.offset == address:
                 self.site.written(reg.name, words[0] * reg.scale)
+
+
+async def _cancel_others() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def encode(reg: Register, value: Any, invalid: bool) -> list[int]:

@@ -62,12 +62,20 @@ def test_an_invalid_energy_keeps_the_last_good_one_never_zero(sdm630: ModbusRig)
     assert sdm630.meter.reading().energy_import_wh > good_wh
 
 
-def test_an_invalid_value_without_a_good_one_before_is_a_driver_error(bender: ModbusRig) -> None:
-    bender.site.faults.invalid = {"power_total_w"}  # 0xFFFFFFFF
-    with pytest.raises(DriverError, match="power_total_w"):
+def test_a_needed_value_invalid_from_the_start_is_a_driver_error(bender: ModbusRig) -> None:
+    bender.site.faults.invalid = {"energy_import_wh"}  # 0xFFFFFFFF
+    with pytest.raises(DriverError, match="energy_import_wh"):
         bender.meter.reading()
     bender.site.faults.invalid = set()
     assert bender.meter.reading().energy_import_wh == 0.0
+
+
+def test_an_optional_value_invalid_from_the_start_is_an_absent_capability(bender: ModbusRig) -> None:
+    bender.site.faults.invalid = {"power_total_w"}  # a Bender without its meter: 0xFFFFFFFF from the start
+    bender.flow(10.0)
+    for _ in range(5):
+        reading = bender.meter.reading()
+    assert reading.power_w == pytest.approx((2300.0, 2300.0, 2300.0))  # from voltage x current, never 0
 
 
 def test_an_invalid_current_on_the_board_is_retried(bender: ModbusRig) -> None:
