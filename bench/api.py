@@ -8,7 +8,8 @@
    with a `since` beyond the last event (a connector command: into the station, on the
    socket thread while nothing else of evse 1 is queued) and of `resume_charging` on an idle
    evse 1 (a connector command through the connector's worker and its session actor, which
-   answers false), with 1 and 16 requests in flight.
+   answers false), with 1 and 16 requests in flight; then `resume_charging` spread over the
+   8 connectors of config/examples/eight-connectors.yaml in turn.
    The client is a tight DEALER loop over requests packed before the clock starts; with
    `--clients C` the 16 in flight are shared by C client processes (one process drives
    the echo at ~75,000/s on 2 cores, so 1 is the default).
@@ -34,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ from supervisor.api.publisher import PublicationSink, configure_xpub
 from supervisor.station.bus import Bus
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -69,13 +72,15 @@ def wait_for_ping(endpoint: str, timeout_s: float = 20.0) -> None:
 
 
 @contextlib.contextmanager
-def station() -> Iterator[str]:
+def station(config: str | None = None) -> Iterator[str]:
     """`evse-supervisor run` on a free port; yields the command endpoint."""
     state_dir = tempfile.mkdtemp(prefix="bench-api-")
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     argv = [str(BIN / "evse-supervisor"), "run", "--command-endpoint", endpoint,
             "--publish-endpoint", f"tcp://127.0.0.1:{free_port()}", "--state-dir", state_dir,
             "--log-level", "WARNING"]  # fmt: skip
+    if config is not None:
+        argv += ["--config", config]
     proc = subprocess.Popen(argv, start_new_session=True)
     try:
         wait_for_ping(endpoint)
@@ -118,8 +123,14 @@ class Result:
 
 
 def payloads(request: dict[str, Any], total: int) -> list[bytes]:
-    """Every request packed before the clock starts: the loop measures the station, not msgpack."""
-    return [msgpack.packb({**request, "id": n}) for n in range(total)]
+    """Every request packed before the clock starts: the loop measures the station, not msgpack.
+
+    A request with `"evse": [1, 2, ...]` goes to those connectors in turn.
+    """
+    evses = request.get("evse")
+    if not isinstance(evses, list):
+        return [msgpack.packb({**request, "id": n}) for n in range(total)]
+    return [msgpack.packb({**request, "id": n, "evse": evses[n % len(evses)]}) for n in range(total)]
 
 
 def round_trips(endpoint: str, bodies: list[bytes], in_flight: int) -> Result:
@@ -301,12 +312,15 @@ def main() -> int:
     print(f"round trips over tcp loopback, DEALERs, {options.runs} runs x {options.requests} requests")
     print(f"{'target':30} {'in flight':>9} {'clients':>7} {'p50 µs':>9} {'p99 µs':>9} "
           f"{'req/s median':>12} {'req/s best':>10}")  # fmt: skip
+    spread = {**through_actor, "evse": list(range(1, 9))}  # over the 8 connectors in turn
+    eight = str(ROOT / "config" / "examples" / "eight-connectors.yaml")
     targets = (("bare ROUTER echo (floor)", [ping], echo_server),
-               ("station", [ping, connector, through_actor], station))  # fmt: skip
+               ("station", [ping, connector, through_actor], station),
+               ("station, 8 evses", [spread], partial(station, eight)))  # fmt: skip
     for name, requests, serve in targets:
         with serve() as endpoint:
             for request in requests:
-                label = f"{name}: {request['cmd']}" if len(requests) > 1 else name
+                label = f"{name}: {request['cmd']}" if request is not ping or len(requests) > 1 else name
                 for in_flight in (1, 16):
                     clients = 1 if in_flight == 1 else options.clients
                     line = measure(endpoint, request, options.requests, in_flight, options.runs, clients)

@@ -4,12 +4,16 @@ The command table (`commands.py`) decides which of these a command uses (its `ro
 arguments reach the station already checked and converted (dates as Unix seconds).
 Errors: `supervisor.tree.Unavailable` for a connector restarting past the deadline or
 given up, `pykka.Timeout` when the deadline passes; anything else is a station bug
-(answered `internal`).
+(answered `internal`). Connector commands reach the actors from the API's socket
+thread: every method but `ask_session`, `list_evses`, `status` and `events_since` beyond
+`events_in_memory` answers at once.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
+
+import pykka
 
 from actors.ports import ReplyKey
 from supervisor.station.bus import Bus
@@ -32,22 +36,27 @@ class Backend(Protocol):
         """True when the connector's board driver is the simulator (sim_* commands allowed)."""
         ...
 
-    def ask_session(self, index: int, message: object, timeout_s: float, key: ReplyKey | None = None) -> Any:
-        """Ask the connector's session actor, waiting through a restart until the deadline.
+    def actor_ref(self, index: int, role: str) -> pykka.ActorRef[Any] | None:
+        """The running generation of one of the connector's actors, None while it restarts.
 
-        With `key` (client, id) the reply is journaled with the change the command caused.
-
-        May take longer than `timeout_s` while the connector is restarting (the API layer
-        answers `timeout` at the deadline and keeps the late result).
+        Raises Unavailable when the connector was given up (or stopped): then only
+        `ask_session` answers, and revives it for the commands that may.
         """
         ...
 
-    def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
-        """Run a control of the connector's simulator; ValueError for values the car refuses."""
+    def decides(self, index: int, message: object) -> bool:
+        """True when the station must see `message` before the session actor (then it goes
+        through `ask_session` on a worker, not straight to the actor)."""
         ...
 
-    def chaos(self, index: int, role: str, message: object, timeout_s: float) -> bool:
-        """Tell one of the connector's actors a chaos message."""
+    def ask_session(self, index: int, message: object, timeout_s: float, key: ReplyKey | None = None) -> Any:
+        """Ask the connector's session actor, waiting through a restart until the deadline
+        (blocking: from a worker thread only). With `key` (client, id) the reply is journaled
+        with the change the command caused."""
+        ...
+
+    def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
+        """Run a control of the connector's simulator (at once); ValueError for values the car refuses."""
         ...
 
     def events_since(self, index: int, since: int) -> dict[str, Any]:

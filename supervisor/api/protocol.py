@@ -15,7 +15,6 @@ from typing import Any
 import msgpack
 import pykka
 
-from supervisor.ocpp.authorization import BadIdTag
 from supervisor.tree import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -61,7 +60,6 @@ ERROR_CODES: dict[type[BaseException], str] = {
     UnknownCommand: "unknown_command",
     UnknownEvse: "unknown_evse",
     BadArgs: "bad_args",
-    BadIdTag: "bad_args",
     Busy: "busy",
     TimeoutError: "timeout",
     pykka.Timeout: "timeout",
@@ -137,6 +135,8 @@ _CONTAINERS = (dict, list, tuple)
 
 def _deeper_than(value: Any, limit: int) -> bool:
     """True when maps and arrays (keys too) nest more than `limit` levels; one level at a time."""
+    if isinstance(value, dict) and not any(isinstance(v, _CONTAINERS) for v in (*value, *value.values())):
+        return False  # a map of scalars: one level
     level: list[Any] = [value] if isinstance(value, _CONTAINERS) else []
     depth = 0
     while level:

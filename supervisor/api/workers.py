@@ -1,151 +1,80 @@
-"""Workers: one thread per connector (and one for slow station commands), each with its queue.
+"""Workers for what may block, off the socket thread: the station's `status` and `list_evses`,
+and the few connector commands that cannot go straight to an actor (`lanes.py`).
 
-A connector's requests run in order, connectors run in parallel. A worker hands each
-finished reply to the socket thread through `Completions`; it never touches the ROUTER.
+A worker posts each reply to the socket thread's `Inbox`; it never touches the ROUTER.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import zmq
-
-from supervisor.api.cache import Key
-from supervisor.api.commands import Command
-from supervisor.api.protocol import RequestId, encode_exception, encode_ok, error_code
+from supervisor.api.inbox import Inbox
+from supervisor.api.jobs import Job
+from supervisor.api.protocol import encode_exception, encode_ok, error_code
 
 logger = logging.getLogger(__name__)
 
-Run = Callable[["Job", float], Any]
-
-
-@dataclass(eq=False)
-class Waiter:
-    """One client waiting for a job's reply: where to send it and until when."""
-
-    route: list[bytes]
-    request_id: RequestId
-    deadline: float
-    answered: bool = False
-
-
-@dataclass(eq=False)
-class Job:
-    """A request on its way through a worker; retries of the same key wait on it too."""
-
-    request_id: RequestId
-    command: Command
-    args: dict[str, Any]
-    index: int
-    key: Key | None
-    deadline: float
-    waiters: list[Waiter] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A job's reply; None when it was dropped unrun (its deadline had passed).
-
-    Only a `final` reply goes to the idempotency store: a station-side timeout is not, so
-    a retry runs the command again (the timed-out attempt was abandoned by the station).
-    """
-
-    job: Job
-    reply: bytes | None
-    final: bool = True
-    attempt_deadline: float = 0.0  # the deadline this attempt ran under
-
-
-class Completions:
-    """Finished jobs for the socket thread: a queue, and an inproc PUSH to wake it.
-
-    One wake is pending at most: `rearm` (by the socket thread, before it drains) allows the next.
-    """
-
-    def __init__(self, push: zmq.Socket[bytes]) -> None:
-        self._queue: queue.SimpleQueue[Completion] = queue.SimpleQueue()
-        self._push = push
-        self._lock = threading.Lock()
-        self._closed = False
-        self._signalled = False
-
-    def put(self, completion: Completion) -> None:
-        self._queue.put(completion)
-        if not self._signalled:
-            self.wake()
-
-    def wake(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._signalled = True
-                with contextlib.suppress(zmq.Again):  # wakes already pending: it will drain
-                    self._push.send(b"", zmq.NOBLOCK)
-
-    def rearm(self) -> None:
-        """The socket thread is about to drain: the next put must wake it again."""
-        self._signalled = False
-
-    def drain(self) -> list[Completion]:
-        items = []
-        get = self._queue.get_nowait
-        while True:
-            try:
-                items.append(get())
-            except queue.Empty:
-                return items
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._push.close(linger=0)
+Run = Callable[[Job, float], Any]
+Finish = Callable[[Job, bytes | None], None]
 
 
 class Worker:
-    """A thread running one connector's jobs in order; `waiting` counts the queued ones."""
+    """Threads running jobs from one queue (one thread: in order); `waiting` counts the queued ones."""
 
-    def __init__(self, name: str, run: Run, completions: Completions) -> None:
-        self._run = run
-        self._completions = completions
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+    def __init__(self, name: str, inbox: Inbox, threads: int = 1) -> None:
+        self._inbox = inbox
+        self._queue: queue.SimpleQueue[tuple[Job, Run, Finish] | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"{name}-{n}" if threads > 1 else name, daemon=True)
+            for n in range(1, threads + 1)
+        ]
 
     @property
     def waiting(self) -> int:
         return self._queue.qsize()
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
-    def submit(self, job: Job) -> None:
-        self._queue.put(job)
+    def submit(self, job: Job, run: Run, finish: Finish) -> None:
+        """`run(job, remaining_s)`; then `finish(job, reply)` on the socket thread (None: not run in time)."""
+        self._queue.put((job, run, finish))
 
     def stop(self, timeout_s: float) -> bool:
-        """Ask the thread to end after its current job; True when it did within timeout_s."""
-        self._queue.put(None)
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
+        """Ask the threads to end after their current jobs; True when they did within timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
 
     def _loop(self) -> None:
-        get, put, run = self._queue.get, self._completions.put, self._run
-        while (job := get()) is not None:
-            put(execute(job, run))
+        get, post = self._queue.get, self._inbox.post
+        while (item := get()) is not None:
+            job, run, finish = item
+            reply = execute(job, run)
+            post(lambda job=job, finish=finish, reply=reply: finish(job, reply))  # type: ignore[misc]
 
 
-def execute(job: Job, run: Run) -> Completion:
-    """Run one job now (on a worker, or on the socket thread for a direct command)."""
-    deadline = job.deadline
-    remaining_s = deadline - time.monotonic()
+def execute(job: Job, run: Run) -> bytes | None:
+    """Run one job now; None when its deadline had passed, or passed inside the station.
+
+    None is not a reply: the job leaves no stored result, so a retry runs it (it did not
+    run, or its attempt was abandoned at the deadline).
+    """
+    remaining_s = job.deadline - time.monotonic()
     if remaining_s <= 0:
-        return Completion(job, None, False, deadline)
+        return None
     try:
-        return Completion(job, encode_ok(job.request_id, run(job, remaining_s)), True, deadline)
+        return encode_ok(job.request_id, run(job, remaining_s))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
-        reply = encode_exception(job.request_id, exc, what=f"running {job.command.name}")
-        return Completion(job, reply, error_code(exc) != "timeout", deadline)
+        if error_code(exc) == "timeout":
+            return None
+        return encode_exception(job.request_id, exc, what=f"running {job.command.name}")

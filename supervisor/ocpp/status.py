@@ -25,6 +25,7 @@ _BY_STATE = {
     "ChargingPausedEV": "SuspendedEV",
     "ChargingPausedEVSE": "SuspendedEVSE",
     "Finished": "Finishing",
+    "Disabled": "Unavailable",
 }
 
 
@@ -60,8 +61,6 @@ def ocpp_status(view: ConnectorView) -> OcppStatus:
         return OcppStatus("Faulted", "InternalError" if view.gave_up else "OtherError")
     if view.state == "Error":
         return _error_status(view.errors)
-    if view.state == "Disabled":
-        return OcppStatus("Unavailable")
     session = view.session
     if session is not None and session.cancelled:
         return OcppStatus("Finishing")

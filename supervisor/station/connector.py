@@ -186,14 +186,19 @@ class Connector:
     def events_in_memory(self, since: int) -> bool:
         return self.state.events_in_memory(since)
 
-    def chaos(self, role: str, message: object, timeout_s: float) -> bool:
-        """Tell the actor to fail or hang; one restarting meanwhile is waited for, like any command."""
-        ref = self.tree.wait_ref(role, self._clock.monotonic() + timeout_s)
+    def actor_ref(self, role: str) -> pykka.ActorRef[Any] | None:
+        """The running generation of `role`, None while it restarts; Unavailable once given up."""
         try:
-            ref.tell(message)
-        except pykka.ActorDeadError:
-            raise Unavailable(f"evse {self.index} {role} actor died before it was told") from None
-        return True
+            return self.tree.ref(role)
+        except Unavailable:
+            state = self.tree.state
+            if state == "gave_up":
+                raise Unavailable(
+                    f"evse {self.index} was given up after repeated failures; disable then enable it"
+                ) from None
+            if state == "stopped":
+                raise
+            return None
 
     # --- views ---------------------------------------------------------------------------
 

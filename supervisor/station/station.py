@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 import psutil
+import pykka
 
 from actors.messages import Authorize
 from actors.ports import ReplyKey
@@ -156,16 +157,22 @@ class Station:
     def is_sim(self, index: int) -> bool:
         return self.connector(index).settings.board_driver == "sim"
 
+    def decides(self, index: int, message: object) -> bool:
+        """True when the station decides `message` before the session actor does (an authorize
+        the central system must accept); such a command goes through `ask_session`."""
+        return isinstance(message, Authorize) and self.ocpp is not None
+
     def ask_session(self, index: int, message: object, timeout_s: float, key: ReplyKey | None = None) -> Any:
-        if isinstance(message, Authorize) and self.ocpp is not None:
+        if self.decides(index, message):
+            assert isinstance(message, Authorize) and self.ocpp is not None
             return self.ocpp.authorize(index, message, timeout_s)  # the central system decides
         return self.connector(index).ask_session(message, timeout_s, key)
 
     def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
         return self.connector(index).sim(control, args)
 
-    def chaos(self, index: int, role: str, message: object, timeout_s: float) -> bool:
-        return self.connector(index).chaos(role, message, timeout_s)
+    def actor_ref(self, index: int, role: str) -> pykka.ActorRef[Any] | None:
+        return self.connector(index).actor_ref(role)
 
     def events_since(self, index: int, since: int) -> dict[str, Any]:
         return self.connector(index).events_since(since)

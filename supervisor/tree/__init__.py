@@ -2,13 +2,15 @@
 
 Child specs and supervision events (`specs`), the restart limits (`settings`, `backoff`),
 the lease that fences a dead generation (`lease`), the actor side of the protocol
-(`supervised`: handshake, busy marks, safe stop, death reports), the supervisor itself
+(`supervised`: handshake, busy marks, safe stop, death reports; `calls`: a tell with a
+completion callback), the supervisor itself
 (`supervisor`) made of the pure failure plan (`plan`), the child table (`children`), the
 health scan (`health`), the stable addresses (`addressing`) and the threads all supervisors share (`runtime`),
 and a supervisor nested as the child of another (`nesting`).
 """
 
 from supervisor.tree.backoff import Backoff, IntensityWindow
+from supervisor.tree.calls import Call
 from supervisor.tree.errors import Unavailable
 from supervisor.tree.later import Abandoned, Later, Laters, answer
 from supervisor.tree.lease import FailureKind, Fenced, Lease
@@ -22,6 +24,7 @@ from supervisor.tree.supervisor import Clock, Supervisor
 __all__ = [
     "Abandoned",
     "Backoff",
+    "Call",
     "ChildSpec",
     "ChildState",
     "Clock",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pykka
@@ -36,6 +37,7 @@ class Later:
         self._lock = threading.Lock()
         self._value: Any = None
         self._error: BaseException | None = None
+        self._then: list[Callable[[Any, BaseException | None], None]] = []
 
     @property
     def done(self) -> bool:
@@ -48,6 +50,14 @@ class Later:
     def fail(self, error: BaseException) -> bool:
         """Make the caller raise `error`; False when it was already settled."""
         return self._settle(None, error)
+
+    def then(self, callback: Callable[[Any, BaseException | None], None]) -> None:
+        """Call `callback(value, error)` once settled (at once if it already is), on the settling thread."""
+        with self._lock:
+            if not self._settled.is_set():
+                self._then.append(callback)
+                return
+        callback(self._value, self._error)
 
     def get(self, timeout_s: float) -> Any:
         """The reply; raises what it failed with, `Abandoned` once its owner is fenced, or
@@ -71,7 +81,10 @@ class Later:
                 return False
             self._value, self._error = value, error
             self._settled.set()
-            return True
+            callbacks, self._then = self._then, []
+        for callback in callbacks:
+            callback(value, error)
+        return True
 
 
 class Laters:

@@ -2,7 +2,8 @@
 
 A supervisor learns of an actor's death from its lease (`report_failure`, `report_exit`)
 and of a hang from the lease's `busy_since_s`: every message is handled between
-`lease.enter()` and `lease.leave()`, so a handler that runs too long shows. A new
+`lease.enter()` and `lease.leave()`, so a handler that runs too long shows. A `Call` (a
+tell with a completion callback) is unwrapped here and runs through the same dispatch. A new
 generation answers a `Ping` once its `on_start` is done. pykka calls `on_failure` when a told
 message's handler raised, and `on_stop` on a normal stop; both make the actor's
 hardware safe first, then report.
@@ -11,12 +12,14 @@ hardware safe first, then report.
 from __future__ import annotations
 
 import logging
+import queue
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import pykka
 
+from supervisor.tree.calls import Call
 from supervisor.tree.lease import FailureKind, Lease
 
 log = logging.getLogger(__name__)
@@ -36,10 +39,19 @@ class SupervisedActor(pykka.ThreadingActor):
         super().__init__()
         self.lease = lease
 
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        # pykka's default inbox is a queue.Queue (a Condition in Python); the C SimpleQueue
+        # has the put, get and empty pykka uses, at a fraction of the cost per message.
+        return queue.SimpleQueue()
+
     def _handle_receive(self, message: Any) -> Any:
         # pykka (4.x) hands every message, proxy calls and stops included, to this method.
         self.lease.enter()
         try:
+            if type(message) is Call:
+                message.run(super()._handle_receive)
+                return None
             return super()._handle_receive(message)
         finally:
             self.lease.leave()

@@ -1,0 +1,244 @@
+"""A connector's commands in order, straight to its actors: the API's command path.
+
+Each connector has a lane: its jobs in arrival order. A job for the session actor is told
+to it as a `Call` from the socket thread; the actor's answer comes back through the
+`Inbox` (no thread waits for it in between). Session jobs follow each other into the
+actor's inbox, which keeps their order; any other job (a simulator control, an event
+read, a chaos tell, all answered at once on the socket thread) waits until everything
+before it is answered, and everything after it waits for it. More than `queue_limit` jobs
+waiting behind the one in hand is `busy`.
+
+Restarts: a `Call` in the inbox of a generation that dies or is fenced is lost with it.
+On each supervision event of the connector the lane looks again: what it sent to a
+retired generation goes again, in order, to the next one (the stale generation's effects,
+should it still run them, are refused by its revoked lease); while the actor restarts its
+jobs wait, up to their deadlines. A command the station decides first (`Backend.decides`)
+and any command to a connector given up go through `Backend.ask_session` on a worker
+thread (it knows which commands revive a given-up connector); the lane waits for them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import pykka
+
+from supervisor.api.backend import Backend
+from supervisor.api.commands import message_of
+from supervisor.api.inbox import Inbox
+from supervisor.api.jobs import Job
+from supervisor.api.protocol import BadArgs, encode_exception, encode_ok
+from supervisor.api.workers import Worker
+from supervisor.tree import Call, Unavailable
+
+Finish = Callable[[Job, bytes | None], None]
+
+
+@dataclass(eq=False)
+class _Entry:
+    job: Job
+    call: Call | None = None  # the attempt told to the session actor, while unanswered
+    blocked: bool = False  # on the station worker
+
+
+class _Lane:
+    """One connector's jobs; `entries[:sent]` are Calls told to `ref`, not answered yet.
+
+    `ref` stays the generation told last until a supervision event of the connector shows
+    another (or none): a restart always publishes one.
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.entries: deque[_Entry] = deque()
+        self.sent = 0
+        self.ref: pykka.ActorRef[Any] | None = None
+
+
+class Lanes:
+    def __init__(
+        self, backend: Backend, inbox: Inbox, worker: Worker, finish: Finish, queue_limit: int
+    ) -> None:
+        self._backend = backend
+        self._inbox = inbox
+        self._worker = worker
+        self._finish = finish
+        self._queue_limit = queue_limit
+        self._lanes = {index: _Lane(index) for index in range(1, backend.evse_count() + 1)}
+        self.restarting: set[int] = set()  # lanes whose next job waits for a new generation
+
+    def waiting(self, index: int) -> int:
+        """Jobs waiting behind the one in hand."""
+        return max(0, len(self._lanes[index].entries) - 1)
+
+    def full(self, index: int) -> bool:
+        return self.waiting(index) >= self._queue_limit
+
+    def submit(self, job: Job) -> None:
+        """Take the job in its connector's order (the caller checked `full` first)."""
+        lane = self._lanes[job.index]
+        lane.entries.append(_Entry(job))
+        if len(lane.entries) == lane.sent + 1:
+            self._pump(lane)
+
+    def recheck(self, index: int) -> None:
+        """After a supervision event: resend what went to a retired generation, start what waited."""
+        lane = self._lanes.get(index)
+        if lane is None:
+            return
+        if lane.ref is not None and self._current(lane) is not lane.ref:
+            self._forget_sent(lane)
+        self._pump(lane)
+
+    def recheck_restarting(self) -> None:
+        for index in list(self.restarting):
+            self.recheck(index)
+
+    # --- moving a lane on ------------------------------------------------------------------
+
+    def _pump(self, lane: _Lane) -> None:
+        """Start what may start: Calls behind Calls, anything else once nothing is in flight."""
+        self.restarting.discard(lane.index)
+        now = time.monotonic()
+        while lane.sent < len(lane.entries):
+            entry = lane.entries[lane.sent]
+            if entry.blocked:
+                return
+            if entry.job.abandoned(now):  # never ran, and nobody waits for it any more
+                self._done(lane, entry, None)
+                continue
+            started = (
+                self._tell(lane, entry)
+                if entry.job.command.route == "session"
+                else not lane.sent and self._run_here(lane, entry)
+            )
+            if not started:
+                return
+
+    def _tell(self, lane: _Lane, entry: _Entry) -> bool:
+        job = entry.job
+        message = message_of(job.command, job.args)
+        if self._backend.decides(lane.index, message):  # the station sees it first
+            return not lane.sent and self._block(lane, entry, message)
+        ref = lane.ref  # the generation told last, until a supervision event says otherwise
+        if ref is None:
+            try:
+                ref = self._backend.actor_ref(lane.index, "session")
+            except Unavailable:  # given up: `ask_session` answers (and revives it for enable/disable)
+                return not lane.sent and self._block(lane, entry, message)
+        if lane.sent and ref is not lane.ref:  # retired under the Calls in flight: they go again first
+            self._forget_sent(lane)
+            return True
+        if ref is None:
+            return self._wait_for_restart(lane, entry)
+        call = Call(message, partial(self._answered, lane, entry))
+        entry.call, lane.ref, job.restarting = call, ref, False
+        lane.sent += 1
+        try:
+            ref.tell(call)
+        except pykka.ActorDeadError:  # dead before it was told: never handled
+            entry.call = None
+            lane.sent -= 1
+            if not lane.sent:
+                lane.ref = None
+            return self._wait_for_restart(lane, entry)
+        return True
+
+    def _wait_for_restart(self, lane: _Lane, entry: _Entry) -> bool:
+        entry.job.restarting = True
+        self.restarting.add(lane.index)
+        return False
+
+    def _forget_sent(self, lane: _Lane) -> None:
+        for entry in list(lane.entries)[: lane.sent]:
+            entry.call = None
+        lane.sent, lane.ref = 0, None
+
+    def _current(self, lane: _Lane) -> pykka.ActorRef[Any] | None:
+        try:
+            return self._backend.actor_ref(lane.index, "session")
+        except Unavailable:
+            return None
+
+    # --- answers -------------------------------------------------------------------------
+
+    def _answered(
+        self, lane: _Lane, entry: _Entry, call: Call, result: Any, error: BaseException | None
+    ) -> None:
+        """On the actor's thread: encode the answer here, hand it to the socket thread."""
+        job = entry.job
+        if error is None:
+            reply = encode_ok(job.request_id, result)
+        else:
+            reply = encode_exception(job.request_id, error, what=f"running {job.command.name}")
+        self._inbox.post(partial(self._call_done, lane, entry, call, reply))
+
+    def _call_done(self, lane: _Lane, entry: _Entry, call: Call, reply: bytes) -> None:
+        if entry.call is not call:  # an attempt that was sent again meanwhile
+            return
+        entry.call = None
+        lane.sent -= 1
+        self._done(lane, entry, reply)
+        self._pump(lane)
+
+    def _done(self, lane: _Lane, entry: _Entry, reply: bytes | None) -> None:
+        lane.entries.remove(entry)
+        self._finish(entry.job, reply)
+
+    # --- jobs that do not go to the session actor ------------------------------------------
+
+    def _run_here(self, lane: _Lane, entry: _Entry) -> bool:
+        """A job answered at once on this thread; False when it must wait for a restart."""
+        job = entry.job
+        try:
+            result = self._at_once(job)
+        except _Restarting:
+            return self._wait_for_restart(lane, entry)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+            reply = encode_exception(job.request_id, exc, what=f"running {job.command.name}")
+        else:
+            reply = encode_ok(job.request_id, result)
+        self._done(lane, entry, reply)
+        return True
+
+    def _at_once(self, job: Job) -> Any:
+        backend, command, args = self._backend, job.command, job.args
+        if command.route == "events":
+            return backend.events_since(job.index, int(args.get("since", 0)))
+        if command.route == "sim":
+            try:
+                return backend.sim(job.index, command.name.removeprefix("sim_"), args)
+            except ValueError as exc:  # the simulator's refusal of values the table let through
+                raise BadArgs(f"{command.name}: {exc}") from None
+        ref = backend.actor_ref(job.index, args["actor"])  # chaos: a tell, answered true
+        if ref is None:
+            raise _Restarting()
+        try:
+            ref.tell(message_of(command, args))
+        except pykka.ActorDeadError:
+            raise _Restarting() from None
+        return True
+
+    def _block(self, lane: _Lane, entry: _Entry, message: object) -> bool:
+        """Through `Backend.ask_session` on a worker thread; the lane waits for it."""
+        entry.blocked = True
+
+        def ask(job: Job, remaining_s: float) -> Any:
+            return self._backend.ask_session(job.index, message, remaining_s)
+
+        self._worker.submit(entry.job, ask, partial(self._unblocked, lane, entry))
+        return False
+
+    def _unblocked(self, lane: _Lane, entry: _Entry, job: Job, reply: bytes | None) -> None:
+        entry.blocked = False
+        self._done(lane, entry, reply)
+        self._pump(lane)
+
+
+class _Restarting(Exception):
+    """The actor to tell is restarting: the job waits."""

@@ -1,0 +1,46 @@
+"""A message with a completion callback: an ask without a thread waiting for the answer.
+
+pykka's ask hands the caller a Future it must block on. A `Call` is told instead; the
+actor's thread runs the wrapped message through the actor's own dispatch and hands the
+result, or the handler's exception, to `done` (an error does not kill the actor, as with
+an ask). A reply the handler gives later (a `Later`) reaches `done` when it is settled. So
+a caller such as a socket thread sends and moves on, and the answer comes back to it by
+whatever `done` does (typically: queue it and wake the caller).
+
+`started` tells whether a handler ever took the message: a Call still queued when its
+generation died or was fenced was never handled, and may be sent again to the next one.
+`done` runs on the actor's thread (or the thread that settles a `Later`): keep it short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from supervisor.tree.later import Later
+
+Done = Callable[["Call", Any, BaseException | None], None]
+
+
+class Call:
+    """One attempt at delivering `message`; `done(call, result, error)` is called once."""
+
+    __slots__ = ("done", "message", "started")
+
+    def __init__(self, message: Any, done: Done) -> None:
+        self.message = message
+        self.done = done
+        self.started = False
+
+    def run(self, handle: Callable[[Any], Any]) -> None:
+        """In the actor's thread: handle the message, hand over the answer (now or when settled)."""
+        self.started = True
+        try:
+            reply = handle(self.message)
+        except Exception as exc:  # noqa: BLE001 - the caller's error, as an ask would see it
+            self.done(self, None, exc)
+            return
+        if isinstance(reply, Later):
+            reply.then(lambda value, error: self.done(self, value, error))
+        else:
+            self.done(self, reply, None)
