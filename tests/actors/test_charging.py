@@ -1115,6 +1115,13 @@ def test_supervisor_gives_up_during_a_session() -> None:
     assert set_faulted(result.model, m.env(), Error.Internal).outputs == ()
 
 
+def test_a_board_without_state_f_shows_faulted_as_x1_with_the_power_off() -> None:
+    m = build("Charging", state_f=False, lock=False, phase_switching=False)
+    result = set_faulted(m.model, m.env(), Error.Internal)
+    output = hardware_output(result.model, m.env())
+    assert (output.pilot, output.power_allowed, output.locked) == (PilotSignal.x1(), False, False)
+
+
 _PAUSE_CHANGES: list[tuple[State, State, SessionEvent | None]] = [
     (State.ChargingPausedEV, State.Charging, SessionEvent.ChargingResumed),
     (State.Charging, State.ChargingPausedEV, SessionEvent.ChargingPausedEV),

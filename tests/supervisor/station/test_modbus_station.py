@@ -214,3 +214,16 @@ def test_a_ping_timeout_shorter_than_the_longest_driver_call_is_refused(tmp_path
         assert "4 requests of timeout_s 0.5 = 2 s" in caught.value.message
     finally:
         sites[0].stop()
+
+
+def test_the_connector_uses_only_what_the_controller_can_do(bender_and_charx: ModbusStation) -> None:
+    station, site = bender_and_charx, bender_and_charx.sites[0]
+    client = station.live.client(timeout_s=8.0)
+    session_started(station, 1)
+    assert client.force_unlock(1) is False  # no lock
+    assert client.switch_three_phases_while_charging(1, False) == "Error_NotSupported"  # no phase switching
+    assert client.set_faulted(1) is True
+    station.live.subscriber.wait_for("station/heartbeat", lambda v: v["evses"][0]["state"] == "Faulted")
+    wait_until(lambda: site.limit_a == 0.0, what="the power off")  # no state F: X1, the limit 0
+    assert site.cp() == "B"
+    assert station.live.subscriber.values("evse/1/telemetry") == []  # no telemetry to publish
