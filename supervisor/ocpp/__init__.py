@@ -2,6 +2,5 @@
 
 from supervisor.ocpp.bridge import OcppBridge
 from supervisor.ocpp.port import Connectors, StationConnectors
-from supervisor.ocpp.store import StoreError
 
-__all__ = ["Connectors", "OcppBridge", "StationConnectors", "StoreError"]
+__all__ = ["Connectors", "OcppBridge", "StationConnectors"]

@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WATCH_S = 0.1  # how often the connectors' events and states are read
-START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 2.0
 
 
@@ -45,31 +44,31 @@ class OcppBridge:
     def __init__(self, settings: OcppSettings, connectors: Connectors, state_dir: pathlib.Path) -> None:
         self.settings = settings
         self._connectors = connectors
-        self._journal_dir = state_dir / "journal"
+        self._store = Store(state_dir)  # first: JournalError refuses the start
+        self._cache = AuthorizationCache(self._store.cached_tags())
+        self._transactions = Transactions(self._store, connectors, settings)
+        self._queue_length = self._store.length()
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ocpp-io")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="ocpp-loop", daemon=True)
-        self._started: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._main: asyncio.Task[None] | None = None
         self._link = Link(settings, self._online)
-        self._queue_length = 0
-        self._store: Store
-        self._cache: AuthorizationCache
-        self._transactions: Transactions
-        self._sender: Sender
+        self._sender = Sender(self._store, settings, self._io, self._answered)
 
     # --- life cycle (any thread) -------------------------------------------------------------
 
     def start(self) -> None:
-        """Open the queue, take up the open transactions, then connect; raises StoreError."""
+        """Connect, and take up the open transactions once the connectors recovered."""
         self._main = self._loop.create_task(self._serve(), name="ocpp-bridge")
         self._thread.start()
-        self._started.result(START_TIMEOUT_S)
 
     def stop(self) -> None:
-        if self._main is not None and self._thread.is_alive():
+        if self._main is None:  # never started
+            self._store.close()
+            self._loop.close()
+        elif self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._main.cancel)
-        self._thread.join(STOP_TIMEOUT_S)
+            self._thread.join(STOP_TIMEOUT_S)
         self._worker.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
@@ -89,26 +88,11 @@ class OcppBridge:
             self._loop.close()
 
     async def _serve(self) -> None:
-        try:
-            await self._io(self._open)
-        except Exception as exc:  # noqa: BLE001 - handed to the thread that called start()
-            self._started.set_exception(exc)
-            return
-        self._sender = Sender(self._store, self.settings, self._io, self._answered)
-        self._started.set_result(None)
         log.info("OCPP bridge: charge point %s of %s", self.settings.charge_point_id, self.settings.endpoint)
         await asyncio.gather(self._link.run(), self._watch(), self._sample())
 
-    def _open(self) -> None:
-        self._store = Store(self._journal_dir)
-        self._cache = AuthorizationCache(self._store.cached_tags())
-        self._transactions = Transactions(self._store, self._connectors, self.settings)
-        self._transactions.start()
-        self._queue_length = self._store.length()
-
     def _close_store(self) -> None:
-        if hasattr(self, "_store"):
-            self._store.close()
+        self._store.close()
 
     async def _io(self, function: Callable[..., T], *args: Any) -> T:
         return await self._loop.run_in_executor(self._worker, function, *args)
@@ -116,7 +100,9 @@ class OcppBridge:
     # --- offline and online work -------------------------------------------------------------
 
     async def _watch(self) -> None:
-        """The connectors' new events become queued messages, online or not."""
+        """The open transactions taken up, then the connectors' new events become queued messages,
+        online or not."""
+        await self._queue_from(self._take_up)
         while True:
             await self._queue_from(self._poll)
             await asyncio.sleep(WATCH_S)
@@ -129,6 +115,11 @@ class OcppBridge:
                 self._sender.wake.set()
         except Exception:
             log.exception("OCPP bridge: %s failed", getattr(work, "__name__", work))
+
+    def _take_up(self) -> bool:
+        self._transactions.start()
+        self._queue_length = self._store.length()
+        return True
 
     def _poll(self) -> bool:
         queued = self._transactions.poll()

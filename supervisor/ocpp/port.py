@@ -59,6 +59,7 @@ class StationConnectors:
             reserved=connector.state.reservation is not None,
             pre_authorized=model.pre_auth is not None,
             gave_up=connector.tree.state == "gave_up",
+            recovering=connector.state.recovering,
         )
 
     def ask(self, index: int, message: object, timeout_s: float) -> Any:

@@ -46,6 +46,7 @@ class ConnectorView:
     reserved: bool = False
     pre_authorized: bool = False
     gave_up: bool = False  # Faulted because the supervisor gave up on the connector
+    recovering: bool = False  # taken up from the journal, not yet reconciled with the board
 
 
 @dataclass(frozen=True)

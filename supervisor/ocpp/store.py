@@ -1,11 +1,12 @@
 """The bridge's journal: transaction messages queued in order, open transactions, the auth cache.
 
-One SQLite file (`state_dir/journal/ocpp.sqlite3`, WAL, `synchronous=FULL`), written before
+One SQLite file (`state_dir/journal/ocpp.sqlite3`, opened as the journal's files are: WAL,
+`synchronous=FULL`, a schema version, a corrupt file refused with JournalCorrupt), written before
 anything that depends on it is sent, so a station restart loses no StartTransaction,
 StopTransaction or transaction MeterValues and sends none twice once its answer was
 recorded. A transaction is known by its session's uuid until the central system gives it
 its transactionId; queued messages of that transaction get the id when they are sent.
-Used from one thread only (the bridge's worker).
+Opened by the station's thread, then used from one thread only (the bridge's worker).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import pathlib
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
+
+from supervisor.journal import open_journal_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -40,12 +43,8 @@ CREATE TABLE IF NOT EXISTS auth_cache (
     expiry_s REAL
 );
 """
-FILE_NAME = "ocpp.sqlite3"
+NAME = "ocpp"  # state_dir/journal/ocpp.sqlite3
 Message = tuple[str, dict[str, Any]]  # an action (StartTransaction, ...) and its payload
-
-
-class StoreError(Exception):
-    """The bridge's database cannot be used (corrupt, not a database, unwritable)."""
 
 
 @dataclass(frozen=True)
@@ -76,16 +75,9 @@ class CachedTag:
 
 
 class Store:
-    def __init__(self, journal_dir: pathlib.Path) -> None:
-        self.path = journal_dir / FILE_NAME
-        try:
-            journal_dir.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{self.path}: cannot use the OCPP queue ({exc}); move the file away") from exc
+    def __init__(self, state_dir: pathlib.Path) -> None:
+        """Open (or create) the file; JournalError (corrupt, no state_dir) refuses the start."""
+        self._db: sqlite3.Connection = open_journal_database(state_dir, NAME, SCHEMA)
 
     def close(self) -> None:
         self._db.close()

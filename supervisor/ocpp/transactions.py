@@ -11,6 +11,7 @@ runs on the bridge's worker thread; the connectors decide, this only records.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from supervisor.ocpp.store import Message, Store, Transaction
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 5.0
+RECOVERY_WAIT_S = 30.0
 _NO_NEWER = 2**62  # events since this: none, only last_event_seq
 
 
@@ -45,7 +47,10 @@ class Transactions:
     # --- taking up -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """From the newest event on; open transactions of the last run reconciled with the connectors."""
+        """From the newest event on; open transactions of the last run reconciled with the connectors,
+        once each connector's own recovery reconciled its journal with the board (or after
+        RECOVERY_WAIT_S): a session that recovery closed is a transaction ended by PowerLoss."""
+        self._wait_for_recovery()
         for index in range(1, self._connectors.count() + 1):
             events = self._connectors.events_since(index, _NO_NEWER)
             self._cursor[index] = int(events["last_event_seq"])
@@ -59,20 +64,37 @@ class Transactions:
             if session is not None and session.authorized and not session.cancelled:
                 self._start(index, session)
 
+    def _wait_for_recovery(self) -> None:
+        deadline = time.monotonic() + RECOVERY_WAIT_S
+        pause = threading.Event()
+        indexes = range(1, self._connectors.count() + 1)
+        while any(self._connectors.view(index).recovering for index in indexes):
+            if time.monotonic() > deadline:
+                log.warning("connectors still recovering after %g s: taking up transactions", RECOVERY_WAIT_S)
+                return
+            pause.wait(0.05)
+
     # --- events ----------------------------------------------------------------------------
 
     def poll(self) -> bool:
         """Handle every connector's new session events; True when something was queued."""
         queued = False
-        for index, since in self._cursor.items():
+        for index in range(1, self._connectors.count() + 1):
             try:
-                events = self._connectors.events_since(index, since)
+                queued = self._poll_one(index) or queued
             except Exception as exc:  # noqa: BLE001 - one connector's trouble is not the bridge's
                 log.debug("evse %d: no events: %r", index, exc)
-                continue
-            for entry in events["events"]:
-                queued = self._on_event(index, entry["value"]) or queued
-                self._cursor[index] = int(entry["event_seq"])
+        return queued
+
+    def _poll_one(self, index: int) -> bool:
+        since = self._cursor.get(index)
+        if since is None:  # not taken up yet: from its newest event on
+            self._cursor[index] = int(self._connectors.events_since(index, _NO_NEWER)["last_event_seq"])
+            return False
+        queued = False
+        for entry in self._connectors.events_since(index, since)["events"]:
+            queued = self._on_event(index, entry["value"]) or queued
+            self._cursor[index] = int(entry["event_seq"])
         return queued
 
     def _on_event(self, index: int, event: dict[str, Any]) -> bool:

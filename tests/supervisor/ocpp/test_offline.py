@@ -11,6 +11,8 @@ import pytest
 
 from supervisor.client import Client
 from supervisor.config.settings import StationSettings
+from supervisor.journal import JournalCorrupt
+from supervisor.station import Station
 from tests.live import LiveStation, live_settings
 from tests.supervisor.ocpp.central import CentralSystem, eventually
 from tests.supervisor.ocpp.test_bridge import ocpp_settings
@@ -139,3 +141,12 @@ def test_a_restart_that_finds_the_car_gone_stops_with_power_loss(
         assert stop["meterStop"] >= central.of("StartTransaction")[0]["meterStart"]
     finally:
         second.close()
+
+
+def test_a_corrupt_queue_refuses_the_start_naming_the_file(tmp_path: Path, central: CentralSystem) -> None:
+    queue = tmp_path / "journal" / "ocpp.sqlite3"
+    queue.parent.mkdir(parents=True)
+    queue.write_bytes(b"not a database" * 100)
+    with pytest.raises(JournalCorrupt) as raised:
+        Station.build(settings_of(tmp_path, central))
+    assert str(queue) in str(raised.value) and "move it away" in str(raised.value)
