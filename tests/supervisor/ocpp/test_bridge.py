@@ -121,6 +121,7 @@ def test_a_cached_token_with_local_pre_authorize_needs_no_authorize_req(
     live = LiveStation(live_settings(tmp_path, ocpp=ocpp_settings(central, local_pre_authorize=True)))
     try:
         client = live.client()
+        central.wait_for("StatusNotification", lambda p: p["connectorId"] == 2)  # booted
         assert client.authorize(2, "CARD-1") is True  # asked once: now in the cache
         assert client.authorize(1, "CARD-1") is True
         assert [p["idTag"] for p in central.of("Authorize")] == ["CARD-1"]
