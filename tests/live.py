@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import pathlib
+import re
+import select
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -103,6 +109,18 @@ class LiveStation:
         sock.connect(self.server.publish_endpoint if kind == zmq.SUB else self.server.command_endpoint)
         return sock
 
+    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        """Check `condition` now and after each station publication (supervision events, heartbeats)."""
+        sub = self.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"station/")
+        deadline = time.monotonic() + WAIT_S
+        while not condition():
+            left_s = deadline - time.monotonic()
+            assert left_s > 0, f"no {what} within {WAIT_S} s"
+            if sub.poll(int(left_s * 1000) + 1):
+                while sub.poll(0):
+                    sub.recv_multipart()
+
     def close(self) -> None:
         for client in self._clients:
             client.close()
@@ -112,6 +130,17 @@ class LiveStation:
         self.server.stop()
         self.station.stop()
         self.context.destroy(linger=0)
+
+
+def session_actor(client: Client, evse: int) -> dict[str, Any]:
+    """The connector's session actor as `status` shows it (role, generation, state, ...)."""
+    actors = client.status()["evses"][evse - 1]["supervisor"]["actors"]
+    actor: dict[str, Any] = next(a for a in actors if a["role"] == "session")
+    return actor
+
+
+def session_generation(client: Client, evse: int) -> int:
+    return int(session_actor(client, evse)["generation"])
 
 
 def nested(depth: int) -> Any:
@@ -146,3 +175,59 @@ def in_seconds(seconds: float) -> str:
     """An RFC 3339 UTC time `seconds` from now."""
     moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
     return moment.isoformat().replace("+00:00", "Z")
+
+
+_SERVING = re.compile(r"commands on (\S+), publications on (\S+)")
+
+
+class StationProcess:
+    """`evse-supervisor run` in a subprocess on `tcp://127.0.0.1:*`; the endpoints it reports.
+
+    The station's log (its stderr) is read until the line naming the bound endpoints, then
+    copied on to `log_path` by a thread; `stop()` ends it with SIGTERM and returns its status.
+    """
+
+    def __init__(self, state_dir: pathlib.Path, *flags: str) -> None:
+        argv = [str(pathlib.Path(sys.executable).parent / "evse-supervisor"), "run", "--state-dir",
+                str(state_dir), "--command-endpoint", "tcp://127.0.0.1:*",
+                "--publish-endpoint", "tcp://127.0.0.1:*", *flags]  # fmt: skip
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.log_path = state_dir / "station.log"
+        self.command_endpoint, self.publish_endpoint = self._endpoints()
+        self._copier = threading.Thread(target=self._copy, daemon=True)
+        self._copier.start()
+
+    def _endpoints(self) -> tuple[str, str]:
+        assert self.proc.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 2 * WAIT_S
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            line = self.proc.stdout.readline() if ready else ""
+            if not line:
+                break
+            seen.append(line)
+            found = _SERVING.search(line)
+            if found:
+                self.log_path.write_text("".join(seen))
+                return found.group(1).rstrip(","), found.group(2)
+        self.proc.kill()
+        self.proc.wait(WAIT_S)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        raise AssertionError("the station did not report its endpoints:\n" + "".join(seen))
+
+    def _copy(self) -> None:
+        assert self.proc.stdout is not None
+        with open(self.log_path, "a") as log:
+            for line in self.proc.stdout:
+                log.write(line)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        status = self.proc.wait(WAIT_S)
+        self._copier.join(WAIT_S)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return status

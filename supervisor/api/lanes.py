@@ -4,7 +4,8 @@ Each connector has a lane: its jobs in arrival order. A job for the session acto
 to it as a `Call` from the socket thread; the actor's answer comes back through the
 `Inbox` (no thread waits for it in between). Session jobs follow each other into the
 actor's inbox, which keeps their order; any other job (a simulator control, an event
-read, a chaos tell, all answered at once on the socket thread) waits until everything
+read from memory, a chaos tell, all answered at once on the socket thread; events
+older than memory's window are read from the journal on a worker) waits until everything
 before it is answered, and everything after it waits for it. More than `queue_limit` jobs
 waiting behind the one in hand is `busy`.
 
@@ -28,6 +29,7 @@ from typing import Any
 
 import pykka
 
+from actors.messages import Keyed
 from supervisor.api.backend import Backend
 from supervisor.api.commands import message_of
 from supervisor.api.inbox import Inbox
@@ -112,11 +114,15 @@ class Lanes:
             if entry.job.abandoned(now):  # never ran, and nobody waits for it any more
                 self._done(lane, entry, None)
                 continue
-            started = (
-                self._tell(lane, entry)
-                if entry.job.command.route == "session"
-                else not lane.sent and self._run_here(lane, entry)
-            )
+            route = entry.job.command.route
+            if route == "session":
+                started = self._tell(lane, entry)
+            elif lane.sent:
+                return
+            elif route == "events" and not self._in_memory(entry.job):
+                started = self._block(lane, entry, None)
+            else:
+                started = self._run_here(lane, entry)
             if not started:
                 return
 
@@ -136,7 +142,8 @@ class Lanes:
             return True
         if ref is None:
             return self._wait_for_restart(lane, entry)
-        call = Call(message, partial(self._answered, lane, entry))
+        keyed = message if job.key is None else Keyed(message, job.key)  # its reply journaled with it
+        call = Call(keyed, partial(self._answered, lane, entry))
         entry.call, lane.ref, job.restarting = call, ref, False
         lane.sent += 1
         try:
@@ -148,6 +155,9 @@ class Lanes:
                 lane.ref = None
             return self._wait_for_restart(lane, entry)
         return True
+
+    def _in_memory(self, job: Job) -> bool:
+        return self._backend.events_in_memory(job.index, int(job.args.get("since", 0)))
 
     def _wait_for_restart(self, lane: _Lane, entry: _Entry) -> bool:
         entry.job.restarting = True
@@ -224,12 +234,14 @@ class Lanes:
             raise _Restarting() from None
         return True
 
-    def _block(self, lane: _Lane, entry: _Entry, message: object) -> bool:
+    def _block(self, lane: _Lane, entry: _Entry, message: object | None) -> bool:
         """Through `Backend.ask_session` on a worker thread; the lane waits for it."""
         entry.blocked = True
 
         def ask(job: Job, remaining_s: float) -> Any:
-            return self._backend.ask_session(job.index, message, remaining_s)
+            if message is None:  # events beyond memory's window: a read of the journal
+                return self._backend.events_since(job.index, int(job.args.get("since", 0)))
+            return self._backend.ask_session(job.index, message, remaining_s, job.key)
 
         self._worker.submit(entry.job, ask, partial(self._unblocked, lane, entry))
         return False

@@ -25,6 +25,7 @@ from supervisor.api.backend import Backend
 from supervisor.api.cache import ReplyCache
 from supervisor.api.dispatch import Dispatcher
 from supervisor.api.inbox import Inbox
+from supervisor.api.protocol import encode_ok
 from supervisor.api.publisher import Heartbeat, PublicationSink, configure_xpub
 from supervisor.api.router import RequestLoop
 from supervisor.api.workers import Worker
@@ -68,6 +69,8 @@ class ApiServer:
             if self._started:
                 raise RuntimeError("an ApiServer starts once")
             self._started = True
+            for client, request_id, result in self._backend.stored_replies():  # journaled before this start
+                self._cache.put((client, request_id), encode_ok(request_id, result))
             self._context = zmq.Context()
             try:
                 self._open_sockets()

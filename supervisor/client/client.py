@@ -21,6 +21,8 @@ from typing import Any
 import msgpack
 import zmq
 
+from supervisor.client.watch import watch
+
 _RETRIED_CODES = frozenset({"timeout"})
 
 
@@ -258,12 +260,14 @@ class Client:
 
         Snapshot items come first as (topic, {"value", "snapshot": True, "epoch", "seq"}), seq
         being the snapshot's seq of the topic's source; live ones as (topic, payload). A gap in
-        a source's seq or a new epoch brings a new snapshot. With `idle_timeout_s`, the iterator
-        ends after that long without a publication.
+        a source's seq or a new epoch brings the session events missed meanwhile (read with
+        `get_events`, as (topic, {"value", "event_seq", "ts", "epoch", "replayed": True})), then
+        a new snapshot. With `idle_timeout_s`, the iterator ends after that long without a
+        publication.
         """
         if self.publish_endpoint is None:
             raise ValueError("watch needs the publish endpoint")
-        return _watch(self, self.publish_endpoint, prefix, idle_timeout_s)
+        return watch(self, self.publish_endpoint, prefix, idle_timeout_s)
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -273,84 +277,8 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def source_of(topic: str) -> str:
-    """The source that publishes a topic: `evse/<n>` or `station`."""
-    parts = topic.split("/")
-    return "/".join(parts[:2]) if parts[0] == "evse" else parts[0]
-
-
 def _code(reply: dict[str, Any]) -> str | None:
     if reply.get("ok") is True:
         return None
     error = reply.get("error")
     return error.get("code") if isinstance(error, dict) else None
-
-
-class Sequencer:
-    """Decides for each publication: new, a duplicate of the snapshot, or a sign to resync."""
-
-    def __init__(self, prefix: str) -> None:
-        self._prefix = prefix
-        self.epoch: str | None = None
-        self._last: dict[str, int] = {}
-
-    def apply_snapshot(self, snapshot: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        self.epoch = snapshot["epoch"]
-        self._last = dict(snapshot["seq"])
-        return [
-            (
-                topic,
-                {
-                    "value": value,
-                    "snapshot": True,
-                    "epoch": self.epoch,
-                    "seq": self._last.get(source_of(topic), 0),
-                },
-            )
-            for topic, value in sorted(snapshot["vars"].items())
-        ]
-
-    def judge(self, payload: dict[str, Any]) -> str:
-        """ "new", "duplicate" or "resync" (a new epoch, or a gap in a source we see whole)."""
-        if payload.get("epoch") != self.epoch:
-            return "resync"
-        source, seq = payload.get("source", ""), payload.get("seq", 0)
-        last = self._last.get(source, 0)
-        if seq <= last:
-            return "duplicate"
-        if seq > last + 1 and f"{source}/".startswith(self._prefix):
-            return "resync"
-        self._last[source] = seq
-        return "new"
-
-    def force(self, payload: dict[str, Any]) -> None:
-        """Take a publication as new even after a fresh snapshot left a gap."""
-        self.epoch = payload.get("epoch")
-        self._last[payload.get("source", "")] = payload.get("seq", 0)
-
-
-def _watch(
-    client: Client, endpoint: str, prefix: str, idle_timeout_s: float | None
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    sub = client._context.socket(zmq.SUB)
-    sub.linger = 0
-    sub.setsockopt(zmq.SUBSCRIBE, prefix.encode())
-    sub.connect(endpoint)
-    sequencer = Sequencer(prefix)
-    idle_ms = None if idle_timeout_s is None else int(idle_timeout_s * 1000)
-    try:
-        yield from sequencer.apply_snapshot(client.snapshot(prefix))
-        while sub.poll(idle_ms, zmq.POLLIN):
-            frames = sub.recv_multipart()
-            topic, payload = frames[0].decode(), msgpack.unpackb(frames[-1], raw=False)
-            verdict = sequencer.judge(payload)
-            if verdict == "resync":
-                yield from sequencer.apply_snapshot(client.snapshot(prefix))
-                verdict = sequencer.judge(payload)
-                if verdict == "resync":
-                    sequencer.force(payload)
-                    verdict = "new"
-            if verdict == "new":
-                yield topic, payload
-    finally:
-        sub.close(linger=0)

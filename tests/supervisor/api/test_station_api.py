@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,50 +15,13 @@ import pytest
 import zmq
 
 from supervisor.client import ApiError, Client, source_of
-from supervisor.config import load_config
-from tests.live import WAIT_S, LiveStation, ask, code_of, in_seconds, live_settings
+from tests.live import WAIT_S, StationProcess, ask, code_of, in_seconds, session_actor, session_generation
+from tests.supervisor.api.conftest import ApiStation
 
 BIN = Path(sys.executable).parent
 
 
-class Running(LiveStation):
-    """The station with the default supervision limits, chaos allowed; clients never retry."""
-
-    def client(self, **options: Any) -> Client:
-        return super().client(timeout_s=WAIT_S, retries=0, **options)
-
-
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[Running]:
-    station = Running(live_settings(tmp_path, supervision=load_config(None).supervision), subscribe=False)
-    yield station
-    station.close()
-
-
-def wait_until(running: Running, condition: Callable[[], bool], what: str) -> None:
-    """Check `condition` now and after each station publication (heartbeats come every second)."""
-    sub = running.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"station/")
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        left_s = deadline - time.monotonic()
-        assert left_s > 0, f"no {what} within {WAIT_S} s"
-        if sub.poll(int(left_s * 1000) + 1):
-            while sub.poll(0):
-                sub.recv_multipart()
-
-
-def session_actor(client: Client, evse: int) -> dict[str, Any]:
-    actors = client.status()["evses"][evse - 1]["supervisor"]["actors"]
-    actor: dict[str, Any] = next(a for a in actors if a["role"] == "session")
-    return actor
-
-
-def session_generation(client: Client, evse: int) -> int:
-    return int(session_actor(client, evse)["generation"])
-
-
-def test_req_and_both_dealer_shapes_are_answered(running: Running) -> None:
+def test_req_and_both_dealer_shapes_are_answered(running: ApiStation) -> None:
     req = running.socket(zmq.REQ)
     req.send(msgpack.packb({"id": "r", "cmd": "list_evses"}))
     assert req.poll(int(WAIT_S * 1000))
@@ -72,14 +33,14 @@ def test_req_and_both_dealer_shapes_are_answered(running: Running) -> None:
     )
 
 
-def test_a_frame_over_maxmsgsize_leaves_the_station_serving(running: Running) -> None:
+def test_a_frame_over_maxmsgsize_leaves_the_station_serving(running: ApiStation) -> None:
     rude, polite = running.socket(), running.socket()
     rude.send(b"\x00" * (16 * 65536 + 1))
     assert ask(polite, {"id": 1, "cmd": "ping"})["ok"] is True
     assert ask(rude, {"id": 2, "cmd": "ping"})["ok"] is True
 
 
-def test_a_retried_reservation_is_made_once(running: Running) -> None:
+def test_a_retried_reservation_is_made_once(running: ApiStation) -> None:
     sock = running.socket()
     request = {"id": 9, "client": "ops", "cmd": "reserve_now", "evse": 1,
                "args": {"reservation_id": 5, "auth_token": "T5", "expiry_date": in_seconds(60)}}  # fmt: skip
@@ -90,7 +51,7 @@ def test_a_retried_reservation_is_made_once(running: Running) -> None:
     assert [e["value"]["event"] for e in events].count("ReservationStart") == 1
 
 
-def test_a_full_connector_queue_answers_busy(running: Running) -> None:
+def test_a_full_connector_queue_answers_busy(running: ApiStation) -> None:
     with running.client() as client:
         assert client.chaos_hang(1, "session", 2) is True
     sock = running.socket()
@@ -108,18 +69,42 @@ def test_a_full_connector_queue_answers_busy(running: Running) -> None:
     assert ask(sock, {"id": 0, "cmd": "enable", "evse": 2})["result"] is True
 
 
-def test_timeout_then_a_retry_gets_the_real_result(running: Running) -> None:
+def test_timeout_then_a_retry_gets_the_real_result(running: ApiStation) -> None:
     with running.client() as client:
         assert client.chaos_hang(1, "session", 2) is True
         sock = running.socket()
         request = {"id": 1, "client": "c", "cmd": "pause_charging", "evse": 1, "timeout_ms": 100}
         assert code_of(ask(sock, request)) == "timeout"
-        wait_until(running, lambda: session_generation(client, 1) == 2, "a new session generation")
+        running.wait_until(lambda: session_generation(client, 1) == 2, "a new session generation")
     retry = ask(sock, {**request, "timeout_ms": 5000})
     assert retry == {"v": 1, "id": 1, "ok": True, "result": False}  # nothing to pause: no session
 
 
-def test_one_hung_connector_does_not_hold_up_the_other(running: Running) -> None:
+def test_a_retry_after_a_timeout_joins_the_slow_original_and_runs_it_once(running: ApiStation) -> None:
+    """A slow actor (busy 0.6 s, under the 1 s that makes it hung): the station answers
+    `timeout` at 100 ms, the retry waits for the same run and gets its result."""
+    with running.client() as client:
+        assert client.chaos_hang(1, "session", 0.6) is True
+        sock = running.socket()
+        args = {"reservation_id": 8, "auth_token": "T8", "expiry_date": in_seconds(60)}
+        request = {
+            "id": 3,
+            "client": "slow",
+            "cmd": "reserve_now",
+            "evse": 1,
+            "timeout_ms": 100,
+            "args": args,
+        }
+        assert code_of(ask(sock, request)) == "timeout"
+        retry = ask(running.socket(), {**request, "timeout_ms": 5000})
+        assert retry == {"v": 1, "id": 3, "ok": True, "result": "Accepted"}
+        assert ask(sock, request) == retry  # later: from the store
+        events = [e["value"]["event"] for e in client.get_events(1, since=0)["events"]]
+        assert events.count("ReservationStart") == 1
+        assert session_generation(client, 1) == 1  # slow, not hung: never restarted
+
+
+def test_one_hung_connector_does_not_hold_up_the_other(running: ApiStation) -> None:
     with running.client() as client, running.client() as other:
         assert client.chaos_hang(1, "session", 2) is True
         stuck = running.socket()
@@ -129,7 +114,7 @@ def test_one_hung_connector_does_not_hold_up_the_other(running: Running) -> None
         assert not stuck.poll(0), "connector 1 answered while its session actor hung"
 
 
-def test_two_clients_on_two_connectors_at_once(running: Running) -> None:
+def test_two_clients_on_two_connectors_at_once(running: ApiStation) -> None:
     results: dict[int, list[str]] = {1: [], 2: []}
 
     def drive(evse: int) -> None:
@@ -145,7 +130,7 @@ def test_two_clients_on_two_connectors_at_once(running: Running) -> None:
     assert results == {1: ["Success"] * 40, 2: ["Success"] * 40}
 
 
-def test_a_late_joiner_sees_no_gap_and_no_duplicate(running: Running) -> None:
+def test_a_late_joiner_sees_no_gap_and_no_duplicate(running: ApiStation) -> None:
     stop = threading.Event()
 
     def churn() -> None:
@@ -178,7 +163,7 @@ def test_a_late_joiner_sees_no_gap_and_no_duplicate(running: Running) -> None:
     assert seen[0][1]["snapshot"] is True and "evse/1/evse_id" in [t for t, _ in seen]
 
 
-def test_a_given_up_connector_is_unavailable(running: Running) -> None:
+def test_a_given_up_connector_is_unavailable(running: ApiStation) -> None:
     with running.client() as client:
 
         def gave_up() -> bool:
@@ -191,7 +176,7 @@ def test_a_given_up_connector_is_unavailable(running: Running) -> None:
                 actor = session_actor(client, 2)
                 return gave_up() or (actor["generation"] > kills and actor["state"] == "running")
 
-            wait_until(running, restarted_or_gave_up, "a restart")
+            running.wait_until(restarted_or_gave_up, "a restart")
             if gave_up():
                 break
         with pytest.raises(ApiError) as caught:
@@ -203,28 +188,14 @@ def test_a_given_up_connector_is_unavailable(running: Running) -> None:
 # --- the real command line: evse-supervisor run, evsectl --------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """`evse-supervisor run` (no --chaos) on free ports: (command endpoint, publish endpoint)."""
-    state_dir = tmp_path_factory.mktemp("station")
-    endpoints = (f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}")
-    argv = [str(BIN / "evse-supervisor"), "run", "--command-endpoint", endpoints[0],
-            "--publish-endpoint", endpoints[1], "--state-dir", str(state_dir)]  # fmt: skip
-    with open(state_dir / "station.log", "w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    """`evse-supervisor run` (no --chaos) on `:*`: (command endpoint, publish endpoint) as it reports them."""
+    station = StationProcess(tmp_path_factory.mktemp("station"))
     try:
-        with Client(endpoints[0], timeout_s=0.5, retries=40) as client:
-            client.ping()
-        yield endpoints
+        yield station.command_endpoint, station.publish_endpoint
     finally:
-        proc.terminate()
-        assert proc.wait(WAIT_S) == 0
+        assert station.stop() == 0
 
 
 def evsectl(endpoints: tuple[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -258,6 +229,13 @@ def test_evsectl_reports_errors_and_silence(process: tuple[str, str]) -> None:
     assert refused.returncode == 1 and refused.stderr.startswith("error bad_args:")
     unknown = evsectl(process, "call", "7", "enable")
     assert unknown.returncode == 1 and unknown.stderr.startswith("error unknown_evse:")
-    nobody = (f"tcp://127.0.0.1:{free_port()}", process[1])
-    silent = evsectl(nobody, "--timeout", "0.2", "--retries", "0", "list")
-    assert silent.returncode == 2 and "no reply" in silent.stderr
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    mute = context.socket(zmq.ROUTER)  # takes requests, never answers
+    mute.linger = 0
+    mute.bind("tcp://127.0.0.1:*")
+    try:
+        nobody = (mute.getsockopt_string(zmq.LAST_ENDPOINT), process[1])
+        silent = evsectl(nobody, "--timeout", "0.2", "--retries", "0", "list")
+        assert silent.returncode == 2 and "no reply" in silent.stderr
+    finally:
+        context.destroy(linger=0)

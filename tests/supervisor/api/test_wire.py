@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
@@ -15,21 +13,10 @@ import zmq
 from supervisor.api import ApiServer
 from supervisor.client import ApiError, Client
 from supervisor.station import Station
-from tests.live import WAIT_S, LiveStation, ask, code_of, in_seconds, live_settings, nested
+from tests.live import WAIT_S, ask, code_of, in_seconds, live_settings, nested, session_actor
+from tests.supervisor.api.conftest import ApiStation
 
 EVSE_IDS = ["DE*PNX*E123456*1", "DE*PNX*E123456*2"]
-
-
-class Api(LiveStation):
-    def client(self, **options: Any) -> Client:
-        return super().client(timeout_s=WAIT_S, retries=0, **options)
-
-
-@pytest.fixture
-def api(tmp_path: pathlib.Path) -> Iterator[Api]:
-    running = Api(live_settings(tmp_path), subscribe=False)
-    yield running
-    running.close()
 
 
 def receive(sock: zmq.Socket[bytes]) -> list[bytes]:
@@ -42,38 +29,24 @@ def reservation(request_id: Any, client: str, evse: int, **fields: Any) -> dict[
     return {"id": request_id, "client": client, "cmd": "reserve_now", "evse": evse, "args": args, **fields}
 
 
-def reservation_starts(api: Api, evse: int) -> int:
+def reservation_starts(api: ApiStation, evse: int) -> int:
     with api.client() as client:
         events = client.get_events(evse, since=0)["events"]
     return [e["value"]["event"] for e in events].count("ReservationStart")
 
 
-def wait_until(api: Api, condition: Callable[[], bool], what: str) -> None:
-    """Check `condition` now and after each station publication (supervision events, heartbeats)."""
-    sub = api.socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"station/")
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        left_s = deadline - time.monotonic()
-        assert left_s > 0, f"no {what} within {WAIT_S} s"
-        if sub.poll(int(left_s * 1000) + 1):
-            while sub.poll(0):
-                sub.recv_multipart()
-
-
-def session_restarted(api: Api, evse: int) -> None:
+def session_restarted(api: ApiStation, evse: int) -> None:
     """Wait until the hung session actor's next generation runs."""
 
     def running_again() -> bool:
         with api.client() as client:
-            actors = client.status()["evses"][evse - 1]["supervisor"]["actors"]
-        session = next(a for a in actors if a["role"] == "session")
+            session = session_actor(client, evse)
         return bool(session["generation"] > 1 and session["state"] == "running")
 
-    wait_until(api, running_again, "new session generation")
+    api.wait_until(running_again, "new session generation")
 
 
-def test_req_client_gets_the_reply_shape_of_wire_md(api: Api) -> None:
+def test_req_client_gets_the_reply_shape_of_wire_md(api: ApiStation) -> None:
     req = api.socket(zmq.REQ)
     req.send(msgpack.packb({"v": 1, "id": 5, "cmd": "ping"}))
     assert req.poll(int(WAIT_S * 1000))
@@ -82,7 +55,7 @@ def test_req_client_gets_the_reply_shape_of_wire_md(api: Api) -> None:
     assert reply["result"]["epoch"] == api.station.epoch and reply["result"]["uptime_s"] >= 0
 
 
-def test_dealer_without_delimiter_gets_one_frame_back(api: Api) -> None:
+def test_dealer_without_delimiter_gets_one_frame_back(api: ApiStation) -> None:
     sock = api.socket()
     sock.send(msgpack.packb({"id": "x", "cmd": "version"}))
     frames = receive(sock)
@@ -90,7 +63,7 @@ def test_dealer_without_delimiter_gets_one_frame_back(api: Api) -> None:
     assert msgpack.unpackb(frames[0])["result"]["api"] == 1
 
 
-def test_dealer_with_delimiter_gets_it_back(api: Api) -> None:
+def test_dealer_with_delimiter_gets_it_back(api: ApiStation) -> None:
     reply = ask(api.socket(), {"id": 1, "cmd": "enable", "evse": EVSE_IDS[1]})
     assert reply == {"v": 1, "id": 1, "ok": True, "result": True}
 
@@ -125,7 +98,7 @@ BAD_REQUESTS = [
 ]  # fmt: skip
 
 
-def test_every_bad_request_gets_one_clear_error(api: Api) -> None:
+def test_every_bad_request_gets_one_clear_error(api: ApiStation) -> None:
     sock = api.socket()
     for message, code, reply_id in BAD_REQUESTS:
         reply = ask(sock, message)
@@ -135,7 +108,7 @@ def test_every_bad_request_gets_one_clear_error(api: Api) -> None:
     assert ask(sock, {"id": 2, "cmd": "ping"})["result"]["epoch"] == api.station.epoch
 
 
-def test_sim_command_reaches_a_sim_connector(api: Api) -> None:
+def test_sim_command_reaches_a_sim_connector(api: ApiStation) -> None:
     with api.client() as client:
         assert client.sim_plug_in(1, soc=0.5, phases=1) is True
     car = api.station.connector(1).plant.controls.state()
@@ -152,7 +125,7 @@ def test_a_connector_without_a_simulated_board_refuses_sim_commands(tmp_path: pa
     settings = live_settings(tmp_path)
     first, second = settings.connectors
     other = dataclasses.replace(second, board_driver="modbus")
-    api = Api(dataclasses.replace(settings, connectors=(first, other)))
+    api = ApiStation(dataclasses.replace(settings, connectors=(first, other)))
     try:
         sock = api.socket()
         refused = ask(sock, {"id": 1, "cmd": "sim_unplug", "evse": 2})
@@ -162,14 +135,14 @@ def test_a_connector_without_a_simulated_board_refuses_sim_commands(tmp_path: pa
         api.close()
 
 
-def test_dates_reach_the_station_as_unix_seconds(api: Api) -> None:
+def test_dates_reach_the_station_as_unix_seconds(api: ApiStation) -> None:
     with api.client() as client:
         assert client.reserve_now(2, 7, "TOKEN", "2030-01-01T01:00:00+01:00") == "Accepted"
     made = api.station.connector(2).state.reservation
     assert made is not None and made.expiry_time == 1893456000.0 and made.reservation_id == 7
 
 
-def test_a_full_queue_answers_busy_and_the_rest_in_order(api: Api) -> None:
+def test_a_full_queue_answers_busy_and_the_rest_in_order(api: ApiStation) -> None:
     with api.client() as client:
         assert client.chaos_hang(1, "session", 1.0) is True
     sock = api.socket()
@@ -187,7 +160,7 @@ def test_a_full_queue_answers_busy_and_the_rest_in_order(api: Api) -> None:
     assert all(r["result"] is False for r in answered)  # nothing to pause: no session
 
 
-def test_timeout_then_a_retry_gets_the_real_result_run_once(api: Api) -> None:
+def test_timeout_then_a_retry_gets_the_real_result_run_once(api: ApiStation) -> None:
     with api.client() as client:
         assert client.chaos_hang(1, "session", 1.5) is True
     sock = api.socket()
@@ -201,7 +174,7 @@ def test_timeout_then_a_retry_gets_the_real_result_run_once(api: Api) -> None:
     assert reservation_starts(api, 1) == 1
 
 
-def test_a_retry_while_the_original_runs_is_answered_once_with_its_result(api: Api) -> None:
+def test_a_retry_while_the_original_runs_is_answered_once_with_its_result(api: ApiStation) -> None:
     with api.client() as client:
         assert client.chaos_hang(2, "session", 1.0) is True
     original, retry = api.socket(), api.socket()
@@ -215,7 +188,7 @@ def test_a_retry_while_the_original_runs_is_answered_once_with_its_result(api: A
     assert not retry.poll(0)
 
 
-def test_station_commands_that_ask_the_station(api: Api) -> None:
+def test_station_commands_that_ask_the_station(api: ApiStation) -> None:
     with api.client() as client:
         assert [entry["evse_id"] for entry in client.list_evses()] == EVSE_IDS
         assert client.status()["epoch"] == api.station.epoch
@@ -224,7 +197,7 @@ def test_station_commands_that_ask_the_station(api: Api) -> None:
         assert client.version()["api"] == 1
 
 
-def test_client_raises_api_errors(api: Api) -> None:
+def test_client_raises_api_errors(api: ApiStation) -> None:
     with api.client() as client:
         with pytest.raises(ApiError) as caught:
             client.cancel_charging(1, "Bored")
@@ -252,7 +225,7 @@ def test_client_gives_up_with_timeout_error_when_nobody_answers() -> None:
         context.destroy(linger=0)
 
 
-def test_publications_and_heartbeats_reach_a_subscriber(api: Api) -> None:
+def test_publications_and_heartbeats_reach_a_subscriber(api: ApiStation) -> None:
     sub = api.socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"station/heartbeat")
     assert sub.poll(int(WAIT_S * 1000))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,13 @@ from collections.abc import Iterator
 import pytest
 
 from supervisor.client import Client
+from tests.live import StationProcess
 
 BIN = pathlib.Path(sys.executable).parent
 STATION = str(BIN / "evse-supervisor")
 
 
-def free_endpoint() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+ANY_ENDPOINT = "tcp://127.0.0.1:*"  # the station binds a free port and reports it
 
 
 def test_check_config_of_the_default(tmp_path: pathlib.Path) -> None:
@@ -49,33 +46,27 @@ def test_check_config_names_the_line_and_key_of_a_mistake(tmp_path: pathlib.Path
     ],
 )
 def test_run_refuses_what_is_not_built(tmp_path: pathlib.Path, flags: list[str], message: str) -> None:
-    argv = [STATION, "run", "--state-dir", str(tmp_path), "--publish-endpoint", free_endpoint(), *flags]
+    argv = [STATION, "run", "--state-dir", str(tmp_path), "--publish-endpoint", ANY_ENDPOINT, *flags]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1 and message in done.stderr
 
 
 @pytest.fixture
-def station(tmp_path: pathlib.Path) -> Iterator[tuple[subprocess.Popen[bytes], Client]]:
-    command, publish = free_endpoint(), free_endpoint()
-    argv = [STATION, "run", "--chaos", "--state-dir", str(tmp_path)]
-    argv += ["--command-endpoint", command, "--publish-endpoint", publish]
-    log = open(tmp_path / "station.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    client = Client(command, publish, timeout_s=2.0, retries=10)
+def station(tmp_path: pathlib.Path) -> Iterator[tuple[subprocess.Popen[str], Client]]:
+    running = StationProcess(tmp_path, "--chaos")
+    client = Client(running.command_endpoint, running.publish_endpoint, timeout_s=2.0, retries=10)
     try:
-        client.ping()
-        yield proc, client
+        yield running.proc, client
     finally:
         client.close()
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        log.close()
+        if running.proc.poll() is None:
+            running.proc.kill()
+        running.stop()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_station_within_5s_even_with_a_hung_actor(
-    station: tuple[subprocess.Popen[bytes], Client], signum: int
+    station: tuple[subprocess.Popen[str], Client], signum: int
 ) -> None:
     proc, client = station
     assert client.sim_plug_in(1) is True

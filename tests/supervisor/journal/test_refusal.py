@@ -6,12 +6,12 @@ import pathlib
 import subprocess
 
 from supervisor.journal import EXIT_CORRUPT
-from tests.supervisor.cli.test_cli import STATION, free_endpoint
+from tests.supervisor.cli.test_cli import ANY_ENDPOINT, STATION
 
 
 def run_station(state_dir: pathlib.Path) -> subprocess.CompletedProcess[str]:
     argv = [STATION, "run", "--state-dir", str(state_dir)]
-    argv += ["--command-endpoint", free_endpoint(), "--publish-endpoint", free_endpoint()]
+    argv += ["--command-endpoint", ANY_ENDPOINT, "--publish-endpoint", ANY_ENDPOINT]
     return subprocess.run(argv, capture_output=True, text=True, timeout=30)
 
 
