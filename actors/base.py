@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from actors.messages import ChaosHang, ChaosKill
-from actors.ports import Peers
+from actors.ports import Budget, Peers
 from actors.settings import ConnectorSettings
 from actors.state import ConnectorState
 from drivers.base import Board, DeviceLost, DriverError, Meter
@@ -31,6 +31,7 @@ class ConnectorContext:
     clock: Clock
     state: ConnectorState
     peers: Peers
+    budget: Budget | None = None  # the station's grid budget, when it has a limit
 
 
 class ConnectorActor(SupervisedActor):

@@ -26,6 +26,7 @@ from actors.messages import (
     PhasesSwitched,
     ReserveNow,
     ResumeCharging,
+    SetAllocation,
     SetFaulted,
     SetLocalMaxCurrent,
     SwitchThreePhases,
@@ -54,6 +55,7 @@ from actors.model import (
 )
 from actors.states import (
     TRANSITION_EVENTS,
+    allocation_expired,
     allowed_current_a,
     board_errors,
     hardware_output,
@@ -65,6 +67,7 @@ from drivers.base import MIN_CURRENT_A
 
 OVERDRAW_FACTOR = 1.1
 OVERDRAW_LIMIT_S = 7.0
+ALLOCATION_HOLD_S = 10.0  # a station allocation not renewed within this falls to 0 A
 
 
 @dataclass(frozen=True)
@@ -95,16 +98,24 @@ def _admitted(reservation: Reservation | None, token: str, parent_id: str | None
 
 def _authorize_session(model: Model, env: Env, token: str | None, parent_id: str | None) -> Step:
     assert model.session is not None
-    session = replace(model.session, authorized=True, token=token, parent_id=parent_id)
+    session = replace(model.session, authorized=True, token=token, parent_id=parent_id, authorized_at=env.now)
     outputs: list[Output] = []
     if env.reservation is not None:
         outputs.append(EndReservation("UsedToStartCharging"))
-    model = replace(model, session=session)
+    model = _admitted_now(replace(model, session=session), env)
     outputs.append(_emit(model, SessionEvent.ChargingStarted))
     follow_up = TRANSITION_EVENTS.get(state_of(model, env))
     if follow_up is not None:
         outputs.append(_emit(model, follow_up))
     return Step(model, tuple(outputs), True)
+
+
+def _admitted_now(model: Model, env: Env) -> Model:
+    """A session authorized with the minimum claimed for it charges at once: no budget pause first."""
+    allocation_a = model.allocation_a
+    if allocation_a is None or allocation_a >= MIN_CURRENT_A or env.admission_a < MIN_CURRENT_A:
+        return model
+    return replace(model, allocation_a=env.admission_a, allocation_until=env.now + ALLOCATION_HOLD_S)
 
 
 def _open_session(model: Model, env: Env) -> Step:
@@ -146,6 +157,8 @@ def _close_session(model: Model, env: Env) -> Step:
     """The car left: SessionFinished, and the connector returns to its configured phases."""
     finished = _emit(model, SessionEvent.SessionFinished)
     model = replace(model, session=None, finished=env.settings.require_accept_new_session)
+    if model.allocation_a is not None:  # a connector without a session is allocated nothing
+        model = replace(model, allocation_a=0.0, allocation_until=None)
     configured = _to_configured_phases(model, env)
     return Step(configured.model, (finished, *configured.outputs))
 
@@ -206,6 +219,8 @@ def _check_overdraw(model: Model, currents_a: tuple[float, ...], env: Env) -> tu
 def _on_tick(model: Model, tick: Tick, env: Env) -> Step:
     if model.pre_auth is not None and model.pre_auth.expires_at <= env.now:
         model = replace(model, pre_auth=None)
+    if allocation_expired(model, env.now):  # the allocator is gone: safe at 0 A
+        model = replace(model, allocation_a=0.0, allocation_until=None)
     if model.overdraw_since is None:
         return Step(model)
     model, outputs = _check_overdraw(model, model.last_currents_a, env)
@@ -327,6 +342,20 @@ def _set_local_max_current(model: Model, command: SetLocalMaxCurrent, env: Env) 
     return Step(replace(model, local_limit_a=float(current_a)), reply=answer)
 
 
+def _set_allocation(model: Model, command: SetAllocation, env: Env) -> Step:
+    """The station's allocation, held for ALLOCATION_HOLD_S; only an authorized session gets current."""
+    current_a = command.current_a
+    confirmed = BoardAnswer(ok=True, failed=False)  # a decrease counts once the board applied it
+    if current_a is None:
+        return Step(replace(model, allocation_a=None, allocation_until=None), reply=confirmed)
+    if math.isnan(current_a) or current_a < 0:
+        raise ValueError(f"an allocation must be a number of amperes >= 0, got {current_a!r}")
+    if _authorized_uncancelled(model) is None:
+        current_a = 0.0
+    until = env.now + ALLOCATION_HOLD_S
+    return Step(replace(model, allocation_a=float(current_a), allocation_until=until), reply=confirmed)
+
+
 def _force_unlock(model: Model, command: ForceUnlock, env: Env) -> Step:
     if not env.settings.lock:
         return Step(model, reply=False)
@@ -430,6 +459,7 @@ TRANSITIONS: dict[type, Handler] = {
     AcceptNewSession: _accept_new_session,
     Authorize: _authorize,
     SetLocalMaxCurrent: _set_local_max_current,
+    SetAllocation: _set_allocation,
     ForceUnlock: _force_unlock,
     SwitchThreePhases: _switch_three_phases,
     PhasesSwitched: _phases_switched,

@@ -91,6 +91,16 @@ class ForceUnlock:
 
 
 @dataclass(frozen=True)
+class SetAllocation:
+    """The station's allocation of its grid limit to this connector (None: no station limit).
+
+    Held for `charging.ALLOCATION_HOLD_S` and renewed by the allocator; 0 A once it runs out.
+    """
+
+    current_a: float | None
+
+
+@dataclass(frozen=True)
 class ReserveNow:
     reservation_id: int
     auth_token: str

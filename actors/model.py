@@ -73,6 +73,7 @@ class Session:
     user_paused: bool = False
     start_energy_wh: float | None = None
     begin_signed_meter_value: str | None = None  # the OCMF reading taken at authorization (TX "B")
+    authorized_at: float = 0.0  # monotonic seconds: the station admits sessions in this order
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Model:
     overdraw_since: float | None = None
     last_currents_a: tuple[float, ...] = (0.0, 0.0, 0.0)
     switching_to: bool | None = None  # three_phases of a phase switch in flight
+    allocation_a: float | None = None  # the station's allocation; None without a station limit
+    allocation_until: float | None = None  # monotonic seconds: past this the allocation is 0 A
 
     @property
     def session_uuid(self) -> str:
@@ -129,6 +132,7 @@ class Model:
             local_limit_a=settings.max_current_a,
             three_phases=settings.phases == 3,
             enabled=settings.enabled_at_start,
+            allocation_a=0.0 if settings.grid_limited else None,
         )
 
 
@@ -141,6 +145,7 @@ class Env:
     now: float  # monotonic seconds
     new_uuid: Callable[[], str]
     time: float  # Unix seconds, for dates (a reservation's expiry)
+    admission_a: float = 0.0  # what a session authorized in this step is allocated (claimed before)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,18 @@ class Publisher(Protocol):
     def publish(self, variable: str, value: Any, *, event_seq: int | None = None) -> None: ...
 
 
+class Budget(Protocol):
+    """The station's grid budget: the 6 A minimum a session takes as it is authorized."""
+
+    def claim_minimum(self, index: int) -> float:
+        """Reserve the minimum for connector `index` if it is free; the amount held, or 0.0."""
+        ...
+
+    def release(self, index: int) -> None:
+        """Give back a claim the step did not use (the session was not authorized)."""
+        ...
+
+
 class Peers(Protocol):
     """Reaches the current generation of a sibling actor of the same connector by its role."""
 

@@ -13,8 +13,11 @@ from actors import charging, states
 from actors.base import ASK_TIMEOUT_S, ConnectorActor, ConnectorContext
 from actors.events import event_value, reading_context
 from actors.messages import (
+    AcceptNewSession,
     ApplyOutput,
+    Authorize,
     BoardReport,
+    Enable,
     EndReservationNow,
     Keyed,
     PhasesSwitched,
@@ -34,6 +37,7 @@ from actors.model import (
     HardwareOutput,
     LockAnswer,
     MeterAnswer,
+    Model,
     Pending,
     SessionEvent,
     StartReservation,
@@ -41,7 +45,7 @@ from actors.model import (
 )
 from actors.ports import JournalWriteFailed, ReplyKey
 from actors.recovery import reconcile
-from drivers.base import MeterReading, PilotSignal, ReadingContext
+from drivers.base import MIN_CURRENT_A, MeterReading, PilotSignal, ReadingContext
 from supervisor.tree import Later, Laters, Lease
 
 log = logging.getLogger(__name__)
@@ -130,10 +134,12 @@ class SessionActor(ConnectorActor):
 
     # --- the state machine -------------------------------------------------------------------
 
-    def _env(self) -> Env:
+    def _env(self, admission_a: float = 0.0) -> Env:
         state = self.ctx.state
         clock = self.ctx.clock
-        return Env(self.ctx.settings, state.reservation, clock.monotonic(), _new_uuid, clock.time())
+        return Env(
+            self.ctx.settings, state.reservation, clock.monotonic(), _new_uuid, clock.time(), admission_a
+        )
 
     def _command(self, message: object) -> Any:
         """A message of the state table; a reply the step cannot give yet comes as a `Later`."""
@@ -164,7 +170,11 @@ class SessionActor(ConnectorActor):
 
     def _machine(self, message: object) -> Any:
         before = self.ctx.state.model
-        result = charging.step(before, message, self._env())
+        admission_a = self._claim_admission(before, message)
+        result = charging.step(before, message, self._env(admission_a))
+        if admission_a and not states.authorized(result.model):
+            assert self.ctx.budget is not None
+            self.ctx.budget.release(self.ctx.settings.index)
         if result.model is before and not result.outputs:
             return self._completed(result.reply, True, None)  # nothing to write, apply or publish
         return self._commit(result)
@@ -184,6 +194,20 @@ class SessionActor(ConnectorActor):
         unlocked = self._deliver_outbox()
         self._publish_limits()
         return self._completed(result.reply, board_ok, unlocked)
+
+    def _claim_admission(self, model: Model, message: object) -> float:
+        """Claim the minimum before a step that may authorize a session without enough allocated."""
+        budget, settings = self.ctx.budget, self.ctx.settings
+        if budget is None or model.allocation_a is None or model.allocation_a >= MIN_CURRENT_A:
+            return 0.0
+        if states.authorized(model):
+            return 0.0
+        may_authorize = model.pre_auth is not None or settings.free_charging
+        if isinstance(message, Authorize) or (
+            may_authorize and isinstance(message, BoardReport | Enable | AcceptNewSession)
+        ):
+            return budget.claim_minimum(settings.index)
+        return 0.0
 
     def _completed(self, reply: Any, board_ok: bool, unlocked: bool | None) -> Any:
         """The step's reply, completed by what carrying the step out found (see `charging.Step`)."""
@@ -237,7 +261,8 @@ class SessionActor(ConnectorActor):
 
     def _tick(self, message: Tick) -> None:
         model = self.ctx.state.model
-        if model.pre_auth is not None or model.overdraw_since is not None:
+        expired = states.allocation_expired(model, self.ctx.clock.monotonic())
+        if model.pre_auth is not None or model.overdraw_since is not None or expired:
             self._machine(message)
             return
         self._sync_hardware()

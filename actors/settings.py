@@ -22,6 +22,8 @@ class ConnectorSettings:
     telemetry_interval_s: float = 1.0
     meter_interval_s: float = 1.0
     board_driver: str = "sim"
+    grid_limited: bool = False  # the station has a limit: no current before the allocation
+    phase_rotation: str = "RST"  # the grid phases of the connector's L1, L2, L3
     meter_driver: str = "sim"
     state_f: bool = True  # the board can drive F; without it Faulted is X1 with the power off
     telemetry: bool = True  # the board has telemetry to publish

@@ -18,8 +18,21 @@ PLUG_ERRORS = frozenset({Error.Car, Error.CarDiodeFault, Error.OverCurrent, Erro
 
 
 def allowed_current_a(model: Model, env: Env) -> float:
-    """The per-phase current the connector may offer: hardware maximum and local limit."""
-    return min(env.settings.max_current_a, model.local_limit_a)
+    """The per-phase current the connector may offer: maximum, local limit, station allocation."""
+    allowed_a = min(env.settings.max_current_a, model.local_limit_a)
+    return allowed_a if model.allocation_a is None else min(allowed_a, model.allocation_a)
+
+
+def allocation_expired(model: Model, now: float) -> bool:
+    """The station's allocation was not renewed in time: the connector must fall to 0 A."""
+    until = model.allocation_until
+    return until is not None and now > until and bool(model.allocation_a)
+
+
+def authorized(model: Model) -> bool:
+    """An authorized session that was not cancelled is open."""
+    session = model.session
+    return session is not None and session.authorized and not session.cancelled
 
 
 def _session_state(model: Model, env: Env) -> State:

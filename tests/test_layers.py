@@ -21,6 +21,7 @@ SUPERVISOR_ABOVE_TREE = {
     "supervisor.api",
     "supervisor.client",
     "supervisor.cli",
+    "supervisor.energy",
 }
 FORBIDDEN: dict[str, set[str]] = {
     "drivers": {"actors", "supervisor", "pykka"} | OUTSIDE_WORLD,

@@ -75,6 +75,10 @@ class Backend(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
+    def set_station_max_current(self, max_current: float) -> bool:
+        """The operator's station limit (A per phase): kept across restarts, applied before it returns."""
+        ...
+
     def supervision_summary(self) -> list[dict[str, Any]]:
         """Per connector: index, state, restarts (for the heartbeat and `evsectl top`)."""
         ...

@@ -121,7 +121,16 @@ _TABLE = (
         "Every variable's last value and each source's seq, for late joiners.",
         prefix=Arg("str", "only topics starting with it", optional=True),
     ),
-    _station("status", "station", "map", "The process and every connector's supervision."),
+    _station(
+        "status", "station", "map", "The process, every connector's supervision, the energy allocation."
+    ),
+    _station(
+        "set_station_max_current",
+        "station",
+        "bool",
+        "The operator's station limit; kept across restarts, never above the fuse; applied when answered.",
+        max_current=Arg("number", "amperes per phase", min=0),
+    ),
     _session("enable", m.Enable, "Disabled → Idle (or a new session with a car plugged in)."),
     _session("disable", m.Disable, "Any state → Disabled: power off, a session cancelled (Local)."),
     _session("set_faulted", m.SetFaulted, "→ Faulted: power off, session cancelled (Other)."),

@@ -59,6 +59,9 @@ class StationCommands:
     def status(self, args: dict[str, Any]) -> Any:
         return self._backend.status()
 
+    def set_station_max_current(self, args: dict[str, Any]) -> Any:
+        return self._backend.set_station_max_current(args["max_current"])
+
     def heartbeat(self) -> None:
         """Publish `station/heartbeat`."""
         value = {"uptime_s": self.uptime_s(), "evses": self._backend.supervision_summary()}

@@ -20,6 +20,7 @@ from supervisor.config.ocpp import parse_ocpp
 from supervisor.config.settings import ApiSettings, SimSettings, StationSettings
 from supervisor.config.shipped import shipped
 from supervisor.config.yaml_reader import INTERVAL, POSITIVE, ConfigError, Doc, Map, Range, got, num
+from supervisor.energy.settings import PHASE_ROTATIONS, GridSettings
 from supervisor.tree import SupervisionSettings
 
 __all__ = ["DEFAULT_CONFIG_NAME", "ConfigError", "apply_overrides", "describe", "load_config", "parse_config"]
@@ -33,7 +34,7 @@ _TCP = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<port>[0-9]+|\*)")
 
 
 _TOP_KEYS = ("station", "api", "connectors", "sim", "ocpp")
-_STATION_KEYS = ("name", "state_dir", "isolation", "chaos", "supervision")
+_STATION_KEYS = ("name", "state_dir", "isolation", "chaos", "supervision", "grid")
 _SUPERVISION_KEYS = tuple(f.name for f in dataclasses.fields(SupervisionSettings))
 _API_KEYS = (*(f.name for f in dataclasses.fields(ApiSettings)), "curve")
 _CONNECTOR_KEYS: tuple[str, ...] = (
@@ -44,6 +45,7 @@ _CONNECTOR_KEYS: tuple[str, ...] = (
     "phase_switching",
 )
 _CONNECTOR_KEYS += ("lock", "free_charging", "require_accept_new_session", "auth_timeout_s", "board", "meter")
+_CONNECTOR_KEYS += ("phase_rotation",)
 
 
 def load_config(path: Path | None = None) -> StationSettings:
@@ -77,6 +79,7 @@ def parse_config(text: str, source: str = "<string>") -> StationSettings:
 def _station(top: Map) -> StationSettings:
     station = top.section("station", _STATION_KEYS)
     defaults = StationSettings()
+    grid = _grid(station.section("grid", ("max_current_a", "phases", "update_interval_s")))
     settings = StationSettings(
         name=station.string("name", defaults.name),
         state_dir=Path(_state_dir(station, str(defaults.state_dir))),
@@ -85,6 +88,7 @@ def _station(top: Map) -> StationSettings:
         supervision=_supervision(station.section("supervision", _SUPERVISION_KEYS)),
         api=_api(top.section("api", _API_KEYS)),
         connectors=_connectors(top),
+        grid=grid,
         sim=SimSettings(
             time_scale=top.section("sim", ("time_scale",)).number("time_scale", 1.0, Range(0, 10000, True))
         ),
@@ -92,6 +96,21 @@ def _station(top: Map) -> StationSettings:
     )
     devices.check_ping_timeout(station.section("supervision", _SUPERVISION_KEYS), settings)
     return settings
+
+
+def _grid(grid: Map) -> GridSettings:
+    d = GridSettings()
+    phases = grid.integer("phases", d.phases, Range(1, 3))
+    if phases not in (1, 3):
+        raise grid.fail("phases", f"must be 1 or 3, got {phases}")
+    max_current_a = None
+    if "max_current_a" in grid.entries:
+        max_current_a = grid.number("max_current_a", 0.0, Range(0, 10000))
+    return GridSettings(
+        max_current_a=max_current_a,
+        phases=phases,
+        update_interval_s=grid.number("update_interval_s", d.update_interval_s, INTERVAL),
+    )
 
 
 def _state_dir(station: Map, default: str) -> str:
@@ -247,7 +266,15 @@ def _connector(c: Map, index: int) -> ConnectorSettings:
         telemetry=caps.telemetry,
         board_device=board_device,
         meter_device=devices.device_of(meter, meter_driver, "meter"),
+        phase_rotation=_phase_rotation(c, d.phase_rotation),
     )
+
+
+def _phase_rotation(c: Map, default: str) -> str:
+    value = c.string("phase_rotation", default)
+    if value not in PHASE_ROTATIONS:
+        raise c.fail("phase_rotation", f"must be one of {', '.join(PHASE_ROTATIONS)}, got {value!r}")
+    return value
 
 
 def _evse_id(c: Map) -> str:
@@ -321,8 +348,18 @@ def describe(settings: StationSettings) -> str:
         f"a device away for {num(sup.device_loss_s)} s is lost",
         f"sim: time_scale {num(s.sim.time_scale)}",
         f"ocpp: charge point {s.ocpp.charge_point_id} of {s.ocpp.endpoint}" if s.ocpp else "ocpp: none",
+        _describe_grid(s),
     ]
     return "\n".join(lines + [_describe_connector(c) for c in s.connectors])
+
+
+def _describe_grid(s: StationSettings) -> str:
+    grid = s.grid
+    fuse = "no station limit" if grid.max_current_a is None else f"{num(grid.max_current_a)} A per phase"
+    return (
+        f"grid: {fuse}, {grid.phases} phase(s), allocation every {num(grid.update_interval_s)} s; "
+        f"phase rotations {' '.join(c.phase_rotation for c in s.connectors)}"
+    )
 
 
 def _describe_connector(c: ConnectorSettings) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from actors.settings import ConnectorSettings
 from supervisor.config.ocpp import OcppSettings
+from supervisor.energy.settings import GridSettings
 from supervisor.tree.settings import SupervisionSettings
 
 
@@ -34,3 +35,4 @@ class StationSettings:
     connectors: tuple[ConnectorSettings, ...] = ()
     sim: SimSettings = field(default_factory=SimSettings)
     ocpp: OcppSettings | None = None  # no central system without an `ocpp:` section
+    grid: GridSettings = field(default_factory=GridSettings)

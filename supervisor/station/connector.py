@@ -25,7 +25,7 @@ from actors.hardware import HardwareActor
 from actors.messages import Disable, Enable, Keyed, Tick
 from actors.meter import MeterActor
 from actors.model import Emit, EndReservation, Env, Error, Output, State
-from actors.ports import Journal, ReplyKey
+from actors.ports import Budget, Journal, ReplyKey
 from actors.reservation import ReservationActor
 from actors.session import SessionActor
 from actors.settings import ConnectorSettings
@@ -89,6 +89,7 @@ class Connector:
         on_supervision: Callable[[int, SupervisionEvent], None],
         journal: Journal | None = None,
         on_recovered: Callable[[int, str], None] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.settings = settings
         self.index = settings.index
@@ -102,7 +103,7 @@ class Connector:
         self.state = ConnectorState(settings, self.publisher, journal, recovered)
         self._peers = _TreePeers()
         self.ctx = ConnectorContext(
-            settings, self.plant.board, self.plant.meter, clock, self.state, self._peers
+            settings, self.plant.board, self.plant.meter, clock, self.state, self._peers, budget
         )
         self.tree = Supervisor(
             f"evse/{settings.index}",

@@ -7,6 +7,7 @@ given up stays Faulted until an operator's `disable` + `enable` starts its super
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -21,6 +22,7 @@ from actors.messages import Authorize
 from actors.ports import ReplyKey
 from drivers.clock import Clock, SystemClock
 from supervisor.config.settings import StationSettings
+from supervisor.energy import EnergyManager, EvseLink, FileLimitStore
 from supervisor.journal import StationJournal, StoredReply
 from supervisor.ocpp import OcppBridge, StationConnectors
 from supervisor.station.bus import Bus
@@ -48,9 +50,10 @@ class Station:
         self.chaos_enabled = settings.chaos
         self.started_monotonic = time.monotonic()
         self._process = psutil.Process(os.getpid())
+        self.energy = self._energy_manager(settings, clock)
         self.connectors = [
             Connector(
-                connector,
+                dataclasses.replace(connector, grid_limited=self.energy.limited),
                 self.bus,
                 clock,
                 settings.supervision,
@@ -59,15 +62,35 @@ class Station:
                 self._publish_supervision,
                 self.journal.connector(connector.index),
                 self._publish_recovered,
+                self.energy.ledger,
             )
             for connector in settings.connectors
         ]
+        self.energy.attach([self._energy_link(c) for c in self.connectors])
         self._by_evse_id = {c.settings.evse_id: c for c in self.connectors}
         self._halt = threading.Event()
         self._ticker: threading.Thread | None = None
         self.ocpp: OcppBridge | None = None
         if settings.ocpp is not None:  # a central system: the bridge beside the API
             self.ocpp = OcppBridge(settings.ocpp, StationConnectors(self), settings.state_dir)
+
+    def _energy_manager(self, settings: StationSettings, clock: Clock) -> EnergyManager:
+        def publish(value: dict[str, Any]) -> None:
+            self.bus.publish("station", "station/energy", value)
+
+        def on_event(event: SupervisionEvent) -> None:
+            self._publish_supervision(0, event)
+
+        store = FileLimitStore(settings.state_dir)
+        return EnergyManager(
+            settings.grid, settings.connectors, store, clock, publish, settings.supervision, on_event
+        )
+
+    def _energy_link(self, connector: Connector) -> EvseLink:
+        def ask_session(message: object, timeout_s: float) -> Any:
+            return connector.tree.ask_running("session", message, timeout_s)
+
+        return EvseLink.of(connector.settings, connector.state, ask_session, self.settings.grid.phases)
 
     @classmethod
     def build(cls, settings: StationSettings, clock: Clock | None = None) -> Station:
@@ -79,6 +102,7 @@ class Station:
         """Start every connector's actors and, unless a test drives them, the control-cycle ticker."""
         for connector in self.connectors:
             connector.start()
+        self.energy.start()
         if ticker:
             self._ticker = threading.Thread(target=self._tick_loop, name="station-ticker", daemon=True)
             self._ticker.start()
@@ -98,6 +122,7 @@ class Station:
         self._halt.set()
         if self._ticker is not None:
             self._ticker.join(timeout=1.0)
+        self.energy.stop()
         stoppers = [
             threading.Thread(target=c.stop, name=f"stop-evse-{c.index}", daemon=True) for c in self.connectors
         ]
@@ -117,6 +142,7 @@ class Station:
             connector.power_off()
 
     def tick(self) -> None:
+        self.energy.tick()
         for connector in self.connectors:
             connector.tick()
 
@@ -214,10 +240,15 @@ class Station:
             "rss_bytes": rss_bytes,
             "cpu_percent": cpu_percent,
             "evses": [c.describe() for c in self.connectors],
+            "energy": self.energy.status(),
         }
         if self.ocpp is not None:
             status["ocpp"] = self.ocpp.describe()
         return status
+
+    def set_station_max_current(self, max_current: float) -> bool:
+        """Kept, then applied (decreases first) within the API's request timeout."""
+        return self.energy.set_station_max_current(max_current, self.settings.api.request_timeout_s)
 
     def supervision_summary(self) -> list[dict[str, Any]]:
         return [
