@@ -139,6 +139,9 @@ class Client:
     def status(self) -> dict[str, Any]:
         return self._map(self.call("status"))
 
+    def set_station_max_current(self, max_current: float) -> bool:
+        return bool(self.call("set_station_max_current", max_current=max_current))
+
     @staticmethod
     def _map(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):

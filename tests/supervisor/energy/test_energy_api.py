@@ -1,0 +1,39 @@
+"""set_station_max_current and the energy section of status over the real wire."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+
+from supervisor.client import ApiError
+from supervisor.energy import GridSettings
+from tests.live import LiveStation, live_settings
+
+
+@pytest.fixture
+def live(tmp_path: pathlib.Path) -> Iterator[LiveStation]:
+    station = LiveStation(live_settings(tmp_path, grid=GridSettings(max_current_a=32.0)))
+    yield station
+    station.close()
+
+
+def test_the_operator_limit_over_the_wire(live: LiveStation) -> None:
+    client = live.client()
+    assert client.status()["energy"]["grid_max_current_a"] == 32.0
+    assert client.set_station_max_current(20) is True
+    energy = client.status()["energy"]
+    assert energy["grid_max_current_a"] == 20.0
+    assert energy["sources"] == {"fuse": 32.0, "operator": 20.0, "ocpp": None}
+    assert [e["allocated_a"] for e in energy["evses"]] == [0.0, 0.0]
+    published = live.subscriber.wait_for("station/energy", lambda v: v["grid_max_current_a"] == 20.0)
+    assert published["value"]["phases"]["L1"] == {"allocated_a": 0.0}
+
+
+@pytest.mark.parametrize("value", [-1, "20", None, float("inf")])
+def test_an_impossible_station_limit_is_bad_args(live: LiveStation, value: object) -> None:
+    with pytest.raises(ApiError) as refused:
+        live.client().call("set_station_max_current", max_current=value)
+    assert refused.value.code == "bad_args"
+    assert "max_current" in refused.value.message
