@@ -98,7 +98,9 @@ def _admitted(reservation: Reservation | None, token: str, parent_id: str | None
 
 def _authorize_session(model: Model, env: Env, token: str | None, parent_id: str | None) -> Step:
     assert model.session is not None
-    session = replace(model.session, authorized=True, token=token, parent_id=parent_id, authorized_at=env.now)
+    session = replace(
+        model.session, authorized=True, token=token, parent_id=parent_id, authorized_at=env.time
+    )
     outputs: list[Output] = []
     if env.reservation is not None:
         outputs.append(EndReservation("UsedToStartCharging"))

@@ -73,7 +73,7 @@ class Session:
     user_paused: bool = False
     start_energy_wh: float | None = None
     begin_signed_meter_value: str | None = None  # the OCMF reading taken at authorization (TX "B")
-    authorized_at: float = 0.0  # monotonic seconds: the station admits sessions in this order
+    authorized_at: float = 0.0  # Unix seconds: the station admits sessions in this order
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Station energy management: one grid connection shared by the connectors (the energy spec).
 
 A pure allocation (`allocation`), the rule for cars that draw less (`draw`), the ledger
-that keeps the per-phase invariant (`ledger`), the operator's limit kept across restarts
+that keeps the per-phase invariant (`ledger`), the operator's limit kept in the journal
 (`store`) and the supervised actor that runs and applies the allocation (`actor`, `manager`).
 """
 
@@ -10,7 +10,7 @@ from supervisor.energy.inputs import EvseLink
 from supervisor.energy.ledger import Ledger
 from supervisor.energy.manager import EnergyManager
 from supervisor.energy.settings import GridSettings
-from supervisor.energy.store import FileLimitStore, LimitStore
+from supervisor.energy.store import JournalLimitStore, LimitStore
 
 __all__ = [
     "Allocation",
@@ -18,8 +18,8 @@ __all__ = [
     "EvseAllocation",
     "EvseInput",
     "EvseLink",
-    "FileLimitStore",
     "GridSettings",
+    "JournalLimitStore",
     "Ledger",
     "LimitStore",
     "StationInput",

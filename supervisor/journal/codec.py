@@ -44,6 +44,8 @@ def model_record(model: Model, clock: Clock) -> dict[str, Any]:
     if model.pre_auth is not None:
         wall = model.pre_auth.expires_at - clock.monotonic() + clock.time()
         record["pre_auth"] = {**record["pre_auth"], "expires_at": wall}
+    if model.allocation_until is not None:  # the station allocation's hold, as a wall-clock time
+        record["allocation_until"] = model.allocation_until - clock.monotonic() + clock.time()
     return record
 
 
@@ -58,6 +60,8 @@ def model_from(record: dict[str, Any], clock: Clock) -> Model:
         pre = _known(PreAuth, fields["pre_auth"])
         pre["expires_at"] = pre["expires_at"] - clock.time() + clock.monotonic()
         fields["pre_auth"] = PreAuth(**pre)
+    if fields.get("allocation_until") is not None:
+        fields["allocation_until"] = fields["allocation_until"] - clock.time() + clock.monotonic()
     return Model(**fields)
 
 

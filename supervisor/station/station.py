@@ -22,7 +22,7 @@ from actors.messages import Authorize
 from actors.ports import ReplyKey
 from drivers.clock import Clock, SystemClock
 from supervisor.config.settings import StationSettings
-from supervisor.energy import EnergyManager, EvseLink, FileLimitStore
+from supervisor.energy import EnergyManager, EvseLink, JournalLimitStore
 from supervisor.journal import StationJournal, StoredReply
 from supervisor.ocpp import OcppBridge, StationConnectors
 from supervisor.station.bus import Bus
@@ -81,7 +81,7 @@ class Station:
         def on_event(event: SupervisionEvent) -> None:
             self._publish_supervision(0, event)
 
-        store = FileLimitStore(settings.state_dir)
+        store = JournalLimitStore(self.journal)
         return EnergyManager(
             settings.grid, settings.connectors, store, clock, publish, settings.supervision, on_event
         )

@@ -1,4 +1,4 @@
-"""The operator's station limit survives a restart in a small file, replaced atomically."""
+"""The operator's station limit survives a restart in the station journal (a real SQLite file)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,36 @@ import pathlib
 
 import pytest
 
-from supervisor.energy.store import FileLimitStore
+from drivers.clock import FakeClock
+from supervisor.energy.store import KEY, JournalLimitStore
+from supervisor.journal import StationJournal
 
 
-def test_a_saved_limit_is_read_back_by_a_new_store(tmp_path: pathlib.Path) -> None:
-    assert FileLimitStore(tmp_path).load() is None
-    FileLimitStore(tmp_path).save(40.0)
-    FileLimitStore(tmp_path).save(25.5)
-    assert FileLimitStore(tmp_path).load() == 25.5
-    assert [p.name for p in (tmp_path / "energy").iterdir()] == ["station-limit.json"]
+def journal(state_dir: pathlib.Path) -> StationJournal:
+    return StationJournal.open(state_dir, FakeClock(), ["DE*TST*E1"])
 
 
-@pytest.mark.parametrize(
-    "text", ["", "{", "[]", '{"max_current_a": "32"}', '{"max_current_a": -1}', '{"other": 3}', "\udcff"]
-)
-def test_a_broken_file_is_reported_and_ignored(
-    tmp_path: pathlib.Path, text: str, caplog: pytest.LogCaptureFixture
+def test_a_saved_limit_is_read_back_after_the_journal_is_reopened(tmp_path: pathlib.Path) -> None:
+    first = journal(tmp_path)
+    assert JournalLimitStore(first).load() is None
+    JournalLimitStore(first).save(40.0)
+    JournalLimitStore(first).save(25.5)
+    first.close()
+    again = journal(tmp_path)
+    try:
+        assert JournalLimitStore(again).load() == 25.5
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("value", ["32", -1, True, [20]])
+def test_a_stored_value_that_is_no_limit_is_reported_and_ignored(
+    tmp_path: pathlib.Path, value: object, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = FileLimitStore(tmp_path)
-    store.path.parent.mkdir(parents=True)
-    store.path.write_bytes(text.encode("utf-8", "surrogateescape"))
-    assert store.load() is None
-    assert str(store.path) in caplog.text
+    opened = journal(tmp_path)
+    try:
+        opened.put(KEY, value)
+        assert JournalLimitStore(opened).load() is None
+        assert KEY in caplog.text
+    finally:
+        opened.close()
