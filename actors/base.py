@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from actors.messages import ChaosHang, ChaosKill
-from actors.ports import Budget, Peers
+from actors.ports import Budget, NoTimer, Peers, Timer
 from actors.settings import ConnectorSettings
 from actors.state import ConnectorState
 from drivers.base import Board, DeviceLost, DriverError, Meter
@@ -15,6 +15,7 @@ from drivers.clock import Clock
 from supervisor.tree import FailureKind, Lease, SupervisedActor
 
 ASK_TIMEOUT_S = 2.0
+_NO_TIMER: Timer = NoTimer()  # whoever built the actors ticks them
 
 
 class ChaosFailure(Exception):
@@ -32,13 +33,17 @@ class ConnectorContext:
     state: ConnectorState
     peers: Peers
     budget: Budget | None = None  # the station's grid budget, when it has a limit
+    timer: Timer = _NO_TIMER
 
 
 class ConnectorActor(SupervisedActor):
     """Base of the four roles: dispatches each message by its type to the method `handlers` names.
 
-    The table holds method names, not bound methods: a bound method kept by its own actor
-    would make every dead generation a reference cycle that only the cyclic collector frees.
+    After every message (the supervisor's handshake after `on_start` included) the actor
+    arms its next `Tick` from `next_tick_s()`: the station's one timer sends it then.
+
+        The table holds method names, not bound methods: a bound method kept by its own actor
+        would make every dead generation a reference cycle that only the cyclic collector frees.
     """
 
     role: ClassVar[str] = "actor"
@@ -50,9 +55,16 @@ class ConnectorActor(SupervisedActor):
 
     def on_receive(self, message: Any) -> Any:
         name = self.handlers.get(type(message))
-        if name is None:
-            return super().on_receive(message)
-        return getattr(self, name)(message)
+        try:
+            if name is None:
+                return super().on_receive(message)
+            return getattr(self, name)(message)
+        finally:
+            self.ctx.timer.arm(self.role, self.next_tick_s())
+
+    def next_tick_s(self) -> float | None:
+        """When this actor next needs a `Tick` (ctx.clock.monotonic()); None: not until told."""
+        return None
 
     def failure_kind(self, exception: BaseException | None) -> FailureKind:
         """A device away for less than `device_loss_s` never costs the connector; one lost longer does."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from actors.base import ConnectorActor, ConnectorContext
 from actors.messages import ApplyOutput, BoardReport, PhasesSwitched, ReadStatus, SetLock, SwitchPhases, Tick
@@ -14,6 +15,7 @@ from supervisor.tree import Lease
 log = logging.getLogger(__name__)
 
 PHASE_SWITCH_WAIT_S = 3.0  # how long the car may take to stop drawing
+POLL_S = 0.05  # a board that cannot tell its changes is read this often, and any board mid-switch
 _STOPPED_BELOW_A = 1.0
 
 
@@ -42,6 +44,7 @@ class HardwareActor(ConnectorActor):
         self._last_status: BoardStatus | None = None
         self._next_telemetry_at = 0.0
         self._switch: _PhaseSwitch | None = None
+        self._told = False  # the board tells its changes (a Tick), so it is read on them
 
     @property
     def board(self) -> Board:
@@ -52,6 +55,13 @@ class HardwareActor(ConnectorActor):
         # A new generation starts with the power off; the session actor re-applies what it wants.
         self.make_safe()
         self.ctx.state.set_applied_output(self.lease, None)
+        self._told = self.ctx.board.watch(partial(self.ctx.peers.tell, "hardware", Tick()))
+
+    def next_tick_s(self) -> float:
+        """The next telemetry, or sooner while the board must be read (polled, or mid-switch)."""
+        if self._switch is None and self._told:
+            return self._next_telemetry_at
+        return min(self._next_telemetry_at, self.ctx.clock.monotonic() + POLL_S)
 
     def make_safe(self) -> None:
         if not self.lease.valid:

@@ -10,7 +10,7 @@ from drivers.base import BoardStatus, ReadingContext
 
 @dataclass(frozen=True)
 class Tick:
-    """Time passed: check timers and poll devices (sent by the station's ticker)."""
+    """Time passed: check timers and poll devices (the station's timer, when the actor asked for it)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ class MeterActor(ConnectorActor):
         self.lease.check()
         return self.ctx.meter
 
+    def next_tick_s(self) -> float:
+        return self._next_publication_at
+
     def _tick(self, message: Tick) -> None:
         now = self.ctx.clock.monotonic()
         if now < self._next_publication_at:

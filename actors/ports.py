@@ -1,4 +1,4 @@
-"""What the actors need from the layer above, as interfaces: publishing, reaching peers, the journal."""
+"""What the actors need from the layer above, as interfaces: publishing, peers, timers, the journal."""
 
 from __future__ import annotations
 
@@ -84,3 +84,18 @@ class Journal(Protocol):
     def events_since(self, since: int, limit: int) -> list[LoggedRow]:
         """Up to `limit` events after `since`, oldest first."""
         ...
+
+
+class Timer(Protocol):
+    """Ticks an actor of the connector once its next timer is due (the station's one timer thread)."""
+
+    def arm(self, role: str, due_s: float | None) -> None:
+        """Tell `role` a `Tick` at `due_s` (the connector clock's monotonic time); None disarms."""
+        ...
+
+
+class NoTimer:
+    """A timer that never fires: whoever built the actors ticks them (tests)."""
+
+    def arm(self, role: str, due_s: float | None) -> None:
+        return None

@@ -18,6 +18,14 @@ class ReservationActor(ConnectorActor):
         EndReservationNow: "_end",
     }
 
+    def next_tick_s(self) -> float | None:
+        """At the reservation's expiry (a wall-clock time, on the monotonic clock)."""
+        reservation = self.ctx.state.reservation
+        if reservation is None:
+            return None
+        clock = self.ctx.clock
+        return clock.monotonic() + max(0.0, reservation.expiry_time - clock.time())
+
     def _tick(self, message: Tick) -> None:
         reservation = self.ctx.state.reservation
         if reservation is not None and self.ctx.clock.time() >= reservation.expiry_time:

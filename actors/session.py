@@ -50,6 +50,8 @@ from supervisor.tree import Later, Laters, Lease
 
 log = logging.getLogger(__name__)
 
+RETRY_S = 0.05  # how soon a tick retries what a failed peer left undone (board output, outbox)
+
 
 def _new_uuid() -> str:
     return str(uuid.uuid4())
@@ -258,6 +260,18 @@ class SessionActor(ConnectorActor):
             self.ctx.peers.ask("hardware", ApplyOutput(safe), ASK_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - the hardware actor's failure is the supervisor's business
             log.warning("evse %d: could not switch the power off: %r", self.ctx.settings.index, exc)
+
+    def next_tick_s(self) -> float | None:
+        """The model's timers (pre-authorization, overdraw), or soon while the board or the outbox lag."""
+        model, state, env = self.ctx.state.model, self.ctx.state, self._env()
+        dues_s = []
+        if model.pre_auth is not None:
+            dues_s.append(model.pre_auth.expires_at)
+        if model.overdraw_since is not None:
+            dues_s.append(model.overdraw_since + charging.OVERDRAW_LIMIT_S)
+        if state.outbox or states.hardware_output(model, env) != state.applied_output:
+            dues_s.append(env.now + RETRY_S)
+        return min(dues_s, default=None)
 
     def _tick(self, message: Tick) -> None:
         model = self.ctx.state.model

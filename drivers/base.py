@@ -9,6 +9,7 @@ supervisor handles by restarting the actor that owns the driver.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -160,6 +161,12 @@ class Board(abc.ABC):
 
     @abc.abstractmethod
     def telemetry(self) -> Telemetry: ...
+
+    def watch(self, notify: Callable[[], None]) -> bool:
+        """Call `notify` (on any thread, never blocking) whenever what `status()` shows may have
+        changed, instead of each time before; False when the board cannot, and must be polled.
+        A later call replaces the earlier `notify`."""
+        return False
 
 
 @dataclass(frozen=True)

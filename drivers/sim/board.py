@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drivers.base import Board, BoardCapabilities, BoardStatus, PilotSignal, Telemetry
 from drivers.sim.hardware import SimHardware
 
@@ -18,6 +20,10 @@ class SimBoard(Board):
 
     def __init__(self, hardware: SimHardware) -> None:
         self._hw = hardware
+
+    def watch(self, notify: Callable[[], None]) -> bool:
+        self._hw.watch(notify)
+        return True
 
     def capabilities(self) -> BoardCapabilities:
         self._hw.check_comm("board_comm")

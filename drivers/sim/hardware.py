@@ -1,12 +1,16 @@
 """One connector's simulated hardware: the board's physics, the car, the faults, the meter register.
 
 There are no threads: every call first integrates the physics from the time elapsed on the
-clock (battery and energy run `time_scale` times faster), all under one lock.
+clock (battery and energy run `time_scale` times faster), all under one lock. Every change
+made through a call is told to the watcher (`watch`), as a board's interrupt line would;
+what changes with time alone (a battery that fills, a car that stops drawing after its
+delay) shows at the next read.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +71,16 @@ class SimHardware:
         self._faults: set[str] = set()
         self._energy_wh = 0.0
         self.plug_count = 0  # plug-ins counted, as a board with a plug counter does
+        self._notify: Callable[[], None] | None = None
+
+    def watch(self, notify: Callable[[], None]) -> None:
+        """Call `notify` after every change made through a call (replaces the earlier one)."""
+        with self.lock:
+            self._notify = notify
+
+    def _changed(self) -> None:
+        if self._notify is not None:
+            self._notify()
 
     # --- board side -------------------------------------------------------------------------
 
@@ -92,12 +106,18 @@ class SimHardware:
                 self._pwm_gone_s = None
             elif self._pilot.mode == "PWM":
                 self._pwm_gone_s, self._last_pwm_a = self.clock.monotonic(), self._pilot.current_a()
+            changed = signal != self._pilot
             self._pilot = signal
+            if changed:
+                self._changed()
 
     def allow_power(self, allowed: bool) -> None:
         with self.lock:
             self._advance()
+            changed = allowed != self._power_allowed
             self._power_allowed = allowed
+            if changed:
+                self._changed()
 
     def set_lock(self, locked: bool) -> bool:
         with self.lock:
@@ -105,7 +125,10 @@ class SimHardware:
                 return False
             if not locked and self._locked and "lock_failure" in self._faults:
                 return False
+            changed = locked != self._locked
             self._locked = locked
+            if changed:
+                self._changed()
             return True
 
     def switch_phases(self, three_phases: bool) -> None:
@@ -117,7 +140,9 @@ class SimHardware:
                 raise DriverError("this board has one phase wired")
             if self._relais_on():
                 raise DriverError("phases switch only with the relays open")
-            self._three_phases = three_phases
+            if three_phases != self._three_phases:
+                self._three_phases = three_phases
+                self._changed()
 
     def check_comm(self, kind: str) -> None:
         """Raise DriverError while the communication fault `kind` is active."""
@@ -134,6 +159,7 @@ class SimHardware:
                 return False
             self._car = car
             self.plug_count += 1
+            self._changed()
             return True
 
     def unplug(self) -> bool:
@@ -142,6 +168,7 @@ class SimHardware:
             if self._car is None:
                 return False
             self._car = None
+            self._changed()
             return True
 
     def set_paused(self, paused: bool) -> bool:
@@ -150,6 +177,7 @@ class SimHardware:
             if self._car is None or self._car.paused == paused:
                 return False
             self._car.paused = paused
+            self._changed()
             return True
 
     def add_fault(self, kind: str) -> bool:
@@ -159,6 +187,7 @@ class SimHardware:
             if kind in self._faults:
                 return False
             self._faults.add(kind)
+            self._changed()
             return True
 
     def clear_fault(self, kind: str | None) -> bool:
@@ -168,6 +197,8 @@ class SimHardware:
             self._advance()
             cleared = set(self._faults) if kind is None else {kind} & self._faults
             self._faults -= cleared
+            if cleared:
+                self._changed()
             return bool(cleared)
 
     def state(self) -> dict[str, Any]:

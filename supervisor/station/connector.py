@@ -25,7 +25,7 @@ from actors.hardware import HardwareActor
 from actors.messages import Disable, Enable, Keyed, Tick
 from actors.meter import MeterActor
 from actors.model import Emit, EndReservation, Env, Error, Output, State
-from actors.ports import Budget, Journal, ReplyKey
+from actors.ports import Budget, Journal, NoTimer, ReplyKey, Timer
 from actors.reservation import ReservationActor
 from actors.session import SessionActor
 from actors.settings import ConnectorSettings
@@ -72,9 +72,9 @@ class _TreePeers:
 
     def tell(self, role: str, message: object) -> None:
         assert self.tree is not None
-        # A message to an actor that is down is dropped: a restarted actor reconciles on start.
-        with contextlib.suppress(Unavailable, pykka.ActorDeadError):
-            self.tree.ref(role).tell(message)
+        # A message reaches a generation still starting; to an actor that is down it is
+        # dropped: a restarted actor reconciles on start.
+        self.tree.tell(role, message)
 
 
 class Connector:
@@ -90,6 +90,7 @@ class Connector:
         journal: Journal | None = None,
         on_recovered: Callable[[int, str], None] | None = None,
         budget: Budget | None = None,
+        timer: Timer | None = None,
     ) -> None:
         self.settings = settings
         self.index = settings.index
@@ -103,7 +104,14 @@ class Connector:
         self.state = ConnectorState(settings, self.publisher, journal, recovered)
         self._peers = _TreePeers()
         self.ctx = ConnectorContext(
-            settings, self.plant.board, self.plant.meter, clock, self.state, self._peers, budget
+            settings,
+            self.plant.board,
+            self.plant.meter,
+            clock,
+            self.state,
+            self._peers,
+            budget,
+            timer or NoTimer(),
         )
         self.tree = Supervisor(
             f"evse/{settings.index}",
@@ -152,11 +160,12 @@ class Connector:
         self.plant.close()
 
     def tick(self) -> None:
+        """Tick every actor now (tests; the station's timer ticks each actor when it is due)."""
         for role, _ in ROLES:
-            try:
-                self.tree.ref(role).tell(Tick())
-            except (Unavailable, pykka.ActorDeadError):
-                continue
+            self.tick_role(role)
+
+    def tick_role(self, role: str) -> None:
+        self._peers.tell(role, Tick())
 
     # --- commands ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The station: its connectors, the publication bus, the ticker; what the API layer calls.
+"""The station: its connectors, the publication bus, the timer; what the API layer calls.
 
 The station supervises no connector itself: each connector's supervisor is the top of
 its own tree, so a failure, a restart or a give-up stays on its connector; a connector
@@ -27,11 +27,11 @@ from supervisor.journal import StationJournal, StoredReply
 from supervisor.ocpp import OcppBridge, StationConnectors
 from supervisor.station.bus import Bus
 from supervisor.station.connector import Connector
+from supervisor.station.timer import ConnectorTimer, StationTimer
 from supervisor.tree import SupervisionEvent
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.05  # the control cycle: board polling, timers, meter and telemetry schedules
 STOP_TIMEOUT_S = 3.0  # SIGTERM must end the process within 5 s, even with hung actors
 
 
@@ -51,6 +51,7 @@ class Station:
         self.started_monotonic = time.monotonic()
         self._process = psutil.Process(os.getpid())
         self.energy = self._energy_manager(settings, clock)
+        self.timer = StationTimer(clock, self._timer_fired)
         self.connectors = [
             Connector(
                 dataclasses.replace(connector, grid_limited=self.energy.limited),
@@ -63,13 +64,12 @@ class Station:
                 self.journal.connector(connector.index),
                 self._publish_recovered,
                 self.energy.ledger,
+                ConnectorTimer(self.timer, connector.index),
             )
             for connector in settings.connectors
         ]
         self.energy.attach([self._energy_link(c) for c in self.connectors])
         self._by_evse_id = {c.settings.evse_id: c for c in self.connectors}
-        self._halt = threading.Event()
-        self._ticker: threading.Thread | None = None
         self.ocpp: OcppBridge | None = None
         if settings.ocpp is not None:  # a central system: the bridge beside the API
             self.ocpp = OcppBridge(settings.ocpp, StationConnectors(self), settings.state_dir)
@@ -99,13 +99,12 @@ class Station:
     # --- life cycle ----------------------------------------------------------------------
 
     def start(self, *, ticker: bool = True) -> None:
-        """Start every connector's actors and, unless a test drives them, the control-cycle ticker."""
+        """Start every connector's actors and, unless a test ticks them, the station's timer."""
+        if ticker:
+            self.timer.start()
         for connector in self.connectors:
             connector.start()
         self.energy.start()
-        if ticker:
-            self._ticker = threading.Thread(target=self._tick_loop, name="station-ticker", daemon=True)
-            self._ticker.start()
         if self.ocpp is not None:
             self.ocpp.start()
 
@@ -119,9 +118,7 @@ class Station:
         self.power_off()
         if self.ocpp is not None:
             self.ocpp.stop()
-        self._halt.set()
-        if self._ticker is not None:
-            self._ticker.join(timeout=1.0)
+        self.timer.stop()
         self.energy.stop()
         stoppers = [
             threading.Thread(target=c.stop, name=f"stop-evse-{c.index}", daemon=True) for c in self.connectors
@@ -146,12 +143,9 @@ class Station:
         for connector in self.connectors:
             connector.tick()
 
-    def _tick_loop(self) -> None:
-        while not self._halt.wait(TICK_S):
-            try:
-                self.tick()
-            except Exception:
-                log.exception("the ticker failed; it goes on")
+    def _timer_fired(self, key: tuple[int, str]) -> None:
+        index, role = key
+        self.connectors[index - 1].tick_role(role)
 
     def _publish_supervision(self, index: int, event: SupervisionEvent) -> None:
         value = {

@@ -39,6 +39,18 @@ class Addresses:
         """The running generation of `role`, waiting through a restart until the deadline."""
         return self._table.wait_ref(role, deadline_s, None, self._now)
 
+    def tell(self, role: str, message: Any) -> bool:
+        """Tell the newest generation of `role`, even one still in its handshake (it handles the
+        message once its `on_start` is done); False when there is none (the message is dropped)."""
+        ref = self._table.newest_ref(role)
+        if ref is None:
+            return False
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            return False
+        return True
+
     def ask(self, role: str, message: Any, timeout_s: float) -> Any:
         """Ask the current generation of `role`; resend to a new generation only if never handled.
 

@@ -149,6 +149,11 @@ class ChildTable:
                 raise Unavailable(f"{self.name}/{role} is {self.state_text(child)}")
             return child.ref
 
+    def newest_ref(self, role: str) -> pykka.ActorRef[Any] | None:
+        """The newest generation of `role`, running or still in its handshake; None if none."""
+        with self.cond:
+            return self.child(role).ref
+
     def is_current(self, role: str, ref: pykka.ActorRef[Any]) -> bool:
         """False once the generation behind `ref` was retired (fenced)."""
         with self.cond:
@@ -207,6 +212,14 @@ class ChildTable:
                 if ordered:
                     return None
             return None
+
+    def next_due_in_s(self, now_s: float) -> float | None:
+        """Seconds until the next restart is due; None when none is pending.
+
+        A restart already due but not started waits for a predecessor's, which is ahead.
+        """
+        ahead_s = [due_s - now_s for due_s in self.pending_restarts().values() if due_s > now_s]
+        return min(ahead_s, default=None)
 
     def busy_since(self) -> dict[str, float]:
         """Role → when its running generation began its current handler (busy ones only)."""

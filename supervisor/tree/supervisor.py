@@ -111,11 +111,6 @@ class Supervisor:
             self._table.set_state("stopped")
             self._drop_reports()
 
-    def reset(self) -> None:
-        """Bring the supervisor back from any state: stop everything, start afresh."""
-        self.stop()
-        self.start()
-
     def terminate_child(self, role: str) -> None:
         """Stop one child for good (an operator's decision); it is not restarted."""
         with self._poll_lock:
@@ -156,6 +151,10 @@ class Supervisor:
     def wait_ref(self, role: str, deadline_monotonic: float) -> pykka.ActorRef[Any]:
         """The running generation of `role`, waiting through a restart until the deadline."""
         return self._addresses.wait_ref(role, deadline_monotonic)
+
+    def tell(self, role: str, message: Any) -> bool:
+        """Tell the newest generation of `role`; see `Addresses.tell`."""
+        return self._addresses.tell(role, message)
 
     def ask(self, role: str, message: Any, timeout_s: float) -> Any:
         """Ask the current generation of `role`, through a restart; see `Addresses.ask`."""
@@ -298,10 +297,4 @@ class Supervisor:
             self._report(report)
 
     def _next_poll_s(self) -> float | None:
-        """Seconds until the next restart is due; None when none is pending.
-
-        A restart already due but not started waits for a predecessor's, which is ahead.
-        """
-        now_s = self._clock.monotonic()
-        ahead_s = [due_s - now_s for due_s in self.pending_restarts().values() if due_s > now_s]
-        return min(ahead_s, default=None)
+        return self._table.next_due_in_s(self._clock.monotonic())

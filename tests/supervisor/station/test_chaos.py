@@ -240,6 +240,7 @@ def test_what_the_last_step_left_undone_is_published_before_the_fault(live: Live
     """A connector given up with an event still in its outbox publishes it before PermanentFault."""
     client = live.client(timeout_s=8.0, retries=0)
     start_session(live, client, 1)
+    live.subscriber.wait_for("evse/1/powermeter", lambda v: v["energy_Wh_import"]["total"] > 0)
     connector = live.station.connector(1)
     connector.tree.stop()  # the actors are gone, as when the supervisor gives up
     state = connector.state

@@ -124,3 +124,20 @@ def test_get_events_replays_what_was_published(station: Station) -> None:
     assert events["last_event_seq"] == 2
     later = station.events_since(2, 1)
     assert [e["event_seq"] for e in later["events"]] == [2]
+
+
+def test_an_idle_station_arms_only_its_telemetry_and_meter_timers(tmp_path: pathlib.Path) -> None:
+    settings = dataclasses.replace(load_config(None), state_dir=tmp_path)
+    station = Station.build(settings)
+    station.start()
+    try:
+        for connector in station.connectors:
+            for role, _ in ROLES:
+                connector.tree.ask(role, Ping(), 5.0)  # each has handled a message, so armed its timer
+        armed = {(i, role): station.timer.armed((i, role)) for i in (1, 2) for role, _ in ROLES}
+        assert {key for key, due in armed.items() if due is not None} <= {
+            (i, role) for i in (1, 2) for role in ("hardware", "meter")
+        }
+        assert armed[(1, "session")] is None and armed[(1, "reservation")] is None
+    finally:
+        station.stop()
