@@ -55,7 +55,7 @@ class HardwareActor(ConnectorActor):
         # A new generation starts with the power off; the session actor re-applies what it wants.
         self.make_safe()
         self.ctx.state.set_applied_output(self.lease, None)
-        self._told = self.ctx.board.watch(partial(self.ctx.peers.tell, "hardware", Tick()))
+        self._told = self.ctx.board.on_change(partial(self.ctx.peers.tell, "hardware", Tick()))
 
     def next_tick_s(self) -> float:
         """The next telemetry, or sooner while the board must be read (polled, or mid-switch)."""

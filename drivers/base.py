@@ -162,7 +162,7 @@ class Board(abc.ABC):
     @abc.abstractmethod
     def telemetry(self) -> Telemetry: ...
 
-    def watch(self, notify: Callable[[], None]) -> bool:
+    def on_change(self, notify: Callable[[], None]) -> bool:
         """Call `notify` (on any thread, never blocking) whenever what `status()` shows may have
         changed, instead of each time before; False when the board cannot, and must be polled.
         A later call replaces the earlier `notify`."""

@@ -95,6 +95,9 @@ class WatchedBoard(Board):
     def telemetry(self) -> Telemetry:
         return self.watch.call(self.inner.telemetry)
 
+    def on_change(self, notify: Callable[[], None]) -> bool:
+        return self.inner.on_change(notify)
+
 
 class WatchedMeter(Meter):
     """A meter whose every call goes through `watch`."""

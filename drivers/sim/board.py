@@ -21,7 +21,7 @@ class SimBoard(Board):
     def __init__(self, hardware: SimHardware) -> None:
         self._hw = hardware
 
-    def watch(self, notify: Callable[[], None]) -> bool:
+    def on_change(self, notify: Callable[[], None]) -> bool:
         self._hw.watch(notify)
         return True
 

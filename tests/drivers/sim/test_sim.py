@@ -447,7 +447,7 @@ def test_board_comm_fault_raises_driver_error(plant: SimPlant) -> None:
 
 def test_the_board_tells_every_change_made_through_it_or_the_controls(plant: SimPlant) -> None:
     told: list[int] = []
-    assert plant.board.watch(lambda: told.append(1)) is True
+    assert plant.board.on_change(lambda: told.append(1)) is True
     changes: list[Callable[[], object]] = [
         plant.controls.plug_in,
         lambda: plant.board.set_pilot(PilotSignal.pwm(16)),
