@@ -76,9 +76,8 @@ class HardwareActor(ConnectorActor):
         status = self.board.status()
         if self._switch is not None:
             self._continue_switch(self._switch, status)  # a status mid-switch is not reported
-        elif status != self._last_status:
-            self._last_status = status
-            self.ctx.peers.tell("session", BoardReport(status))
+        else:
+            self._report(status)
         now = self.ctx.clock.monotonic()
         if self.ctx.settings.telemetry and now >= self._next_telemetry_at:
             self._next_telemetry_at = now + self.ctx.settings.telemetry_interval_s
@@ -111,7 +110,14 @@ class HardwareActor(ConnectorActor):
         if self.ctx.settings.lock and (previous is None or previous.locked != output.locked):
             lock_ok = board.set_lock(output.locked)
         self.ctx.state.set_applied_output(self.lease, output)
+        if self._switch is None and self._told:
+            self._report(board.status())  # what the car made of it: the board tells only its own news
         return lock_ok
+
+    def _report(self, status: BoardStatus) -> None:
+        if status != self._last_status:
+            self._last_status = status
+            self.ctx.peers.tell("session", BoardReport(status))
 
     def _set_lock(self, message: SetLock) -> bool:
         if not self.ctx.settings.lock:

@@ -1,10 +1,10 @@
 """One connector's simulated hardware: the board's physics, the car, the faults, the meter register.
 
 There are no threads: every call first integrates the physics from the time elapsed on the
-clock (battery and energy run `time_scale` times faster), all under one lock. Every change
-made through a call is told to the watcher (`watch`), as a board's interrupt line would;
-what changes with time alone (a battery that fills, a car that stops drawing after its
-delay) shows at the next read.
+clock (battery and energy run `time_scale` times faster), all under one lock. What the car and
+the faults change (the controls) is told to the watcher (`watch`), as a board's interrupt
+line would; what the board is told to do its driver's caller reads back itself, and what
+changes with time alone (a battery that fills, a car slow to stop) shows at the next read.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class SimHardware:
         self._notify: Callable[[], None] | None = None
 
     def watch(self, notify: Callable[[], None]) -> None:
-        """Call `notify` after every change made through a call (replaces the earlier one)."""
+        """Call `notify` after every change made by the controls (replaces the earlier one)."""
         with self.lock:
             self._notify = notify
 
@@ -106,18 +106,12 @@ class SimHardware:
                 self._pwm_gone_s = None
             elif self._pilot.mode == "PWM":
                 self._pwm_gone_s, self._last_pwm_a = self.clock.monotonic(), self._pilot.current_a()
-            changed = signal != self._pilot
             self._pilot = signal
-            if changed:
-                self._changed()
 
     def allow_power(self, allowed: bool) -> None:
         with self.lock:
             self._advance()
-            changed = allowed != self._power_allowed
             self._power_allowed = allowed
-            if changed:
-                self._changed()
 
     def set_lock(self, locked: bool) -> bool:
         with self.lock:
@@ -125,10 +119,7 @@ class SimHardware:
                 return False
             if not locked and self._locked and "lock_failure" in self._faults:
                 return False
-            changed = locked != self._locked
             self._locked = locked
-            if changed:
-                self._changed()
             return True
 
     def switch_phases(self, three_phases: bool) -> None:
@@ -140,9 +131,7 @@ class SimHardware:
                 raise DriverError("this board has one phase wired")
             if self._relais_on():
                 raise DriverError("phases switch only with the relays open")
-            if three_phases != self._three_phases:
-                self._three_phases = three_phases
-                self._changed()
+            self._three_phases = three_phases
 
     def check_comm(self, kind: str) -> None:
         """Raise DriverError while the communication fault `kind` is active."""

@@ -445,22 +445,20 @@ def test_board_comm_fault_raises_driver_error(plant: SimPlant) -> None:
     assert plant.board.status().cp == CPState.A
 
 
-def test_the_board_tells_every_change_made_through_it_or_the_controls(plant: SimPlant) -> None:
+def test_the_board_tells_what_the_car_and_the_faults_change(plant: SimPlant) -> None:
     told: list[int] = []
     assert plant.board.on_change(lambda: told.append(1)) is True
     changes: list[Callable[[], object]] = [
         plant.controls.plug_in,
-        lambda: plant.board.set_pilot(PilotSignal.pwm(16)),
-        lambda: plant.board.allow_power(True),
         plant.controls.ev_pause,
+        plant.controls.ev_resume,
         lambda: plant.controls.fault("rcd"),
         lambda: plant.controls.clear_fault(),
-        lambda: plant.board.allow_power(False),
         plant.controls.unplug,
     ]
     for nth, change in enumerate(changes, start=1):
         change()
         assert len(told) == nth
-    plant.board.allow_power(False)  # no change, no news
-    plant.controls.unplug()
+    offer(plant)  # what the board is told to do, its caller reads back itself
+    plant.controls.unplug()  # no change, no news
     assert len(told) == len(changes)
