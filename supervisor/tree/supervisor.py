@@ -205,10 +205,10 @@ class Supervisor:
     def _failed(self, child: Child, death: Death, reason: str, kind: FailureKind = "counted") -> None:
         """A running (or just started) generation died, hung or exited; carry out the plan."""
         now_s = self._clock.monotonic()
-        self._table.retire(child, "stopped")
         views = self._table.views()
         recent = self._intensity.recent(now_s)
         plan = plan_failure(self.strategy, views, child.role, death, recent, self._limits.intensity, kind)
+        self._table.retire(child, "restarting" if child.role in plan.restart else "stopped")  # callers wait
         if plan.keep_reason:
             child.last_failure = reason
         if plan.event is not None:
