@@ -15,6 +15,7 @@ from typing import Any
 import msgpack
 import pykka
 
+from supervisor.ocpp.authorization import BadIdTag
 from supervisor.tree import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ ERROR_CODES: dict[type[BaseException], str] = {
     UnknownCommand: "unknown_command",
     UnknownEvse: "unknown_evse",
     BadArgs: "bad_args",
+    BadIdTag: "bad_args",
     Busy: "busy",
     TimeoutError: "timeout",
     pykka.Timeout: "timeout",

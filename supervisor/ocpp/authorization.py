@@ -17,6 +17,12 @@ from typing import Any
 from supervisor.ocpp.store import CachedTag
 
 ACCEPTED = "Accepted"
+
+
+class BadIdTag(Exception):
+    """A token the central system cannot take: OCPP 1.6 idTags are 1 to 20 characters (`bad_args`)."""
+
+
 NOT_ANSWERED = CachedTag("Invalid", None, None)
 
 

@@ -23,9 +23,8 @@ import websockets
 from ocpp.v16 import call
 
 from actors.messages import Authorize
-from supervisor.api.protocol import BadArgs
 from supervisor.config.ocpp import ID_TAG_MAX_CHARS, OcppSettings
-from supervisor.ocpp.authorization import AuthorizationCache, Verdict, cached_tag, verdict
+from supervisor.ocpp.authorization import AuthorizationCache, BadIdTag, Verdict, cached_tag, verdict
 from supervisor.ocpp.link import ChargePoint, Link
 from supervisor.ocpp.port import Connectors
 from supervisor.ocpp.sender import FAILURES, Sender
@@ -194,7 +193,7 @@ class OcppBridge:
         token = request.auth_token
         if not token or len(token) > ID_TAG_MAX_CHARS:
             problem = f"must be 1 to {ID_TAG_MAX_CHARS} characters (an OCPP 1.6 idTag), got {token!r}"
-            raise BadArgs(f"authorize: auth_token {problem}")
+            raise BadIdTag(f"authorize: auth_token {problem}")
         deadline = time.monotonic() + timeout_s
         future = asyncio.run_coroutine_threadsafe(self._verdict(token, 0.8 * timeout_s), self._loop)
         try:

@@ -25,7 +25,6 @@ _BY_STATE = {
     "ChargingPausedEV": "SuspendedEV",
     "ChargingPausedEVSE": "SuspendedEVSE",
     "Finished": "Finishing",
-    "Disabled": "Unavailable",
 }
 
 
@@ -62,6 +61,8 @@ def ocpp_status(view: ConnectorView) -> OcppStatus:
         return OcppStatus("Faulted", "InternalError" if view.gave_up else "OtherError")
     if view.state == "Error":
         return _error_status(view.errors)
+    if view.state == "Disabled":
+        return OcppStatus("Unavailable")
     session = view.session
     if session is not None and session.cancelled:
         return OcppStatus("Finishing")

@@ -23,6 +23,7 @@ CANCELLED = SessionView("u", "CARD", authorized=True, cancelled=True, reservatio
         (ConnectorView("ChargingPausedEVSE", session=CANCELLED), "Finishing", "NoError"),
         (ConnectorView("Finished"), "Finishing", "NoError"),
         (ConnectorView("Disabled"), "Unavailable", "NoError"),
+        (ConnectorView("Disabled", session=CANCELLED), "Unavailable", "NoError"),
         (ConnectorView("Error", ("RCD",)), "Faulted", "GroundFailure"),
         (ConnectorView("Error", ("OverCurrent",)), "Faulted", "OverCurrentFailure"),
         (ConnectorView("Error", ("Relais",)), "Faulted", "PowerSwitchFailure"),

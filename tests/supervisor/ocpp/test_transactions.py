@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,24 @@ def test_an_id_tag_over_20_characters_is_bad_args(station: LiveStation, central:
         client.authorize(1, "X" * 21)
     assert raised.value.code == "bad_args" and "20" in str(raised.value)
     assert central.of("Authorize") == []
+
+
+def test_a_free_charging_session_is_a_transaction_of_free_stopped_local_by_disable(
+    tmp_path: Path, central: CentralSystem
+) -> None:
+    settings = live_settings(tmp_path, ocpp=ocpp_settings(central))
+    free = dataclasses.replace(settings.connectors[1], free_charging=True)
+    live = LiveStation(dataclasses.replace(settings, connectors=(settings.connectors[0], free)))
+    try:
+        client = live.client()
+        client.call("sim_plug_in", 2)
+        start = central.wait_for("StartTransaction")
+        assert (start["connectorId"], start["idTag"]) == (2, "FREE") and central.of("Authorize") == []
+        assert client.disable(2) is True
+        stop = central.wait_for("StopTransaction")
+        assert (stop["reason"], stop["idTag"]) == ("Local", "FREE")
+        central.wait_for(
+            "StatusNotification", lambda p: p["connectorId"] == 2 and p["status"] == "Unavailable"
+        )
+    finally:
+        live.close()
