@@ -179,6 +179,9 @@ class Dispatcher:
     def idle(self) -> None:
         self.lanes.recheck_restarting()
 
+    def flush(self) -> None:
+        self.lanes.flush()
+
     def _answer(self, waiter: Waiter, reply: bytes) -> None:
         waiter.answered = True
         self._send(waiter.route, reply)

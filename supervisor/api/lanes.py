@@ -73,6 +73,10 @@ class Lanes:
         self._queue_limit = queue_limit
         self._lanes = {index: _Lane(index) for index in range(1, backend.evse_count() + 1)}
         self.restarting: set[int] = set()  # lanes whose next job waits for a new generation
+        # Calls are told at the end of the socket thread's round (a batch of requests, or of
+        # posted answers), not one by one: an actor woken mid-round would take the GIL each
+        # time the socket thread lets go of it in a ZeroMQ call, and the round would crawl.
+        self._told: list[tuple[_Lane, _Entry, pykka.ActorRef[Any], Call]] = []
 
     def waiting(self, index: int) -> int:
         """Jobs waiting behind the one in hand."""
@@ -146,15 +150,23 @@ class Lanes:
         call = Call(keyed, partial(self._answered, lane, entry))
         entry.call, lane.ref, job.restarting = call, ref, False
         lane.sent += 1
-        try:
-            ref.tell(call)
-        except pykka.ActorDeadError:  # dead before it was told: never handled
-            entry.call = None
-            lane.sent -= 1
-            if not lane.sent:
-                lane.ref = None
-            return self._wait_for_restart(lane, entry)
+        self._told.append((lane, entry, ref, call))
         return True
+
+    def flush(self) -> None:
+        """Tell the actors what this round of the socket thread decided (see `_told`)."""
+        told, self._told = self._told, []
+        for lane, entry, ref, call in told:
+            if entry.call is not call:
+                continue
+            try:
+                ref.tell(call)
+            except pykka.ActorDeadError:  # dead before it was told: never handled
+                entry.call = None
+                lane.sent -= 1
+                if not lane.sent:
+                    lane.ref = None
+                self._wait_for_restart(lane, entry)
 
     def _in_memory(self, job: Job) -> bool:
         return self._backend.events_in_memory(job.index, int(job.args.get("since", 0)))

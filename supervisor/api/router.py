@@ -30,6 +30,10 @@ class Handler(Protocol):
 
     def timeout_ms(self, now: float) -> int | None: ...
 
+    def flush(self) -> None:
+        """The end of a round: what was decided in it goes out."""
+        ...
+
     def idle(self) -> None:
         """Called when the poll timed out with nothing to read."""
         ...
@@ -58,6 +62,7 @@ class RequestLoop:
                 if not ready:
                     handler.idle()
                 handler.expire(time.monotonic())
+                handler.flush()
         finally:
             self._router.close(linger=0)
             self._wake.close(linger=0)
