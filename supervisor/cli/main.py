@@ -14,6 +14,7 @@ from types import FrameType
 import zmq
 
 from supervisor.api.server import ApiServer
+from supervisor.api.station_commands import package_version
 from supervisor.cli.probe import probe_station
 from supervisor.config import ConfigError, apply_overrides, describe, load_config
 from supervisor.config.settings import StationSettings
@@ -28,6 +29,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evse-supervisor", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"evse-supervisor {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the station")
     run.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")

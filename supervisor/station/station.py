@@ -227,6 +227,7 @@ class Station:
             rss_bytes = self._process.memory_info().rss
             cpu_percent = self._process.cpu_percent()
         status = {
+            "name": self.settings.name,
             "epoch": self.epoch,
             "journal_id": self.journal_id,
             "uptime_s": self.uptime_s(),

@@ -43,5 +43,5 @@ def test_evsectl_help_of_one_command(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["help", "reserve_now"]) == 0
     text = capsys.readouterr().out
     assert "expiry_date=DATE" in text and "[parent_id=STR]" in text and "Occupied" in text
-    assert main(["help", "fly"]) == 1
+    assert main(["help", "fly"]) == 2  # a usage error
     assert "no command 'fly'" in capsys.readouterr().err
