@@ -226,9 +226,9 @@ def test_evsectl_status_list_call_and_top(process: tuple[str, str]) -> None:
 
 def test_evsectl_reports_errors_and_silence(process: tuple[str, str]) -> None:
     refused = evsectl(process, "call", "1", "cancel_charging", "reason=Whim")
-    assert refused.returncode == 1 and refused.stderr.startswith("error bad_args:")
+    assert refused.returncode == 1 and refused.stderr.startswith("evsectl: bad_args:")
     unknown = evsectl(process, "call", "7", "enable")
-    assert unknown.returncode == 1 and unknown.stderr.startswith("error unknown_evse:")
+    assert unknown.returncode == 1 and unknown.stderr.startswith("evsectl: unknown_evse:")
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     mute = context.socket(zmq.ROUTER)  # takes requests, never answers
     mute.linger = 0
@@ -236,6 +236,6 @@ def test_evsectl_reports_errors_and_silence(process: tuple[str, str]) -> None:
     try:
         nobody = (mute.getsockopt_string(zmq.LAST_ENDPOINT), process[1])
         silent = evsectl(nobody, "--timeout", "0.2", "--retries", "0", "list")
-        assert silent.returncode == 2 and "no reply" in silent.stderr
+        assert silent.returncode == 3 and "no reply" in silent.stderr
     finally:
         context.destroy(linger=0)
