@@ -42,13 +42,15 @@ def bash() -> str:
     commands = " ".join(reference.commands())
     return f"""# bash completion for evsectl (generated from the command table by `evsectl completion bash`)
 _evsectl() {{
-    local cur words="" i command="" positional=()
-    cur="${{COMP_WORDS[COMP_CWORD]}}"
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        case "${{COMP_WORDS[i]}}" in
+    local cur words="" i command="" positional=() tokens=() line="${{COMP_LINE:0:COMP_POINT}}"
+    read -ra tokens <<< "$line"  # whole words: bash itself splits key=value at the =
+    [[ -z "$line" || "$line" == *" " ]] && tokens+=("")
+    cur="${{tokens[-1]}}"
+    for ((i = 1; i < ${{#tokens[@]}} - 1; i++)); do
+        case "${{tokens[i]}}" in
             --endpoint|--publish-endpoint|--config|--timeout|--retries) ((i++)) ;;
             -*) ;;
-            *) positional+=("${{COMP_WORDS[i]}}") ;;
+            *) positional+=("${{tokens[i]}}") ;;
         esac
     done
     if [[ "$cur" == -* ]]; then
@@ -72,6 +74,9 @@ _evsectl() {{
     compopt -o nospace 2>/dev/null
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
     [[ ${{#COMPREPLY[@]}} -eq 1 && "${{COMPREPLY[0]}}" != *= ]] && compopt +o nospace 2>/dev/null
+    if [[ "$cur" == *=* && "$COMP_WORDBREAKS" == *=* ]]; then
+        COMPREPLY=("${{COMPREPLY[@]#*=}}")  # bash completes only what follows the =
+    fi
 }}
 complete -F _evsectl evsectl
 """

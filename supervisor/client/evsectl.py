@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -32,33 +31,7 @@ from supervisor.client import ApiError, Client, reference
 from supervisor.client.completion import cmd_completion
 from supervisor.client.options import Target, UsageError, parse, target
 from supervisor.client.top import cmd_top
-
-
-def parse_value(text: str) -> Any:
-    """A command-line value as MessagePack likes it: bool, int, finite float, else the string."""
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return number if math.isfinite(number) else text
-
-
-def parse_args(pairs: Sequence[str]) -> dict[str, Any]:
-    args = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"arguments are key=value, got {pair!r}")
-        args[name] = parse_value(value)
-    return args
+from supervisor.client.values import call_args, check_scope
 
 
 def parse_evse(text: str) -> int | str | None:
@@ -76,7 +49,10 @@ def _console() -> Console:
 
 
 def cmd_call(client: Client, options: argparse.Namespace, where: Target) -> int:
-    result = client.call(options.name, parse_evse(options.evse), **parse_args(options.args))
+    evse = parse_evse(options.evse)
+    args = call_args(options.name, options.args)
+    check_scope(options.name, evse)
+    result = client.call(options.name, evse, **args)
     if options.json or not isinstance(result, str | bool | int | float):
         _print_json(result) if options.json else print(json.dumps(result, indent=2, default=repr))
     else:

@@ -26,8 +26,13 @@ def usage(entry: dict[str, Any]) -> str:
     return " ".join([evse, entry["name"], *args])
 
 
+def usage_shape(arg: dict[str, Any]) -> str:
+    """What goes after `key=`: the enum's values, or the type (INT, NUMBER, STR, BOOL, DATE)."""
+    return "|".join(map(str, arg["enum"])) if "enum" in arg else str(arg["type"]).upper()
+
+
 def _arg(name: str, arg: dict[str, Any]) -> str:
-    shape = "|".join(map(str, arg["enum"])) if "enum" in arg else arg["type"].upper()
+    shape = usage_shape(arg)
     return f"[{name}={shape}]" if arg.get("optional") else f"{name}={shape}"
 
 
