@@ -22,6 +22,7 @@ from actors.messages import (
     Enable,
     ForceUnlock,
     GetSignedMeterValue,
+    GiveUp,
     PauseCharging,
     PhasesSwitched,
     ReserveNow,
@@ -278,6 +279,10 @@ def _set_faulted(model: Model, command: SetFaulted, env: Env) -> Step:
     return set_faulted(model, env)
 
 
+def _give_up(model: Model, message: GiveUp, env: Env) -> Step:
+    return set_faulted(model, env, Error.Internal)
+
+
 def _authorized_uncancelled(model: Model) -> Session | None:
     session = model.session
     if session is None or not session.authorized or session.cancelled:
@@ -455,6 +460,7 @@ TRANSITIONS: dict[type, Handler] = {
     Enable: _enable,
     Disable: _disable,
     SetFaulted: _set_faulted,
+    GiveUp: _give_up,
     PauseCharging: _pause,
     ResumeCharging: _resume,
     CancelCharging: _cancel_charging,

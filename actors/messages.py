@@ -31,6 +31,11 @@ class BoardReport:
 
 
 @dataclass(frozen=True)
+class GiveUp:
+    """The connector's supervisor gave up on it: Faulted, with the error Internal."""
+
+
+@dataclass(frozen=True)
 class PhasesSwitched:
     """A phase switch ended (told by the hardware actor): its result and the board's mode now."""
 

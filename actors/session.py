@@ -237,11 +237,19 @@ class SessionActor(ConnectorActor):
             elif isinstance(output, EndReservation):
                 self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)
             elif isinstance(output, Unlock):
-                unlocked = bool(self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S))
+                unlocked = self._unlock()
             else:
                 self._begin_phase_switch(output.three_phases)
             state.pop_output(self.lease)
         return unlocked
+
+    def _unlock(self) -> bool:
+        """Whether the lock opened; not when the hardware actor could not be reached."""
+        try:
+            return bool(self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S))
+        except Exception as exc:  # noqa: BLE001 - a lock that did not open is the answer
+            log.warning("evse %d: could not unlock: %r", self.ctx.settings.index, exc)
+            return False
 
     def _begin_phase_switch(self, three_phases: bool) -> None:
         """The hardware answers at once and tells `PhasesSwitched` when the switch ended."""

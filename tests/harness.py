@@ -1,4 +1,8 @@
-"""One connector of real actors on the real simulator, driven by a fake clock and explicit ticks."""
+"""One connector of real actors on the real simulator, driven by a fake clock and explicit ticks.
+
+It is assembled as the station assembles its connectors (`supervisor.station.assembly`),
+its actors on a `Team` instead of under a supervisor.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,17 @@ from typing import Any
 
 import jsonschema
 
-from actors.base import ConnectorActor, ConnectorContext
-from actors.hardware import HardwareActor
 from actors.messages import Tick
-from actors.meter import MeterActor
-from actors.peers import Roster
-from actors.reservation import ReservationActor
-from actors.session import SessionActor
 from actors.settings import ConnectorSettings
-from actors.state import ConnectorState
-from drivers.base import BoardCapabilities
 from drivers.clock import FakeClock
-from drivers.sim import SimPlant
-from supervisor.tree import Lease, Ping, answer
+from supervisor.station.assembly import ROLES, Team, assemble
+from supervisor.tree import Ping, SupervisionSettings, answer
 
 SCHEMA_PATH = pathlib.Path(__file__).resolve().parents[2] / "shared" / "schemas" / "evse_manager.schema.json"
 if not SCHEMA_PATH.exists():  # a checkout with shared/ beside it, or the copy the tests keep
     SCHEMA_PATH = pathlib.Path(__file__).resolve().parent / "data" / "evse_manager.schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+DEVICE_LOSS_S = SupervisionSettings().device_loss_s
 VARIABLE_TYPES = {
     "session_events": "SessionEvents",
     "limits": "Limits",
@@ -34,12 +31,6 @@ VARIABLE_TYPES = {
     "powermeter": "Powermeter",
     "evse_id": "EvseId",
 }
-ROLES: tuple[tuple[str, type[ConnectorActor]], ...] = (
-    ("hardware", HardwareActor),
-    ("meter", MeterActor),
-    ("reservation", ReservationActor),
-    ("session", SessionActor),
-)
 
 
 def validate(type_name: str, value: Any) -> None:
@@ -69,35 +60,18 @@ class Recorder:
 
 
 class Rig:
-    """A connector: settings, simulator, state, the four actors; `settle()` lets it react."""
+    """A connector as the station assembles it, its four actors on a team; `settle()` lets it react."""
 
     def __init__(self, **overrides: Any) -> None:
         self.clock = FakeClock()
         self.settings = ConnectorSettings(index=1, evse_id="DE*TST*E1*1", **overrides)
-        caps = BoardCapabilities(
-            self.settings.max_current_a,
-            self.settings.phases,
-            self.settings.phase_switching,
-            self.settings.lock,
-        )
-        self.plant = SimPlant(caps, self.clock)
-        self.car = self.plant.controls
         self.recorder = Recorder()
-        self.state = ConnectorState(self.settings, self.recorder)
-        self.roster = Roster()
-        self.ctx = ConnectorContext(
-            self.settings, self.plant.board, self.plant.meter, self.clock, self.state, self.roster
-        )
-        self.leases: dict[str, Lease] = {}
-        for role, actor_class in ROLES:
-            self.start(role, actor_class)
+        parts = assemble(self.settings, self.recorder, self.clock, device_loss_s=DEVICE_LOSS_S)
+        self.plant, self.state = parts.plant, parts.state
+        self.car = self.plant.controls
+        self.roster = Team(parts.ctx)
+        self.roster.start()
         self.settle()
-
-    def start(self, role: str, actor_class: type[ConnectorActor], generation: int = 1) -> None:
-        lease = Lease(role, generation)
-        self.leases[role] = lease
-        self.roster.refs[role] = actor_class.start(self.ctx, lease)
-        self.roster.ask(role, Ping(), 5.0)  # on_start has run
 
     def tick(self, seconds: float = 0.0) -> None:
         """Advance the clock, tick every actor, and wait until each has handled it."""
@@ -106,7 +80,7 @@ class Rig:
             self.roster.tell(role, Tick())
         for role, _ in ROLES:
             self.roster.ask(role, Ping(), 5.0)
-        self.roster.ask("session", Ping(), 5.0)
+        self.roster.ask("session", Ping(), 5.0)  # what the others told it meanwhile
 
     def settle(self, rounds: int = 4) -> None:
         """Tick until the car, the board and the actors agree (a few control cycles)."""
@@ -136,7 +110,4 @@ class Rig:
         return self.plant.meter.reading().energy_import_wh
 
     def stop(self) -> None:
-        for role, _ in reversed(ROLES):
-            ref = self.roster.refs.get(role)
-            if ref is not None and ref.is_alive():
-                ref.stop(timeout=5)
+        self.roster.stop()

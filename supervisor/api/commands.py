@@ -20,7 +20,7 @@ from actors import messages as m
 from actors.model import CANCEL_REASONS, RESERVATION_RESULTS
 from drivers.sim import FAULT_KINDS
 from supervisor.api.protocol import BadArgs, UnknownCommand, kind, show
-from supervisor.station.connector import ROLES
+from supervisor.station.assembly import ROLES
 
 ArgType = Literal["int", "number", "str", "bool", "date"]
 Scope = Literal["station", "evse"]

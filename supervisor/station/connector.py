@@ -1,13 +1,13 @@
 """One connector at run time: its simulator, its state, its four supervised actors.
 
-The connector's supervisor restarts actors rest_for_one (hardware → meter → reservation →
-session); the `ConnectorState` outlives them all. When the supervisor gives up, the
-connector is Faulted here, without actors: power off first, then the events.
+Its parts are put together in `assembly`. The connector's supervisor restarts actors
+rest_for_one (hardware → meter → reservation → session); the `ConnectorState` outlives
+them all. When the supervisor gives up, the connector is Faulted: power off first, then
+the events, published by a last team of its actors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import pathlib
 import threading
@@ -18,63 +18,22 @@ from typing import Any
 
 import pykka
 
-from actors import charging, states
-from actors.base import ConnectorActor, ConnectorContext
-from actors.events import event_value, reading_context
-from actors.hardware import HardwareActor
-from actors.messages import Disable, Enable, Keyed, Tick
-from actors.meter import MeterActor
-from actors.model import Emit, EndReservation, Env, Error, Output, State
-from actors.ports import Budget, Journal, NoTimer, ReplyKey, Timer
-from actors.reservation import ReservationActor
-from actors.session import SessionActor
+from actors import states
+from actors.base import ASK_TIMEOUT_S
+from actors.messages import Disable, Enable, GiveUp, Keyed, Tick
+from actors.model import Env, State
+from actors.ports import Budget, Journal, ReplyKey, Timer
 from actors.settings import ConnectorSettings
-from actors.state import ConnectorState
 from drivers.base import DriverError, PilotSignal
 from drivers.clock import Clock
+from supervisor.station.assembly import ROLES, Team, assemble, supervise
 from supervisor.station.bus import Bus
-from supervisor.station.drivers import build_devices
-from supervisor.tree import (
-    ChildSpec,
-    Lease,
-    SupervisionEvent,
-    SupervisionSettings,
-    Supervisor,
-    Unavailable,
-    answer,
-)
+from supervisor.tree import SupervisionEvent, SupervisionSettings, Unavailable, answer
 
 log = logging.getLogger(__name__)
 
-ROLES: tuple[tuple[str, type[ConnectorActor]], ...] = (
-    ("hardware", HardwareActor),
-    ("meter", MeterActor),
-    ("reservation", ReservationActor),
-    ("session", SessionActor),
-)
 _ALWAYS_ANSWERED = (Disable, Enable)  # even by a connector that was given up
-
-
-class _TreePeers:
-    """`Peers` over the connector's supervisor: every call reaches the current generation."""
-
-    def __init__(self) -> None:
-        self.tree: Supervisor | None = None
-
-    def ask(self, role: str, message: object, timeout_s: float) -> Any:
-        """Ask the running generation; Unavailable at once while that role restarts or once it hangs.
-
-        Actors ask only roles started before them, which restart together with them
-        (rest_for_one), so there is nothing worth waiting for inside a handler.
-        """
-        assert self.tree is not None
-        return self.tree.ask_running(role, message, timeout_s)
-
-    def tell(self, role: str, message: object) -> None:
-        assert self.tree is not None
-        # A message reaches a generation still starting; to an actor that is down it is
-        # dropped: a restarted actor reconciles on start.
-        self.tree.tell(role, message)
+_WITHOUT_HARDWARE = tuple((role, actor) for role, actor in ROLES if role != "hardware")
 
 
 class Connector:
@@ -97,33 +56,23 @@ class Connector:
         self._clock = clock
         self.publisher = bus.source(f"evse/{settings.index}")
         key_path = state_dir / "meter-keys" / f"evse-{settings.index}.pem"
-        self.plant = build_devices(
-            settings, clock, device_loss_s=limits.device_loss_s, time_scale=time_scale, key_path=key_path
-        )
-        recovered = None if on_recovered is None else (lambda reason: on_recovered(settings.index, reason))
-        self.state = ConnectorState(settings, self.publisher, journal, recovered)
-        self._peers = _TreePeers()
-        self.ctx = ConnectorContext(
+        parts = assemble(
             settings,
-            self.plant.board,
-            self.plant.meter,
+            self.publisher,
             clock,
-            self.state,
-            self._peers,
-            budget,
-            timer or NoTimer(),
+            device_loss_s=limits.device_loss_s,
+            time_scale=time_scale,
+            key_path=key_path,
+            journal=journal,
+            budget=budget,
+            timer=timer,
+            on_recovered=None
+            if on_recovered is None
+            else (lambda reason: on_recovered(settings.index, reason)),
         )
-        self.tree = Supervisor(
-            f"evse/{settings.index}",
-            [ChildSpec(role, self._starter(actor_class)) for role, actor_class in ROLES],
-            strategy="rest_for_one",
-            limits=limits,
-            clock=clock,
-            on_event=self._on_supervision_event,
-            on_give_up=lambda name: self.give_up(),
-        )
-        self._peers.tree = self.tree
-        self._station_lease = Lease("station", 0)
+        self.plant, self.state, self.ctx = parts.plant, parts.state, parts.ctx
+        self._peers = parts.peers
+        self.tree = supervise(parts, limits, self._on_supervision_event, lambda name: self.give_up())
         self._on_supervision = on_supervision
         self._started = threading.Event()  # commands that come before the start wait for it
 
@@ -133,12 +82,6 @@ class Connector:
             self.power_off()
         self._on_supervision(self.index, event)
 
-    def _starter(self, actor_class: type[ConnectorActor]) -> Callable[[Lease], pykka.ActorRef[Any]]:
-        def start(lease: Lease) -> pykka.ActorRef[Any]:
-            return actor_class.start(self.ctx, lease)
-
-        return start
-
     # --- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
@@ -146,11 +89,11 @@ class Connector:
         self.tree.start()
         self._started.set()
 
-    def power_off(self) -> None:
-        """Switch the power off directly through the board, whatever the actors are doing."""
+    def power_off(self, pilot: PilotSignal | None = None) -> None:
+        """Switch the power off directly through the board, whatever the actors are doing (X1)."""
         try:
             self.plant.board.allow_power(False)
-            self.plant.board.set_pilot(PilotSignal.x1())
+            self.plant.board.set_pilot(pilot or PilotSignal.x1())
         except DriverError as exc:
             log.error("evse %d: power off failed: %s", self.index, exc)
 
@@ -239,39 +182,22 @@ class Connector:
     # --- giving up -----------------------------------------------------------------------
 
     def give_up(self) -> None:
-        """Past its restart intensity the connector is Faulted: power off, then the events.
+        """Past its restart intensity the connector is Faulted: power off first, then its last word.
 
-        First what the last step decided and its actors could not carry out (the outbox),
-        then what being Faulted means for the session and the reservation, PermanentFault last.
+        A last team of its actors, outside the supervisor, steps `GiveUp` and carries it out
+        with the session actor's own delivery: first what the last step left in the outbox,
+        then what being Faulted means for the session and the reservation, PermanentFault
+        last. The hardware actor is not on it (it may be what failed): the connector drives
+        the board itself, power off before and F (where the board can) after. The team is
+        stopped and its leases revoked.
         """
         self.power_off()
-        with contextlib.suppress(DriverError):
-            self.plant.board.set_pilot(PilotSignal.f() if self.settings.state_f else PilotSignal.x1())
-        result = charging.set_faulted(self.state.model, self.env(), Error.Internal)
-        lease = self._station_lease
-        self.state.set_model(lease, result.model, result.outputs)
-        self.state.set_applied_output(lease, None)
-        while self.state.outbox:
-            self._carry_out(self.state.outbox[0])
-
-    def _carry_out(self, output: Output) -> None:
-        """Carry out the outbox's oldest output without actors; it leaves the outbox."""
-        lease, now = self._station_lease, self._clock.time()
-        if isinstance(output, Emit):
-            self.state.publish_event(lease, now, self._given_up_event(output, now), from_outbox=True)
-            return
-        if isinstance(output, EndReservation):
-            self.state.end_reservation(lease, output.reason, now)
-        else:  # Unlock: with the power off the cable may come out
-            with contextlib.suppress(DriverError):
-                self.plant.board.set_lock(False)
-        self.state.pop_output(lease)
-
-    def _given_up_event(self, emit: Emit, now: float) -> dict[str, Any]:
-        """The event's value from the meter's last reading: the meter may be what failed."""
-        context = reading_context(emit)
-        signed = None
-        if context is not None:
-            with contextlib.suppress(DriverError):
-                signed = self.plant.meter.signed_reading(emit.token, context) or None
-        return event_value(emit, now, self.state.last_reading, signed)
+        team = Team(self.ctx, _WITHOUT_HARDWARE, generation=0)
+        try:
+            team.start()
+            team.ask("session", GiveUp(), 2 * ASK_TIMEOUT_S)
+        except Exception:  # what is left in the outbox waits for disable + enable
+            log.exception("evse %d: the last word of the given-up connector failed", self.index)
+        finally:
+            team.stop()
+            self.power_off(PilotSignal.f() if self.settings.state_f else PilotSignal.x1())

@@ -51,7 +51,7 @@ def build_devices(
     *,
     device_loss_s: float,
     time_scale: float,
-    key_path: pathlib.Path,
+    key_path: pathlib.Path | None,
 ) -> Devices:
     caps = capabilities_of(settings)
     board: Board | None = None

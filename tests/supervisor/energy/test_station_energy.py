@@ -17,7 +17,7 @@ from supervisor.energy import GridSettings
 from supervisor.energy.manager import ROLE
 from supervisor.energy.store import JournalLimitStore
 from supervisor.station import Station
-from supervisor.station.connector import ROLES
+from supervisor.station.assembly import ROLES
 from supervisor.tree import Ping, Unavailable
 
 STEP_S = 2.0  # the fake clock moves by this much between control cycles in tests of time

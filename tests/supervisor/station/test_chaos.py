@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import pykka
 import pytest
 
 from actors.model import Emit, SessionEvent
@@ -243,6 +244,7 @@ def test_what_the_last_step_left_undone_is_published_before_the_fault(live: Live
     live.subscriber.wait_for("evse/1/powermeter", lambda v: v["energy_Wh_import"]["total"] > 0)
     connector = live.station.connector(1)
     connector.tree.stop()  # the actors are gone, as when the supervisor gives up
+    running = len(pykka.ActorRegistry.get_all())
     state = connector.state
     assert state.model.session is not None
     pending = Emit(SessionEvent.ChargingPausedEVSE, uuid=state.model.session_uuid)
@@ -255,6 +257,8 @@ def test_what_the_last_step_left_undone_is_published_before_the_fault(live: Live
     cancelled = events[-2]["session_cancelled"]
     assert cancelled["signed_meter_value"].startswith("OCMF|") and cancelled["energy_Wh_import"] > 0
     assert state.outbox == ()
+    assert len(pykka.ActorRegistry.get_all()) == running  # its last team is gone again
+    assert live.station.connector(1).plant.controls.state()["pilot"] == "F"
     published = live.subscriber.values("evse/1/session_events")
     assert [v["event"] for v in published[-3:]] == expected
     for value in published[-3:]:

@@ -13,7 +13,7 @@ from actors.messages import Authorize
 from drivers.clock import FakeClock
 from supervisor.config import load_config
 from supervisor.station import Station
-from supervisor.station.connector import ROLES
+from supervisor.station.assembly import ROLES
 from supervisor.tree import Ping
 from tests.harness import VARIABLE_TYPES, validate
 
