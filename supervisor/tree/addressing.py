@@ -12,6 +12,7 @@ from typing import Any
 
 import pykka
 
+from supervisor.tree.calls import Call
 from supervisor.tree.children import ChildTable
 from supervisor.tree.errors import Unavailable
 
@@ -54,23 +55,23 @@ class Addresses:
     def ask(self, role: str, message: Any, timeout_s: float) -> Any:
         """Ask the current generation of `role`; resend to a new generation only if never handled.
 
-        pykka fails an ask with ActorDeadError in exactly two places, both before the
-        message reaches a handler: at ask time when the actor is already stopped, and in
-        the dying actor's teardown for every message still queued. Both name the actor;
-        an ActorDeadError from elsewhere (a handler that asked a dead peer) is re-raised.
-        A message queued behind a hung generation is resent once that generation is
-        fenced: whenever the stale one gets to it, its revoked lease refuses every effect.
-        A timeout is raised as pykka.Timeout: the message may still run (fenced).
+        The message goes as a `Call`, whose `started` says whether a handler took it: an
+        ActorDeadError for one never started (the actor was stopped at ask time, or died with
+        it queued) sends it to the next generation; one from a handler (it asked a dead
+        peer) is re-raised. A message queued behind a hung generation is resent once that
+        generation is fenced: whenever the stale one gets to it, its revoked lease refuses
+        every effect. A timeout is raised as pykka.Timeout: the message may still run (fenced).
         """
         deadline_s = self._now() + timeout_s
         stale: pykka.ActorRef[Any] | None = None
         while True:
             ref = self._table.wait_ref(role, deadline_s, stale, self._now)
-            future = ref.ask(message, block=False)
+            call = Call(message)
+            future = ref.ask(call, block=False)
             try:
                 return self._await(role, ref, future, deadline_s, self._now)
-            except pykka.ActorDeadError as exc:
-                if not _never_handled(exc, ref):
+            except pykka.ActorDeadError:
+                if call.started:
                     raise
             except _Superseded:
                 pass
@@ -86,12 +87,13 @@ class Addresses:
         name = self._table.name
         ref = self._table.ref(role)
         deadline_s = time.monotonic() + timeout_s
+        call = Call(message)
         try:
-            return self._await(role, ref, ref.ask(message, block=False), deadline_s, time.monotonic)
+            return self._await(role, ref, ref.ask(call, block=False), deadline_s, time.monotonic)
         except _Superseded:
             raise Unavailable(f"{name}/{role} was retired while asked") from None
-        except pykka.ActorDeadError as exc:
-            if not _never_handled(exc, ref):
+        except pykka.ActorDeadError:
+            if call.started:
                 raise
             raise Unavailable(f"{name}/{role} died before it answered") from None
 
@@ -112,8 +114,3 @@ class Addresses:
             except pykka.Timeout:
                 if not self._table.is_current(role, ref):
                     raise _Superseded() from None
-
-
-def _never_handled(exc: pykka.ActorDeadError, ref: pykka.ActorRef[Any]) -> bool:
-    """True when pykka raised `exc` for `ref` itself before the message reached a handler."""
-    return str(exc) in (f"{ref} not found", f"{ref} stopped before handling the message")

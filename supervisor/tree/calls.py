@@ -27,20 +27,28 @@ class Call:
 
     __slots__ = ("done", "message", "started")
 
-    def __init__(self, message: Any, done: Done) -> None:
+    def __init__(self, message: Any, done: Done | None = None) -> None:
         self.message = message
         self.done = done
         self.started = False
 
-    def run(self, handle: Callable[[Any], Any]) -> None:
-        """In the actor's thread: handle the message, hand over the answer (now or when settled)."""
+    def run(self, handle: Callable[[Any], Any]) -> Any:
+        """In the actor's thread: handle the message, hand over the answer (now or when settled).
+
+        Without `done` the Call was asked (pykka's Future carries the reply): only `started`
+        is of use then, to tell an ask that never reached a handler from one that did.
+        """
         self.started = True
+        if self.done is None:
+            return handle(self.message)
         try:
             reply = handle(self.message)
         except Exception as exc:  # noqa: BLE001 - the caller's error, as an ask would see it
             self.done(self, None, exc)
-            return
+            return None
+        done = self.done
         if isinstance(reply, Later):
-            reply.then(lambda value, error: self.done(self, value, error))
+            reply.then(lambda value, error: done(self, value, error))
         else:
-            self.done(self, reply, None)
+            done(self, reply, None)
+        return None

@@ -50,8 +50,7 @@ class SupervisedActor(pykka.ThreadingActor):
         self.lease.enter()
         try:
             if type(message) is Call:
-                message.run(super()._handle_receive)
-                return None
+                return message.run(super()._handle_receive)
             return super()._handle_receive(message)
         finally:
             self.lease.leave()
