@@ -1,6 +1,6 @@
 """Benchmark of the OCPP bridge: what it costs an idle station, and what it adds to `authorize`.
 
-    .venv/bin/python -m bench.ocpp [--connectors N] [--runs R] [--window-s W] [--requests K]
+    .venv/bin/python -m bench.ocpp_bridge [--connectors N] [--runs R] [--window-s W] [--requests K]
 
 In this process: the real station and its API on loopback (tests/live.py), with and without
 an `ocpp:` section pointing at the tests' central system (tests/supervisor/ocpp/central.py,
