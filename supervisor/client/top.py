@@ -30,6 +30,8 @@ class Row:
     energy_kwh: float | None = None
     reservation: int | None = None
     restarts: int = 0
+    allocated_a: float | None = None  # the station's allocation, with a station limit
+    bound_by: str = ""  # what bound it
 
 
 class TopModel:
@@ -47,6 +49,10 @@ class TopModel:
             for entry in value.get("evses", []):
                 row = self.row(int(entry["index"]))
                 row.state, row.restarts = str(entry.get("state", "")), int(entry.get("restarts", 0))
+        elif topic == "station/energy":
+            for entry in value.get("evses", []):
+                row = self.row(int(entry["index"]))
+                row.allocated_a, row.bound_by = entry.get("allocated_a"), str(entry.get("reason", ""))
         elif len(parts) == 3 and parts[0] == "evse" and parts[1].isdigit():
             self._apply_variable(self.row(int(parts[1])), parts[2], value)
 
@@ -77,6 +83,8 @@ class TopModel:
             "energy kWh",
             "reserved",
             "restarts",
+            "allocated A",
+            "bound by",
         )
         for row in sorted(self.rows.values(), key=lambda r: r.index):
             table.add_row(
@@ -89,6 +97,8 @@ class TopModel:
                 _number(row.energy_kwh, 3),
                 "-" if row.reservation is None else str(row.reservation),
                 str(row.restarts),
+                _number(row.allocated_a, 1),
+                row.bound_by or "-",
             )
         return table
 
@@ -108,8 +118,10 @@ def cmd_top(client: Client, options: argparse.Namespace, where: Target) -> int:
     for entry in client.list_evses():
         row = model.row(int(entry["index"]))
         row.evse_id, row.state = str(entry.get("evse_id", "")), str(entry.get("state", ""))
-    for entry in client.status().get("evses", []):
+    status = client.status()
+    for entry in status.get("evses", []):
         model.row(int(entry["index"])).restarts = int((entry.get("supervisor") or {}).get("restarts", 0))
+    model.apply("station/energy", status.get("energy") or {})
     if options.once:
         for topic, value in client.snapshot()["vars"].items():
             model.apply(topic, value)

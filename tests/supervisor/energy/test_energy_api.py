@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from supervisor.client import ApiError
+from supervisor.client.evsectl import main as evsectl
 from supervisor.energy import GridSettings
 from tests.live import LiveStation, live_settings
 
@@ -37,3 +38,25 @@ def test_an_impossible_station_limit_is_bad_args(live: LiveStation, value: objec
         live.client().call("set_station_max_current", max_current=value)
     assert refused.value.code == "bad_args"
     assert "max_current" in refused.value.message
+
+
+def test_evsectl_top_shows_each_connectors_allocation_and_what_bound_it(
+    live: LiveStation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = live.client()
+    assert client.sim_plug_in(1) is True
+    assert client.authorize(1, "CARD-1") is True
+    live.wait_until(lambda: client.status()["energy"]["evses"][0]["allocated_a"] == 32.0, "the allocation")
+    endpoints = [
+        "--endpoint",
+        live.server.command_endpoint,
+        "--publish-endpoint",
+        live.server.publish_endpoint,
+    ]
+    assert evsectl([*endpoints, "top", "--once"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any("allocated A" in line and "bound by" in line for line in lines)
+    first = next(line for line in lines if line.startswith("│ 1 "))
+    second = next(line for line in lines if line.startswith("│ 2 "))
+    assert "│ 32.0 " in first and "│ connector" in first  # the reason wraps in a narrow table
+    assert "│ 0.0 " in second and "│ no authorized" in second
