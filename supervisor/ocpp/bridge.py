@@ -35,6 +35,7 @@ from supervisor.ocpp.transactions import Transactions
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+IN_TRANSACTION = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
 WATCH_S = 0.1  # how often the connectors' events and states are read
 STOP_TIMEOUT_S = 2.0
 
@@ -150,15 +151,20 @@ class OcppBridge:
         """Every status at connection, then each change of a connector's state or active error."""
         sent: dict[int, OcppStatus] = {}
         while True:
-            for connector_id, status in enumerate(await self._io(self._statuses_now)):
+            statuses, starting = await self._io(self._statuses_now)
+            for connector_id, status in enumerate(statuses):
+                if connector_id in starting and status.status in IN_TRANSACTION:
+                    continue  # the central system hears of the transaction first
                 if sent.get(connector_id) != status:
                     sent[connector_id] = status
                     await self._notify(charge_point, connector_id, status)
             await asyncio.sleep(WATCH_S)
 
-    def _statuses_now(self) -> list[OcppStatus]:
+    def _statuses_now(self) -> tuple[list[OcppStatus], set[int]]:
+        """Connector 0 and every connector's status; the connectors whose StartTransaction waits."""
         views = [self._connectors.view(index) for index in range(1, self._connectors.count() + 1)]
-        return [charge_point_status(views), *(ocpp_status(view) for view in views)]
+        statuses = [charge_point_status(views), *(ocpp_status(view) for view in views)]
+        return statuses, self._store.starting_connectors()
 
     async def _notify(self, charge_point: ChargePoint, connector_id: int, status: OcppStatus) -> None:
         request = call.StatusNotification(

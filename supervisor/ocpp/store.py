@@ -153,6 +153,14 @@ class Store:
             return None
         return Queued(row[0], row[1], row[2], json.loads(row[3]), row[4])
 
+    def starting_connectors(self) -> set[int]:
+        """The connectors with a StartTransaction still in the queue."""
+        rows = self._db.execute(
+            "SELECT DISTINCT t.connector FROM queue q JOIN transactions t ON q.tx = t.tx"
+            " WHERE q.action = 'StartTransaction'"
+        )
+        return {row[0] for row in rows}
+
     def length(self) -> int:
         count: int = self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0]
         return count

@@ -65,6 +65,9 @@ def test_boot_then_the_status_of_every_connector_through_a_session(
     client.call("sim_unplug", 1)
     wanted = ["Available", "Preparing", "Charging", "SuspendedEV", "Finishing", "Available"]
     assert central.wait_statuses(1, wanted)[-1] == "Available"
+    names = [(name, p.get("connectorId"), p.get("status")) for name, p in central.calls]
+    charging = next(i for i, (name, c, s) in enumerate(names) if c == 1 and s in ("Charging", "SuspendedEV"))
+    assert names.index(("StartTransaction", 1, None)) < charging  # the transaction first
     assert all(p["errorCode"] == "NoError" for p in central.of("StatusNotification"))
 
 

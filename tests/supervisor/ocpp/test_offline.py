@@ -133,7 +133,8 @@ def test_a_restart_that_finds_the_car_gone_stops_with_power_loss(
         first.close()  # the simulated car goes with the station's embedded plant
     second = LiveStation(dataclasses.replace(settings))
     try:
-        assert ocpp_status(second.client())["queue_length"] >= 3  # start, begin reading, stop
+        client = second.client()  # the take-up queues the stop: start, begin reading, stop
+        eventually(lambda: ocpp_status(client)["queue_length"] >= 3, "the PowerLoss stop queued")
         central.start()
         stop = central.wait_for("StopTransaction")
         assert stop["reason"] == "PowerLoss" and stop["transactionId"] == central.given[0][0]
