@@ -22,7 +22,7 @@ def ocpp_settings(central: CentralSystem, **changes: Any) -> OcppSettings:
         url=central.url,
         charge_point_id="CP-1",
         meter_values_interval_s=1,
-        response_timeout_s=1,
+        response_timeout_s=5,  # a silent central system times out; a loaded machine does not
         transaction_message_retry_interval_s=0.2,
         reconnect_min_s=0.1,
         reconnect_max_s=0.5,

@@ -55,7 +55,7 @@ ocpp:
   url: {url}
   charge_point_id: CP-KILL
   meter_values_interval_s: 1
-  response_timeout_s: 1
+  response_timeout_s: 5
   reconnect_min_s: 0.1
   reconnect_max_s: 0.5
   transaction_message_retry_interval_s: 0.2
