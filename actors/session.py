@@ -139,9 +139,7 @@ class SessionActor(ConnectorActor):
     def _env(self, admission_a: float = 0.0) -> Env:
         state = self.ctx.state
         clock = self.ctx.clock
-        return Env(
-            self.ctx.settings, state.reservation, clock.monotonic(), _new_uuid, clock.time(), admission_a
-        )
+        return Env(state.settings, state.reservation, clock.monotonic(), _new_uuid, clock.time(), admission_a)
 
     def _command(self, message: object) -> Any:
         """A message of the state table; a reply the step cannot give yet comes as a `Later`."""

@@ -66,6 +66,11 @@ class ConnectorState:
         if restored is not None:
             self._take_up(restored)
 
+    def set_settings(self, settings: ConnectorSettings) -> None:
+        """New settings for the decisions from now on (a reload); the index stays the same."""
+        with self._lock:
+            self.settings = settings
+
     def _take_up(self, restored: Restored) -> None:
         if restored.model is not None:
             self.model = restored.model

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import pykka
 
 from actors.ports import ReplyKey
+from supervisor.api.protocol import Request
 from supervisor.station.bus import Bus
 
 
@@ -34,6 +35,10 @@ class Backend(Protocol):
 
     def is_sim(self, index: int) -> bool:
         """True when the connector's board driver is the simulator (sim_* commands allowed)."""
+        ...
+
+    def stall_supervisor(self, index: int, seconds: float) -> bool:
+        """Chaos: the connector's supervisor stops deciding for `seconds` (the health check sees it)."""
         ...
 
     def actor_ref(self, index: int, role: str) -> pykka.ActorRef[Any] | None:
@@ -82,3 +87,16 @@ class Backend(Protocol):
     def supervision_summary(self) -> list[dict[str, Any]]:
         """Per connector: index, state, restarts (for the heartbeat and `evsectl top`)."""
         ...
+
+
+class RequestObserver(Protocol):
+    """Told of every answered request (metrics, the command log); called on the socket thread.
+
+    `request` is None when the request could not be decoded; `who` is the client id, or
+    the peer's ZeroMQ routing id in hex when the request named no client; `index` the
+    connector the command ran on, if any. It must return at once and never raise.
+    """
+
+    def request_done(
+        self, request: Request | None, reply: bytes, elapsed_s: float, who: str, index: int | None
+    ) -> None: ...

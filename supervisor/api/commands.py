@@ -228,8 +228,36 @@ _TABLE = (
         "The actor's handler blocks this long.",
         seconds=Arg("number", "how long", min=0, max=CHAOS_HANG_MAX_S),
     ),
+    Command(
+        "chaos_hang_supervisor",
+        "evse",
+        "chaos",
+        "bool",
+        "The connector's supervisor stops deciding this long: the station's health check fails.",
+        {"seconds": Arg("number", "how long", min=0, max=CHAOS_HANG_MAX_S)},
+        m.ChaosHang,
+        only="chaos",
+    ),
+    _station(
+        "reload",
+        "station",
+        "map",
+        "Re-read the configuration file, as SIGHUP: {applied, needs_restart}, or error when refused.",
+    ),
 )
 COMMANDS: dict[str, Command] = {command.name: command for command in _TABLE}
+READS = frozenset(
+    {
+        "ping",
+        "version",
+        "list_commands",
+        "list_evses",
+        "snapshot",
+        "status",
+        "get_events",
+        "get_signed_meter_value",
+    }
+)  # every other command may change something: the station logs each one that succeeded
 
 
 def list_commands() -> list[dict[str, Any]]:

@@ -9,11 +9,12 @@ own deadline passes; the job itself goes on) and `busy`.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from supervisor.api.backend import Backend
+from supervisor.api.backend import Backend, RequestObserver
 from supervisor.api.cache import ReplyCache
 from supervisor.api.commands import Command, check_args, lookup
 from supervisor.api.deadlines import Deadlines
@@ -35,9 +36,11 @@ from supervisor.api.protocol import (
     encode_ok,
     show,
 )
-from supervisor.api.station_commands import StationCommands
+from supervisor.api.station_commands import Hook, StationCommands
 from supervisor.api.workers import Worker
 from supervisor.config.settings import ApiSettings
+
+logger = logging.getLogger(__name__)
 
 Send = Callable[[list[bytes], bytes], None]
 STATION = 0  # the index of station jobs; connectors are numbered from 1
@@ -54,33 +57,53 @@ class Dispatcher:
         cache: ReplyCache,
         send: Send,
         queue_limit: int,
+        observer: RequestObserver | None = None,
+        station_hooks: Mapping[str, Hook] | None = None,
     ) -> None:
         self._settings = settings
         self._backend = backend
         self._worker = worker
         self._send = send
         self._queue_limit = queue_limit
-        self.station = StationCommands(backend)
+        self._observer = observer
+        self.station = StationCommands(backend, station_hooks)
         self.lanes = Lanes(backend, inbox, blocking, self.finish, queue_limit)
         self._idempotency = Idempotency(cache)
         self._deadlines = Deadlines()
 
     def handle(self, route: list[bytes], body: list[bytes]) -> None:
         """One request's frames (after the route): answered now or started."""
+        started_s = time.monotonic()
         if len(body) != 1:
-            self._send(route, encode_error(None, "bad_request", f"a request is one frame, got {len(body)}"))
+            reply = encode_error(None, "bad_request", f"a request is one frame, got {len(body)}")
+            self._reply(route, reply, None, started_s)
             return
         try:
             request = decode_request(body[0], self._settings.max_message_bytes)
         except InvalidRequest as exc:
-            self._send(route, encode_exception(exc.request_id, exc.error))
+            self._reply(route, encode_exception(exc.request_id, exc.error), None, started_s)
             return
         try:
-            self._dispatch(route, request)
+            self._dispatch(route, request, started_s)
         except Exception as exc:  # noqa: BLE001 - the mapping table decides the code
-            self._send(route, encode_exception(request.id, exc, what=f"dispatching {show(request.cmd)}"))
+            reply = encode_exception(request.id, exc, what=f"dispatching {show(request.cmd)}")
+            self._reply(route, reply, request, started_s)
 
-    def _dispatch(self, route: list[bytes], request: Request) -> None:
+    def _reply(
+        self, route: list[bytes], reply: bytes, request: Request | None, started_s: float, index: int = 0
+    ) -> None:
+        """Send a reply and tell the observer (metrics, the command log) of it."""
+        self._send(route, reply)
+        observer = self._observer
+        if observer is None:
+            return
+        who = request.client if request is not None and request.client is not None else route[0].hex()
+        try:
+            observer.request_done(request, reply, time.monotonic() - started_s, who, index or None)
+        except Exception:
+            logger.exception("the request observer failed")
+
+    def _dispatch(self, route: list[bytes], request: Request, started_s: float) -> None:
         command = lookup(request.cmd)
         if command.scope == "station":
             if request.evse is not None:
@@ -91,14 +114,14 @@ class Dispatcher:
             self._check_enabled(command, index)
         args = check_args(command, request.args)
         if command.route == "socket":
-            self._send(route, encode_ok(request.id, self.station.run(command, args)))
+            self._reply(route, encode_ok(request.id, self.station.run(command, args)), request, started_s)
             return
         timeout_s = self._settings.request_timeout_s
         if request.timeout_ms is not None:
             timeout_s = min(timeout_s, request.timeout_ms / 1000)
-        waiter = Waiter(route, request.id, time.monotonic() + timeout_s)
+        waiter = Waiter(route, request.id, time.monotonic() + timeout_s, request=request, started_s=started_s)
         key = None if request.client is None else (request.client, request.id)
-        if key is None or not self._join_earlier(key, waiter):
+        if key is None or not self._join_earlier(key, waiter, index):
             self._start(Job(request.id, command, args, index, key, waiter.deadline, [waiter]))
 
     def _resolve(self, command: Command, request: Request) -> int:
@@ -118,11 +141,11 @@ class Dispatcher:
         if command.only == "chaos" and not self._backend.chaos_enabled:
             raise Forbidden(f"{command.name} needs chaos: true in the configuration, or --chaos")
 
-    def _join_earlier(self, key: tuple[str, Any], waiter: Waiter) -> bool:
+    def _join_earlier(self, key: tuple[str, Any], waiter: Waiter, index: int) -> bool:
         """A retry: answer it from the store, or let it wait for the running original."""
         stored = self._idempotency.stored(key)
         if stored is not None:
-            self._send(waiter.route, stored)
+            self._reply(waiter.route, stored, waiter.request, waiter.started_s, index)
             return True
         job = self._idempotency.running(key)
         if job is None:
@@ -158,16 +181,18 @@ class Dispatcher:
         self._idempotency.end(job, reply)
         for waiter in job.waiters:
             if not waiter.answered:
-                self._answer(waiter, reply or encode_error(job.request_id, "timeout", TIMEOUT_MESSAGE))
+                self._answer(
+                    waiter, reply or encode_error(job.request_id, "timeout", TIMEOUT_MESSAGE), job.index
+                )
 
     def expire(self, now: float) -> None:
         """Answer every client past its deadline; its job goes on (a retry may join it)."""
         for waiter, job in self._deadlines.expired(now):
             if job.restarting:
                 where = f"connector {job.index}'s actors are still restarting at the deadline"
-                self._answer(waiter, encode_error(job.request_id, "unavailable", where))
+                self._answer(waiter, encode_error(job.request_id, "unavailable", where), job.index)
             else:
-                self._answer(waiter, encode_error(job.request_id, "timeout", TIMEOUT_MESSAGE))
+                self._answer(waiter, encode_error(job.request_id, "timeout", TIMEOUT_MESSAGE), job.index)
 
     def timeout_ms(self, now: float) -> int | None:
         """How long the socket thread may wait for input: to the next deadline, or a recheck."""
@@ -182,9 +207,9 @@ class Dispatcher:
     def flush(self) -> None:
         self.lanes.flush()
 
-    def _answer(self, waiter: Waiter, reply: bytes) -> None:
+    def _answer(self, waiter: Waiter, reply: bytes, index: int) -> None:
         waiter.answered = True
-        self._send(waiter.route, reply)
+        self._reply(waiter.route, reply, waiter.request, waiter.started_s, index)
 
 
 _RECHECK_MS = 50  # while a job waits for a restart: a look at the connector in case an event was missed

@@ -7,7 +7,7 @@ from typing import Any
 
 from supervisor.api.cache import Key
 from supervisor.api.commands import Command
-from supervisor.api.protocol import RequestId
+from supervisor.api.protocol import Request, RequestId
 
 
 @dataclass(eq=False)
@@ -18,6 +18,8 @@ class Waiter:
     request_id: RequestId
     deadline: float
     answered: bool = False
+    request: Request | None = None  # for the observer (metrics, the command log)
+    started_s: float = 0.0
 
 
 @dataclass(eq=False)

@@ -237,6 +237,8 @@ class Lanes:
                 return backend.sim(job.index, command.name.removeprefix("sim_"), args)
             except ValueError as exc:  # the simulator's refusal of values the table let through
                 raise BadArgs(f"{command.name}: {exc}") from None
+        if "actor" not in args:  # chaos_hang_supervisor: the connector's supervisor itself stalls
+            return backend.stall_supervisor(job.index, float(args["seconds"]))
         ref = backend.actor_ref(job.index, args["actor"])  # chaos: a tell, answered true
         if ref is None:
             raise _Restarting()

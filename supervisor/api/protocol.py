@@ -265,6 +265,23 @@ def encode_ok(request_id: RequestId | None, result: Any) -> bytes:
         return encode_exception(request_id, exc, what="packing a result")
 
 
+def reply_code(reply: bytes) -> str:
+    """The wire code of an encoded reply ("ok" or the error's code), without unpacking a result."""
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(reply)
+    for _ in range(unpacker.read_map_header()):
+        key = unpacker.unpack()
+        if key == "ok":
+            if unpacker.unpack() is True:
+                return "ok"
+        elif key == "error":
+            error = unpacker.unpack()
+            return str(error.get("code")) if isinstance(error, dict) else "internal"
+        else:
+            unpacker.skip()
+    return "internal"
+
+
 def encode_error(request_id: RequestId | None, code: str, message: str) -> bytes:
     return _pack(
         {"v": API_VERSION, "id": request_id, "ok": False, "error": {"code": code, "message": message}}

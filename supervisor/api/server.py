@@ -16,18 +16,20 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 import zmq
 
-from supervisor.api.backend import Backend
+from supervisor.api.backend import Backend, RequestObserver
 from supervisor.api.cache import ReplyCache
 from supervisor.api.dispatch import Dispatcher
 from supervisor.api.inbox import Inbox
 from supervisor.api.protocol import encode_ok
 from supervisor.api.publisher import Heartbeat, PublicationSink, configure_xpub
 from supervisor.api.router import RequestLoop
+from supervisor.api.station_commands import Hook
 from supervisor.api.workers import Worker
 from supervisor.config.settings import ApiSettings
 
@@ -52,12 +54,16 @@ class ApiServer:
         queue_limit: int = QUEUE_LIMIT,
         cache: ReplyCache | None = None,
         heartbeat_interval_s: float = 1.0,
+        observer: RequestObserver | None = None,
+        station_hooks: Mapping[str, Hook] | None = None,
     ) -> None:
         self._settings = settings
         self._backend = backend
         self._queue_limit = queue_limit
         self._cache = cache or ReplyCache()
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._observer = observer
+        self._station_hooks = station_hooks
         self._lock = threading.Lock()
         self._started = False
         self._stopped = False
@@ -112,6 +118,8 @@ class ApiServer:
             self._cache,
             self._loop.send,
             self._queue_limit,
+            self._observer,
+            self._station_hooks,
         )
         self._loop_thread = threading.Thread(
             target=self._loop.run, args=(self._dispatcher,), name="api-router", daemon=True

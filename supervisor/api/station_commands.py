@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
 from supervisor.api.backend import Backend
 from supervisor.api.commands import Command, list_commands
 from supervisor.api.protocol import API_VERSION
+from supervisor.tree import Unavailable
+
+Hook = Callable[[], Any]  # a station command the command line carries out (reload)
 
 
 def package_version() -> str:
@@ -25,8 +28,9 @@ class StationCommands:
     A `socket` command never blocks on a connector (it runs on the socket thread).
     """
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, hooks: Mapping[str, Hook] | None = None) -> None:
         self._backend = backend
+        self._hooks = dict(hooks or {})
         self._version = {"api": API_VERSION, "package": package_version()}
         self._commands = list_commands()
 
@@ -61,6 +65,12 @@ class StationCommands:
 
     def set_station_max_current(self, args: dict[str, Any]) -> Any:
         return self._backend.set_station_max_current(args["max_current"])
+
+    def reload(self, args: dict[str, Any]) -> Any:
+        hook = self._hooks.get("reload")
+        if hook is None:
+            raise Unavailable("reload needs the station run by `evse-supervisor run`, which knows its file")
+        return hook()
 
     def heartbeat(self) -> None:
         """Publish `station/heartbeat`."""

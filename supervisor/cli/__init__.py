@@ -1,1 +1,1 @@
-"""The `evse-supervisor` command line: `run` and `check-config`."""
+"""The `evse-supervisor` command line: `run`, `check-config` and `reload`."""

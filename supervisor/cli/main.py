@@ -1,129 +1,114 @@
-"""`evse-supervisor`: run the station, check a configuration file, or probe its devices."""
+"""`evse-supervisor`: run the station, check a configuration file, probe its devices, or reload it."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import logging
 import pathlib
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
-import zmq
-
-from supervisor.api.server import ApiServer
 from supervisor.api.station_commands import package_version
 from supervisor.cli.probe import probe_station
+from supervisor.cli.reload import reload_running
+from supervisor.cli.run import run
 from supervisor.config import ConfigError, apply_overrides, describe, load_config
 from supervisor.config.settings import StationSettings
-from supervisor.journal import EXIT_CORRUPT, JournalError
-from supervisor.station import Station, memory
-from supervisor.station.endpoints import write_endpoints
+from supervisor.ops import LOG_FORMATS, configure_logging, parse_level
 
 log = logging.getLogger("evse_supervisor")
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+def _level(text: str) -> str:
+    """argparse type of --log-level: a bad level is a usage error."""
+    try:
+        parse_level(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.upper()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evse-supervisor", description=__doc__)
     parser.add_argument("--version", action="version", version=f"evse-supervisor {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the station")
-    run.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
-    run.add_argument("--command-endpoint", help="ZeroMQ ROUTER endpoint for commands")
-    run.add_argument("--publish-endpoint", help="ZeroMQ XPUB endpoint for publications")
-    run.add_argument("--state-dir", type=pathlib.Path, help="directory for the meter keys and state")
-    run.add_argument("--isolation", choices=("thread", "process"), help="connector isolation")
-    run.add_argument("--chaos", action="store_true", default=None, help="allow chaos_* commands")
-    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    run_command = commands.add_parser("run", help="run the station")
+    run_command.add_argument(
+        "--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)"
+    )
+    run_command.add_argument("--command-endpoint", help="ZeroMQ ROUTER endpoint for commands")
+    run_command.add_argument("--publish-endpoint", help="ZeroMQ XPUB endpoint for publications")
+    run_command.add_argument("--state-dir", type=pathlib.Path, help="directory for the meter keys and state")
+    run_command.add_argument("--isolation", choices=("thread", "process"), help="connector isolation")
+    run_command.add_argument("--chaos", action="store_true", default=None, help="allow chaos_* commands")
+    run_command.add_argument(
+        "--log-level", type=_level, help="DEBUG, INFO, WARNING, ERROR (station.log_level)"
+    )
+    run_command.add_argument("--log-format", choices=LOG_FORMATS, default="text", help="one line per record")
+    run_command.add_argument("--log-file", type=pathlib.Path, help="append here, reopened on SIGUSR2")
     check = commands.add_parser("check-config", help="validate a configuration file and print it")
     check.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
     probe = commands.add_parser("probe", help="read every value of each configured device once and print it")
     probe.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
     probe.add_argument("--evse", type=int, help="only this connector (1-based)")
+    reload = commands.add_parser("reload", help="make the running station re-read its configuration (SIGHUP)")
+    where = reload.add_mutually_exclusive_group()
+    where.add_argument("--config", type=pathlib.Path, help="the station's YAML file: its state_dir finds it")
+    where.add_argument("--state-dir", type=pathlib.Path, help="the running station's state dir")
     return parser
 
 
 def _load(options: argparse.Namespace) -> StationSettings:
     settings = load_config(options.config)
-    if options.command == "run":
-        settings = apply_overrides(
-            settings,
-            command_endpoint=options.command_endpoint,
-            publish_endpoint=options.publish_endpoint,
-            state_dir=options.state_dir,
-            isolation=options.isolation,
-            chaos=options.chaos,
-        )
-    return settings
-
-
-def check_config(settings: StationSettings) -> int:
-    print(describe(settings))
-    return 0
-
-
-def run(settings: StationSettings) -> int:
-    """Serve until SIGINT or SIGTERM; then every connector's power off first, and exit 0."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, request_stop)
-    memory.return_large_blocks()
-    try:
-        station = Station.build(settings)
-    except JournalError as exc:
-        print(f"evse-supervisor: {exc}", file=sys.stderr)
-        return EXIT_CORRUPT
-    server = ApiServer(settings.api, station)
-    try:
-        server.start()  # bound first: connector commands wait through each connector's recovery
-    except zmq.ZMQError as exc:
-        station.stop()
-        print(f"evse-supervisor: cannot bind the API endpoints: {exc}", file=sys.stderr)
-        return 1
-    write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
-    station.start()
-    log.info(
-        "station %s serving %d connectors: commands on %s, publications on %s",
-        settings.name,
-        len(settings.connectors),
-        server.command_endpoint,
-        server.publish_endpoint,
+    if options.command != "run":
+        return settings
+    settings = apply_overrides(
+        settings,
+        command_endpoint=options.command_endpoint,
+        publish_endpoint=options.publish_endpoint,
+        state_dir=options.state_dir,
+        isolation=options.isolation,
+        chaos=options.chaos,
     )
-    stop.wait()
-    station.power_off()
-    server.stop(timeout_s=1.0)
-    station.stop(timeout_s=2.5)
-    log.info("stopped")
-    return 0
+    if options.log_level is not None:
+        settings = dataclasses.replace(settings, log_level=options.log_level)
+    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(options, "log_level", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    if options.command == "reload":
+        return reload_running(options.config, options.state_dir)
+    logs = configure_logging(
+        getattr(options, "log_level", None) or "INFO", getattr(options, "log_format", "text")
     )
-    logging.getLogger("pykka").setLevel(logging.WARNING)
-    logging.getLogger("ocpp").setLevel(logging.WARNING)  # the library logs every message at INFO
     try:
         settings = _load(options)
     except ConfigError as exc:
         print(f"evse-supervisor: {exc}", file=sys.stderr)
         return 1
     if options.command == "check-config":
-        return check_config(settings)
+        print(describe(settings))
+        return 0
     if options.command == "probe":
         return probe_station(settings, options.evse)
-    return run(settings)
+    if options.log_file is not None:
+        try:
+            logs.close()
+            logs = configure_logging(settings.log_level, options.log_format, options.log_file)
+        except OSError as exc:
+            print(
+                f"evse-supervisor: cannot open the log file {options.log_file}: {exc.strerror}",
+                file=sys.stderr,
+            )
+            return 1
+    logs.set_level(settings.log_level)
+    try:
+        return run(settings, functools.partial(_load, options), logs)
+    finally:
+        logs.close()
 
 
 if __name__ == "__main__":

@@ -142,6 +142,10 @@ class Client:
     def set_station_max_current(self, max_current: float) -> bool:
         return bool(self.call("set_station_max_current", max_current=max_current))
 
+    def reload(self) -> dict[str, Any]:
+        """{"applied": [...], "needs_restart": [...]}, and "error" when the file was refused."""
+        return self._map(self.call("reload"))
+
     @staticmethod
     def _map(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -253,6 +257,9 @@ class Client:
 
     def chaos_hang(self, evse: int | str, actor: str, seconds: float) -> bool:
         return bool(self.call("chaos_hang", evse, actor=actor, seconds=seconds))
+
+    def chaos_hang_supervisor(self, evse: int | str, seconds: float) -> bool:
+        return bool(self.call("chaos_hang_supervisor", evse, seconds=seconds))
 
     # publications
 

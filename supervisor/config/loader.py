@@ -30,11 +30,14 @@ DEFAULT_SOURCE = "<default>"
 MAX_CONNECTORS = 1000
 KNOWN_DRIVERS = ("sim", "modbus")
 _ENDPOINTS_ALLOWED = "tcp://127.0.0.1:<port>, tcp://localhost:<port>, tcp://[::1]:<port> or ipc://<path>"
+_METRICS_ALLOWED = "http://127.0.0.1:<port>, http://localhost:<port> or http://[::1]:<port>"
+_HTTP = re.compile(r"http://(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<port>[0-9]+)/?")
 _TCP = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<port>[0-9]+|\*)")
 
 
 _TOP_KEYS = ("station", "api", "connectors", "sim", "ocpp")
-_STATION_KEYS = ("name", "state_dir", "isolation", "chaos", "supervision", "grid")
+_STATION_KEYS = ("name", "state_dir", "isolation", "chaos", "log_level", "supervision", "grid")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _SUPERVISION_KEYS = tuple(f.name for f in dataclasses.fields(SupervisionSettings))
 _API_KEYS = (*(f.name for f in dataclasses.fields(ApiSettings)), "curve")
 _CONNECTOR_KEYS: tuple[str, ...] = (
@@ -85,6 +88,7 @@ def _station(top: Map) -> StationSettings:
         state_dir=Path(_state_dir(station, str(defaults.state_dir))),
         isolation=_isolation(station),
         chaos=station.boolean("chaos", defaults.chaos),
+        log_level=_log_level(station, defaults.log_level),
         supervision=_supervision(station.section("supervision", _SUPERVISION_KEYS)),
         api=_api(top.section("api", _API_KEYS)),
         connectors=_connectors(top),
@@ -118,6 +122,13 @@ def _state_dir(station: Map, default: str) -> str:
     if not value:
         raise station.fail("state_dir", "must not be empty")
     return value
+
+
+def _log_level(station: Map, default: str) -> str:
+    value = station.string("log_level", default)
+    if value.upper() not in LOG_LEVELS:
+        raise station.fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return value.upper()
 
 
 def _isolation(station: Map) -> str:
@@ -168,7 +179,20 @@ def _api(api: Map) -> ApiSettings:
         max_message_bytes=api.integer(
             "max_message_bytes", d.max_message_bytes, Range(1024, 16 * 1024 * 1024)
         ),
+        metrics_endpoint=_metrics_endpoint(api),
     )
+
+
+def _metrics_endpoint(api: Map) -> str | None:
+    if "metrics_endpoint" not in api.entries:
+        return None
+    value = api.string("metrics_endpoint", "")
+    match = _HTTP.fullmatch(value)
+    if match is None or int(match["port"]) > 65535:
+        raise api.fail("metrics_endpoint", f"must be {_METRICS_ALLOWED}, got {value!r}")
+    if not _is_loopback(match["host"]):
+        raise api.fail("metrics_endpoint", f"serves loopback only: {_METRICS_ALLOWED}, got {value!r}")
+    return value.rstrip("/")
 
 
 def _endpoint(api: Map, name: str, default: str) -> str:
@@ -341,7 +365,9 @@ def describe(settings: StationSettings) -> str:
         f"chaos commands {'allowed' if s.chaos else 'refused'}",
         f"state_dir: {s.state_dir}{where}",
         f"api: commands on {api.command_endpoint}, publications on {api.publish_endpoint}, "
-        f"request timeout {num(api.request_timeout_s)} s, messages up to {api.max_message_bytes} bytes",
+        f"request timeout {num(api.request_timeout_s)} s, messages up to {api.max_message_bytes} bytes, "
+        f"metrics {'on ' + api.metrics_endpoint + '/metrics' if api.metrics_endpoint else 'off'}",
+        f"log level: {s.log_level}",
         f"supervision: {sup.intensity} restarts per {num(sup.period_s)} s per connector, backoff "
         f"{num(sup.backoff_min_s)} to {num(sup.backoff_max_s)} s, "
         f"ping every {num(sup.ping_interval_s)} s, hung after {num(sup.ping_timeout_s)} s, "

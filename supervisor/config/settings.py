@@ -17,6 +17,7 @@ class ApiSettings:
     publish_endpoint: str = "tcp://127.0.0.1:5556"
     request_timeout_s: float = 5.0
     max_message_bytes: int = 65536
+    metrics_endpoint: str | None = None  # http://<loopback>:<port>, serves /metrics; off when None
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class StationSettings:
     state_dir: Path = Path("./state")
     isolation: str = "thread"
     chaos: bool = False
+    log_level: str = "INFO"
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     connectors: tuple[ConnectorSettings, ...] = ()

@@ -28,10 +28,19 @@ class Bus:
         self._seq: dict[str, int] = {}
         self._last: dict[str, Any] = {}
         self._sink: Sink = _discard
+        self._observers: tuple[Sink, ...] = ()
 
     def attach(self, sink: Sink) -> None:
         with self._lock:
             self._sink = sink
+
+    def observe(self, observer: Sink) -> None:
+        """Also hand every publication to `observer` (logs, metrics), after the sink, outside the lock.
+
+        It runs on the publishing thread: it must return at once and never raise.
+        """
+        with self._lock:
+            self._observers += (observer,)
 
     def publish(self, source: str, topic: str, value: Any, *, event_seq: int | None = None) -> None:
         with self._lock:
@@ -48,6 +57,9 @@ class Bus:
                 payload["event_seq"] = event_seq
             self._last[topic] = value
             self._sink(topic, payload)
+            observers = self._observers
+        for observer in observers:
+            observer(topic, payload)
 
     def snapshot(self, prefix: str = "") -> dict[str, Any]:
         """`{"epoch", "seq": {source: n}, "vars": {topic: value}}`, consistent with the stream."""

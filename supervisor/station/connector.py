@@ -153,6 +153,11 @@ class Connector:
                 raise
             return None
 
+    def update_settings(self, settings: ConnectorSettings) -> None:
+        """Settings read at each decision (free_charging, ...) change from the next one on (reload)."""
+        self.settings = settings
+        self.state.set_settings(settings)
+
     # --- views ---------------------------------------------------------------------------
 
     def env(self) -> Env:

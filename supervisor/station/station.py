@@ -191,6 +191,10 @@ class Station:
     def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
         return self.connector(index).sim(control, args)
 
+    def stall_supervisor(self, index: int, seconds: float) -> bool:
+        self.connector(index).tree.stall(seconds)
+        return True
+
     def actor_ref(self, index: int, role: str) -> pykka.ActorRef[Any] | None:
         return self.connector(index).actor_ref(role)
 

@@ -52,6 +52,16 @@ class Runner:
         self._queued = False
         self._running = False
         self._again = False
+        self._busy_since_s: float | None = None  # queued or polling since (time.monotonic())
+
+    def busy_s(self) -> float:
+        """How long a wake has been waiting for a worker or polling; 0 when idle."""
+        since_s = self._busy_since_s
+        return 0.0 if since_s is None else time.monotonic() - since_s
+
+    def runtime_alive(self, within_s: float) -> bool:
+        """The runtime's timer (health scans, due restarts) turned within `within_s` seconds."""
+        return self._runtime.timer_alive(within_s)
 
     def start(self) -> None:
         with self._lock:
@@ -75,6 +85,7 @@ class Runner:
             if self._queued:
                 return
             self._queued = True
+            self._busy_since_s = time.monotonic()
         self._runtime.submit(self)
 
     def run(self) -> None:
@@ -82,6 +93,8 @@ class Runner:
         with self._lock:
             self._queued = False
             if not self._active or self._running:
+                if not self._running:
+                    self._busy_since_s = None
                 return
             self._running = True
         while True:
@@ -91,7 +104,7 @@ class Runner:
                 log.exception("a supervision step failed")
             with self._lock:
                 if not (self._again and self._active):
-                    self._running = False
+                    self._running, self._busy_since_s = False, None
                     break
                 self._again = False
         delay_s = self._next_s()
@@ -110,6 +123,11 @@ class Runtime:
         self._runners: dict[int, Runner] = {}
         self._work: queue.SimpleQueue[Runner] = queue.SimpleQueue()
         self._started = False
+        self._timer_turn_s = time.monotonic()
+
+    def timer_alive(self, within_s: float) -> bool:
+        """The timer thread turned (waited, woke, scanned) within `within_s` seconds, or never started."""
+        return not self._started or time.monotonic() - self._timer_turn_s <= within_s
 
     def register(self, runner: Runner) -> None:
         with self._cond:
@@ -146,6 +164,7 @@ class Runtime:
     def _timer_loop(self) -> None:
         next_scan_s = time.monotonic()
         while True:
+            self._timer_turn_s = time.monotonic()
             due = self._due(next_scan_s)
             for runner in due:
                 runner.wake()

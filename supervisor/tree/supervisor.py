@@ -80,6 +80,8 @@ class Supervisor:
         self._intensity = IntensityWindow(self._limits.intensity, self._limits.period_s)
         self._poll_lock = threading.RLock()  # serialises decisions; held across bounded waits
         self._reports: queue.SimpleQueue[Report] = queue.SimpleQueue()
+        self._stall_s = 0.0
+        self._halted = threading.Event()  # set by stop: ends a chaos stall
         scan_s = self._limits.ping_interval_s
         self._runner = Runner(runtime or shared_runtime(), self.poll, self._next_poll_s, self._scan, scan_s)
 
@@ -90,6 +92,7 @@ class Supervisor:
 
         Also brings a given-up supervisor back, with fresh restart intensity and backoff.
         """
+        self._halted.clear()
         with self._poll_lock:
             if self._table.state == "running":
                 return
@@ -105,6 +108,7 @@ class Supervisor:
 
     def stop(self) -> None:
         """Stop the thread, then the children in reverse order, each within its shutdown timeout."""
+        self._halted.set()
         self._runner.stop()
         with self._poll_lock:
             self._table.stop_all("stopped")
@@ -180,10 +184,44 @@ class Supervisor:
     def state(self) -> str:
         return self._table.summary_state()
 
+    # --- operations: liveness, limits, chaos ------------------------------------------
+
+    def loop_alive(self) -> bool:
+        """False once this supervisor's decisions are stuck: a poll (or its wait for a worker)
+        lasting longer than the longest step can take (a handshake, then stopping every child
+        within its shutdown timeout), or the runtime's timer not turning for as long."""
+        bound_s = self._limits.ping_interval_s + self._longest_poll_s()
+        return self._runner.busy_s() <= bound_s and self._runner.runtime_alive(bound_s)
+
+    def set_limits(self, limits: SupervisionSettings) -> None:
+        """New restart limits from now on (a reload): a fresh intensity window and failure streaks."""
+        with self._poll_lock:
+            self._limits = limits
+            self._intensity = IntensityWindow(limits.intensity, limits.period_s)
+            with self._table.cond:
+                self._health = Health(limits)
+                self._health.restart_rounds(self._clock.monotonic())
+            self._runner.scan_s = limits.ping_interval_s
+            rng = random.Random()
+            for child in self._table.children:
+                child.backoff = Backoff(limits, rng)
+
+    def stall(self, seconds: float) -> None:
+        """Chaos: the next poll blocks for `seconds` first (what watches the supervisor must notice)."""
+        self._stall_s = seconds
+        self._runner.wake()
+
+    def _longest_poll_s(self) -> float:
+        shutdowns_s = sum(c.spec.shutdown_timeout_s for c in self._table.children)
+        return self._limits.ping_timeout_s + shutdowns_s + 1.0
+
     # --- the decisions -----------------------------------------------------------------
 
     def poll(self) -> None:
         """Do what is due at clock.monotonic(): scan the children's health, handle reports, restart."""
+        if self._stall_s > 0:  # chaos_hang_supervisor; a stop ends it
+            stall_s, self._stall_s = self._stall_s, 0.0
+            self._halted.wait(stall_s)
         with self._poll_lock:
             if self._table.state != "running":
                 self._drop_reports()

@@ -1,0 +1,153 @@
+"""`evse-supervisor run`: everything started in dependency order, stopped in reverse.
+
+Before anything starts: the start conditions (`supervisor.ops.preflight`), each failure
+one line and exit 1. Then the station, the API, the metrics endpoint; READY=1 once every
+connector answers. Signals: SIGINT and SIGTERM stop (power off first), SIGHUP reloads
+the configuration file, SIGUSR2 reopens the log file.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from types import FrameType
+
+import zmq
+
+from supervisor.api.server import ApiServer
+from supervisor.config.settings import StationSettings
+from supervisor.journal import EXIT_CORRUPT, JournalError
+from supervisor.ops import (
+    EventLog,
+    LogSetup,
+    Notifier,
+    Reloader,
+    RequestRecorder,
+    StartRefused,
+    StationMetrics,
+    Watchdog,
+    preflight,
+    watchdog_interval_s,
+)
+from supervisor.station import Station, memory
+from supervisor.station.endpoints import write_endpoints
+
+log = logging.getLogger("evse_supervisor")
+
+READY_TIMEOUT_S = 10.0
+_ACTIONS = {signal.SIGINT: "stop", signal.SIGTERM: "stop", signal.SIGHUP: "reload", signal.SIGUSR2: "reopen"}
+
+
+class Signals:
+    """What the signals asked for, in order; the handlers only note it, the main thread acts."""
+
+    def __init__(self) -> None:
+        self._asked: deque[str] = deque()
+        self._wake = threading.Event()
+        for signum in _ACTIONS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self._asked.append(_ACTIONS[signal.Signals(signum)])
+        self._wake.set()
+
+    def serve(self, actions: dict[str, Callable[[], object]]) -> None:
+        """Carry out what the signals ask until one asks to stop."""
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._asked:
+                action = self._asked.popleft()
+                log.info("signal: %s", action)
+                if action == "stop":
+                    return
+                try:
+                    actions[action]()
+                except Exception:
+                    log.exception("%s failed", action)
+
+
+def run(settings: StationSettings, load: Callable[[], StationSettings], logs: LogSetup) -> int:
+    """Serve until SIGINT or SIGTERM; then every connector's power off first, and exit 0."""
+    try:
+        lock = preflight(settings)
+    except StartRefused as exc:
+        print(f"evse-supervisor: {exc}", file=sys.stderr)
+        return 1
+    try:
+        signals = Signals()
+        memory.return_large_blocks()
+        return _serve(settings, load, logs, signals)
+    finally:
+        lock.release()
+
+
+def _serve(
+    settings: StationSettings, load: Callable[[], StationSettings], logs: LogSetup, signals: Signals
+) -> int:
+    try:
+        station = Station.build(settings)
+    except JournalError as exc:
+        print(f"evse-supervisor: {exc}", file=sys.stderr)
+        return EXIT_CORRUPT
+    evse_ids = {c.index: c.settings.evse_id for c in station.connectors}
+    metrics = StationMetrics(station) if settings.api.metrics_endpoint else None
+    station.bus.observe(EventLog(evse_ids))
+    if metrics is not None:
+        station.bus.observe(metrics.publication)
+    reloader = Reloader(load, settings, station, logs)
+    server = ApiServer(
+        settings.api,
+        station,
+        observer=RequestRecorder(evse_ids, metrics),
+        station_hooks={"reload": reloader.reload},
+    )
+    notifier = Notifier.from_environment()
+    try:
+        server.start()  # bound first: connector commands wait through each connector's recovery
+    except zmq.ZMQError as exc:
+        station.stop()
+        print(f"evse-supervisor: cannot bind the API endpoints: {exc}", file=sys.stderr)
+        return 1
+    write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
+    station.start()
+    watchdog = Watchdog(station, server.command_endpoint, notifier, watchdog_interval_s())
+    try:
+        _announce(settings, station, server, metrics, watchdog)
+        signals.serve({"reload": reloader.reload, "reopen": logs.reopen})
+    finally:
+        watchdog.stop()
+        station.power_off()
+        if metrics is not None:
+            metrics.stop()
+        server.stop(timeout_s=1.0)
+        station.stop(timeout_s=2.5)
+        notifier.close()
+        log.info("stopped")
+    return 0
+
+
+def _announce(
+    settings: StationSettings,
+    station: Station,
+    server: ApiServer,
+    metrics: StationMetrics | None,
+    watchdog: Watchdog,
+) -> None:
+    log.info(
+        "station %s serving %d connectors: commands on %s, publications on %s",
+        settings.name,
+        len(station.connectors),
+        server.command_endpoint,
+        server.publish_endpoint,
+    )
+    if metrics is not None and settings.api.metrics_endpoint is not None:
+        log.info("metrics on %s/metrics", metrics.serve(settings.api.metrics_endpoint))
+    silent = watchdog.wait_ready(READY_TIMEOUT_S)
+    if silent:
+        log.error("not ready, connectors did not answer: %s", "; ".join(silent))
+    watchdog.start()

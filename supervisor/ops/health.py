@@ -1,0 +1,106 @@
+"""The station's health as systemd sees it: READY once every connector answers, then WATCHDOG.
+
+    watchdog = Watchdog(station, command_endpoint, notifier, interval_s)
+    watchdog.wait_ready(timeout_s)   # every connector's session actor answered: READY=1
+    watchdog.start()                 # WATCHDOG=1 every interval while `problems()` is empty
+    watchdog.stop()                  # STOPPING=1
+
+Healthy means every connector supervisor's loop takes its turns (`Supervisor.loop_alive`)
+and the API's request loop answers a `ping` on the command endpoint. While anything is
+unhealthy no WATCHDOG=1 is sent, so systemd restarts a station that stays stuck past
+WatchdogSec; STATUS= says what is wrong, and says it again when it is over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+
+from supervisor.client import ApiError, Client
+from supervisor.ops.notify import Notifier
+from supervisor.station import Station
+from supervisor.tree import Ping
+
+log = logging.getLogger("evse_supervisor.health")
+
+API_PING_TIMEOUT_S = 1.0
+STATUS_INTERVAL_S = 1.0  # STATUS= and the checks, without a systemd watchdog
+
+
+class Watchdog:
+    def __init__(
+        self, station: Station, command_endpoint: str, notifier: Notifier, interval_s: float | None
+    ) -> None:
+        self._station = station
+        self._notifier = notifier
+        self._interval_s = interval_s
+        self._client = Client(command_endpoint, timeout_s=API_PING_TIMEOUT_S, retries=0, client_id="watchdog")
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+        self._problems: list[str] = []
+
+    def wait_ready(self, timeout_s: float) -> list[str]:
+        """Ask every connector's session actor once; READY=1 when all answered, else what did not."""
+        deadline = time.monotonic() + timeout_s
+        silent = []
+        for connector in self._station.connectors:
+            try:
+                connector.tree.ask("session", Ping(), max(0.01, deadline - time.monotonic()))
+            except Exception as exc:  # noqa: BLE001 - any failure means it did not answer
+                silent.append(f"evse {connector.index}: {exc}")
+        if not silent:
+            self._notifier.send("READY=1", f"STATUS={self.summary()}")
+        return silent
+
+    def problems(self) -> list[str]:
+        """What is unhealthy now; empty when all is well."""
+        found = [
+            f"evse {c.index} supervisor loop stalled"
+            for c in self._station.connectors
+            if not c.tree.loop_alive()
+        ]
+        try:
+            self._client.ping()
+        except (ApiError, TimeoutError) as exc:
+            found.append(f"API request loop does not answer: {exc}")
+        return found
+
+    def summary(self) -> str:
+        """One line: connectors by state, restarts, and what is wrong if anything."""
+        states = Counter(c.state_name().value for c in self._station.connectors)
+        restarts = sum(int(c.tree.describe()["restarts"]) for c in self._station.connectors)
+        by_state = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+        line = f"{len(self._station.connectors)} connectors: {by_state}; {restarts} restarts"
+        return f"{line}; unhealthy: {'; '.join(self._problems)}" if self._problems else line
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._notifier.send("STOPPING=1", "STATUS=stopping: power off on every connector")
+        self._halt.set()
+        self._thread.join(timeout=API_PING_TIMEOUT_S + 0.5)
+        self._client.close()
+
+    def _run(self) -> None:
+        interval_s = min(self._interval_s or STATUS_INTERVAL_S, STATUS_INTERVAL_S)
+        while not self._halt.wait(interval_s):
+            try:
+                self._beat()
+            except Exception:
+                log.exception("the health check failed")
+
+    def _beat(self) -> None:
+        problems = self.problems()
+        if problems != self._problems:
+            if problems:
+                log.error("unhealthy, systemd's watchdog is not fed: %s", "; ".join(problems))
+            else:
+                log.info("healthy again (was: %s)", "; ".join(self._problems))
+            self._problems = problems
+        lines = [f"STATUS={self.summary()}"]
+        if not problems and self._interval_s is not None:
+            lines.append("WATCHDOG=1")
+        self._notifier.send(*lines)

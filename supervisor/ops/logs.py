@@ -1,0 +1,214 @@
+"""The station's logging, configured in one place: format, destination, level, tracebacks.
+
+    logs = configure_logging(level="INFO", fmt="text", file=None)   # stderr, or a file
+    logs.reopen()          # SIGUSR2: reopen the file after logrotate moved it (as supervisord does)
+    logs.set_level("DEBUG")
+
+Lines carry the connector they are about: a record made with `extra=about(index, evse_id)`
+shows `evse 1 (DE*PNX*E123456*1)` in text and `"evse": 1, "evse_id": ...` in JSON.
+A failure's traceback (pykka logs one for every actor that dies) is shown once per
+distinct failure, at DEBUG; the station's own supervision line says what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import sys
+import threading
+import traceback
+from typing import Any, Literal, TextIO
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+from supervisor.config.loader import LOG_LEVELS
+
+LogFormat = Literal["text", "json"]
+_OURS = "evse_supervisor_handler"
+_SHOWN = "evse_supervisor_traceback_shown"
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+ROOT_LOGGER = "evse_supervisor"
+_TEXT = "%(asctime)s %(levelname)s %(name)s: %(about)s%(message)s"
+_JSON = "%(asctime)s %(levelname)s %(name)s %(message)s"
+_JSON_RENAMES = {"asctime": "ts", "levelname": "level", "name": "logger"}
+# The actor side of supervision logs each death without the connector; the station logs it
+# once, from the supervision event, with the connector's index and evse_id.
+# The ocpp library logs every message at INFO.
+_QUIETER = {"pykka": logging.WARNING, "supervisor.tree.supervised": logging.ERROR, "ocpp": logging.WARNING}
+
+
+def parse_level(text: str) -> int:
+    """A level name (any case) as a number; ValueError naming the allowed levels."""
+    name = text.strip().upper()
+    if name not in LOG_LEVELS:
+        raise ValueError(f"unknown log level {text!r}; use one of {', '.join(LOG_LEVELS)}")
+    return logging.getLevelNamesMapping()[name]
+
+
+def about(index: int | None, evse_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """`extra=` for a record about one connector (index from 1) and any more structured fields."""
+    return {"evse": index, "evse_id": evse_id, **fields}
+
+
+class _About(logging.Filter):
+    """Fills `%(about)s` for the text format: the connector a record is about, or nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        index = getattr(record, "evse", None)
+        evse_id = getattr(record, "evse_id", None)
+        if index is None:
+            record.about = ""
+        else:
+            record.about = f"evse {index} ({evse_id}): " if evse_id else f"evse {index}: "
+        return True
+
+
+class TracebackOnce(logging.Filter):
+    """A traceback is shown once per distinct failure, and only when DEBUG is on.
+
+    A failure is known by its exception type and the place it was raised (file and line),
+    so a chaos run of a thousand kills shows one traceback, not a thousand. pykka's line for
+    a dead actor is dropped besides (the supervision line says it, with the connector); any
+    other line keeps its level and says the exception in one line instead of a traceback.
+    Records are never changed: other handlers (a test's capture) see them as they were.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[str, str, int]] = set()
+        self._lock = threading.Lock()
+
+    def shown(self, record: logging.LogRecord) -> bool:
+        """Whether this record's traceback is shown (decided once per record)."""
+        decided: bool | None = getattr(record, _SHOWN, None)
+        if decided is not None:
+            return decided
+        exc_type, _, tb = record.exc_info or (None, None, None)
+        frames = traceback.extract_tb(tb) if tb is not None else []
+        where = (frames[-1].filename, frames[-1].lineno or 0) if frames else ("", 0)
+        key = (getattr(exc_type, "__qualname__", "?"), *where)
+        with self._lock:
+            decided = key not in self._seen and logging.getLogger().isEnabledFor(logging.DEBUG)
+            if decided:
+                self._seen.add(key)
+        setattr(record, _SHOWN, decided)
+        return decided
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _has_exception(record) and _from_pykka(record):
+            return self.shown(record)
+        return True
+
+
+class _OnceFormatter(logging.Formatter):
+    """Formats with `inner`; a record's traceback only when `TracebackOnce` shows it."""
+
+    def __init__(self, inner: logging.Formatter, once: TracebackOnce) -> None:
+        super().__init__()
+        self._inner = inner
+        self._once = once
+
+    def format(self, record: logging.LogRecord) -> str:
+        if _has_exception(record):
+            record = logging.makeLogRecord(dict(record.__dict__))
+            if _from_pykka(record):  # shown, or the filter dropped it
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            elif not self._once.shown(record):
+                exc_type, exc, _ = record.exc_info or (None, None, None)
+                name = exc_type.__name__ if exc_type is not None else "?"
+                record.msg, record.args = f"{record.getMessage()}: {name}: {exc}", None
+                record.exc_info, record.exc_text = None, None
+        return self._inner.format(record)
+
+
+def _has_exception(record: logging.LogRecord) -> bool:
+    return bool(record.exc_info) and record.exc_info is not None and record.exc_info[1] is not None
+
+
+def _from_pykka(record: logging.LogRecord) -> bool:
+    return record.name == "pykka" or record.name.startswith("pykka.")
+
+
+class _ReopenableFileHandler(logging.StreamHandler[TextIO]):
+    """A file handler whose `reopen` swaps in a fresh file at the same path, losing no line."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+        super().__init__(self._open())
+
+    def _open(self) -> TextIO:
+        return self.path.open("a", encoding="utf-8")
+
+    def reopen(self) -> None:
+        fresh = self._open()
+        self.acquire()
+        try:
+            old, self.stream = self.stream, fresh
+        finally:
+            self.release()
+        old.close()
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            self.stream.close()
+        finally:
+            self.release()
+        super().close()
+
+
+def _formatter(fmt: LogFormat) -> logging.Formatter:
+    if fmt == "json":
+        return JsonFormatter(
+            _JSON, rename_fields=_JSON_RENAMES, reserved_attrs=[*RESERVED_ATTRS, "about", _SHOWN, _OURS]
+        )
+    return logging.Formatter(_TEXT)
+
+
+class LogSetup:
+    """The one logging configuration of a running station: its handler, level and filters."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        self.handler = handler
+
+    def reopen(self) -> None:
+        """Reopen the log file (after logrotate); nothing to do when logging to stderr."""
+        if isinstance(self.handler, _ReopenableFileHandler):
+            self.handler.reopen()
+            logging.getLogger(ROOT_LOGGER).info("log file %s reopened", self.handler.path)
+
+    def set_level(self, level: str) -> None:
+        logging.getLogger().setLevel(parse_level(level))
+
+    def close(self) -> None:
+        logging.getLogger().removeHandler(self.handler)
+        self.handler.close()
+
+
+def configure_logging(
+    level: str = "INFO",
+    fmt: LogFormat = "text",
+    file: pathlib.Path | None = None,
+    stream: TextIO | None = None,
+) -> LogSetup:
+    """The root logger's one handler of ours: `file` (reopenable) or `stream` (stderr).
+
+    It replaces the one an earlier call installed; handlers installed by others stay.
+    """
+    handler: logging.Handler = (
+        _ReopenableFileHandler(file) if file is not None else logging.StreamHandler(stream or sys.stderr)
+    )
+    once = TracebackOnce()
+    handler.setFormatter(_OnceFormatter(_formatter(fmt), once))
+    handler.addFilter(_About())
+    handler.addFilter(once)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
+        root.removeHandler(old)
+    setattr(handler, _OURS, True)
+    root.addHandler(handler)
+    root.setLevel(parse_level(level))
+    for name, quieter in _QUIETER.items():
+        logging.getLogger(name).setLevel(quieter)
+    return LogSetup(handler)

@@ -1,0 +1,80 @@
+"""`evse-supervisor run` in a subprocess, its log file, and a bounded wait for what it logs."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from supervisor.client import Client
+
+BIN = pathlib.Path(sys.executable).parent
+STATION = str(BIN / "evse-supervisor")
+WAIT_S = 15.0
+
+
+def free_endpoint(scheme: str = "tcp") -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout_s: float = WAIT_S) -> Any:
+    """`check()`'s first truthy value, looked at every 50 ms up to `timeout_s`; else AssertionError."""
+    done = threading.Event()
+    for _ in range(int(timeout_s / 0.05)):
+        found = check()
+        if found:
+            return found
+        done.wait(0.05)
+    raise AssertionError(f"not seen within {timeout_s} s: {what}")
+
+
+class RunningStation:
+    """A station process logging to `log_file`; commands through `client`."""
+
+    def __init__(
+        self,
+        state_dir: pathlib.Path,
+        *args: str,
+        log_file: pathlib.Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.command, self.publish = free_endpoint(), free_endpoint()
+        self.log_file = log_file or state_dir.parent / f"{state_dir.name}.log"
+        argv = [STATION, "run", "--chaos", "--state-dir", str(state_dir), "--log-file", str(self.log_file)]
+        argv += ["--command-endpoint", self.command, "--publish-endpoint", self.publish, *args]
+        self.output = open(state_dir.parent / f"{state_dir.name}.out", "wb")  # noqa: SIM115 - closed in stop
+        self.proc = subprocess.Popen(
+            argv, stdout=self.output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        self.client = Client(self.command, self.publish, timeout_s=2.0, retries=10)
+        self.client.ping()
+
+    def log(self) -> str:
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
+    def wait_log(self, text: str, timeout_s: float = WAIT_S) -> str:
+        return str(wait_until(lambda: text in self.log() and self.log(), f"{text!r} in the log", timeout_s))
+
+    def signal(self, signum: signal.Signals) -> None:
+        os.kill(self.proc.pid, signum)
+
+    def stop(self) -> int:
+        """SIGTERM and the exit code (the process is killed if it does not end)."""
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.output.close()
+        return code
