@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import selectors
 import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 
 BIN = pathlib.Path(sys.executable).parent
@@ -29,6 +27,7 @@ class StationProcess:
     publish_endpoint: str = ""
     log: list[str] = field(default_factory=list)
     drainer: threading.Thread | None = None
+    serving: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def start(cls, directory: pathlib.Path, name: str, connectors: int = 2) -> StationProcess:
@@ -51,26 +50,21 @@ class StationProcess:
         return station
 
     def _wait_serving(self) -> None:
-        """Read the log until the station says where it serves; then drain it in a thread."""
-        assert self.proc.stderr is not None
-        deadline = time.monotonic() + START_S
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.proc.stderr, selectors.EVENT_READ)
-            while not self.endpoint:
-                left_s = deadline - time.monotonic()
-                assert left_s > 0 and selector.select(left_s), f"the station did not serve: {self.log}"
-                line = self.proc.stderr.readline()
-                assert line, f"the station exited: {self.log}"
-                self.log.append(line)
-                if found := SERVING.search(line):
-                    self.name, self.endpoint, self.publish_endpoint = found.groups()
+        """Read the log (in a thread, to the end) until the station says where it serves."""
         self.drainer = threading.Thread(target=self._drain, daemon=True)
         self.drainer.start()
+        if not self.serving.wait(START_S) or not self.endpoint:
+            self.stop()
+            raise AssertionError(f"the station did not serve within {START_S} s: {self.log}")
 
     def _drain(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.log.append(line)
+            if not self.serving.is_set() and (found := SERVING.search(line)):
+                self.name, self.endpoint, self.publish_endpoint = found.groups()
+                self.serving.set()
+        self.serving.set()  # the station exited: no endpoints
 
     def stop(self) -> None:
         if self.proc.poll() is None:
