@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from actors.connector_state import ConnectorState
 from actors.messages import ChaosHang, ChaosKill
 from actors.ports import Budget, NoTimer, Peers, Timer
 from actors.settings import ConnectorSettings
-from actors.state import ConnectorState
 from drivers.base import Board, DeviceLost, DriverError, Meter
 from drivers.clock import Clock
 from supervisor.tree import FailureKind, Lease, SupervisedActor

@@ -2,7 +2,7 @@
 
 `step(model, message, env)` returns the next model, the ordered outputs (session events
 to publish, reservation and lock operations) and the reply to a command. What the model
-means (its state, the board output, the board's errors) is in `actors.states`.
+means (its state, the board output, the board's errors) is in `actors.derived`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from actors.derived import (
+    TRANSITION_EVENTS,
+    allocation_expired,
+    allowed_current_a,
+    board_errors,
+    hardware_output,
+    reservation_verdict,
+    state_of,
+    transition_event,
+)
 from actors.messages import (
     AcceptNewSession,
     Authorize,
@@ -53,16 +63,6 @@ from actors.model import (
     StartReservation,
     State,
     Unlock,
-)
-from actors.states import (
-    TRANSITION_EVENTS,
-    allocation_expired,
-    allowed_current_a,
-    board_errors,
-    hardware_output,
-    reservation_verdict,
-    state_of,
-    transition_event,
 )
 from drivers.base import MIN_CURRENT_A
 

@@ -59,7 +59,6 @@ CANCEL_REASONS = (
     "Reboot", "Remote", "SoftReset", "UnlockCommand", "DeAuthorized",
 )  # fmt: skip
 RESERVATION_RESULTS = ("Accepted", "Faulted", "Occupied", "Rejected", "Unavailable")
-RESERVATION_END_REASONS = ("Expired", "Cancelled", "UsedToStartCharging")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ class Peers(Protocol):
     """Reaches the current generation of a sibling actor of the same connector by its role."""
 
     def ask(self, role: str, message: object, timeout_s: float) -> Any:
-        """Ask and wait for the answer; raises TimeoutError or the handler's exception."""
+        """Ask and wait for the answer; raises the handler's exception, pykka.Timeout after
+        `timeout_s`, or supervisor.tree.Unavailable when no generation of `role` can answer."""
         ...
 
     def tell(self, role: str, message: object) -> None:

@@ -7,9 +7,9 @@ import uuid
 from collections import deque
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
-from actors import charging, states
+from actors import charging, derived
 from actors.base import ASK_TIMEOUT_S, ConnectorActor, ConnectorContext
 from actors.events import event_value, reading_context
 from actors.messages import (
@@ -39,6 +39,7 @@ from actors.model import (
     MeterAnswer,
     Model,
     Pending,
+    PhaseSwitch,
     SessionEvent,
     StartReservation,
     Unlock,
@@ -66,6 +67,13 @@ class SessionActor(ConnectorActor):
         Tick: "_tick",
         PhasesSwitched: "_phases_switched",
         Keyed: "_keyed",
+    }
+    carriers: ClassVar[dict[type, str]] = {  # how each output of a step is carried out
+        Emit: "_publish_event",
+        StartReservation: "_store_reservation",
+        EndReservation: "_end_reservation",
+        Unlock: "_unlock",
+        PhaseSwitch: "_switch_phases",
     }
     _reply_key: ReplyKey | None = None  # the key of the command being handled, if it has one
     _journaled_reply: tuple[ReplyKey, Any] | None = None  # what its step committed
@@ -172,7 +180,7 @@ class SessionActor(ConnectorActor):
         before = self.ctx.state.model
         admission_a = self._claim_admission(before, message)
         result = charging.step(before, message, self._env(admission_a))
-        if admission_a and not states.authorized(result.model):
+        if admission_a and not derived.authorized(result.model):
             assert self.ctx.budget is not None
             self.ctx.budget.release(self.ctx.settings.index)
         if result.model is before and not result.outputs:
@@ -200,7 +208,7 @@ class SessionActor(ConnectorActor):
         budget, settings = self.ctx.budget, self.ctx.settings
         if budget is None or model.allocation_a is None or model.allocation_a >= MIN_CURRENT_A:
             return 0.0
-        if states.authorized(model):
+        if derived.authorized(model):
             return 0.0
         may_authorize = model.pre_auth is not None or settings.free_charging
         if isinstance(message, Authorize) or (
@@ -220,34 +228,36 @@ class SessionActor(ConnectorActor):
         return reply
 
     def _deliver_outbox(self) -> bool | None:
-        """Carry out what the steps decided, oldest first; each output leaves the outbox once done.
-
-        Returns whether the lock opened when an `Unlock` was carried out, else None.
-        """
-        state, unlocked = self.ctx.state, None
+        """Carry out what the steps decided, oldest first, each by the method `carriers` names;
+        each output leaves the outbox once done. Returns whether the lock opened when an
+        `Unlock` was carried out, else None."""
+        state, done = self.ctx.state, {}
         while state.outbox:
             output = state.outbox[0]
-            if isinstance(output, Emit):
-                self._publish_event(output)
-                continue
-            if isinstance(output, StartReservation):
-                self.ctx.peers.ask("reservation", StoreReservation(output.reservation), ASK_TIMEOUT_S)
-            elif isinstance(output, EndReservation):
-                self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)
-            elif isinstance(output, Unlock):
-                unlocked = self._unlock()
-            else:
-                self._begin_phase_switch(output.three_phases)
-            state.pop_output(self.lease)
-        return unlocked
+            done[type(output)] = getattr(self, self.carriers[type(output)])(output)
+        return done.get(Unlock)
 
-    def _unlock(self) -> bool:
+    def _store_reservation(self, output: StartReservation) -> None:
+        self.ctx.peers.ask("reservation", StoreReservation(output.reservation), ASK_TIMEOUT_S)
+        self.ctx.state.pop_output(self.lease)
+
+    def _end_reservation(self, output: EndReservation) -> None:
+        self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)
+        self.ctx.state.pop_output(self.lease)
+
+    def _unlock(self, output: Unlock) -> bool:
         """Whether the lock opened; not when the hardware actor could not be reached."""
         try:
-            return bool(self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S))
+            unlocked = bool(self.ctx.peers.ask("hardware", SetLock(False), ASK_TIMEOUT_S))
         except Exception as exc:  # noqa: BLE001 - a lock that did not open is the answer
             log.warning("evse %d: could not unlock: %r", self.ctx.settings.index, exc)
-            return False
+            unlocked = False
+        self.ctx.state.pop_output(self.lease)
+        return unlocked
+
+    def _switch_phases(self, output: PhaseSwitch) -> None:
+        self._begin_phase_switch(output.three_phases)
+        self.ctx.state.pop_output(self.lease)
 
     def _begin_phase_switch(self, three_phases: bool) -> None:
         """The hardware answers at once and tells `PhasesSwitched` when the switch ended."""
@@ -275,13 +285,13 @@ class SessionActor(ConnectorActor):
             dues_s.append(model.pre_auth.expires_at)
         if model.overdraw_since is not None:
             dues_s.append(model.overdraw_since + charging.OVERDRAW_LIMIT_S)
-        if state.outbox or states.hardware_output(model, env) != state.applied_output:
+        if state.outbox or derived.hardware_output(model, env) != state.applied_output:
             dues_s.append(env.now + RETRY_S)
         return min(dues_s, default=None)
 
     def _tick(self, message: Tick) -> None:
         model = self.ctx.state.model
-        expired = states.allocation_expired(model, self.ctx.clock.monotonic())
+        expired = derived.allocation_expired(model, self.ctx.clock.monotonic())
         if model.pre_auth is not None or model.overdraw_since is not None or expired:
             self._machine(message)
             return
@@ -291,7 +301,7 @@ class SessionActor(ConnectorActor):
     def _sync_hardware(self) -> bool:
         """Make the board do what the model's state requires; False if the board could not be reached."""
         state = self.ctx.state
-        desired = states.hardware_output(state.model, self._env())
+        desired = derived.hardware_output(state.model, self._env())
         if state.recovering:  # the board has not answered since the restart: power off until it does
             desired = HardwareOutput(PilotSignal.x1(), False, desired.locked)
         if desired == state.applied_output:
@@ -359,7 +369,7 @@ class SessionActor(ConnectorActor):
         model = self.ctx.state.model
         limits = {
             "uuid": self.ctx.settings.evse_id,
-            "max_current": states.allowed_current_a(model, self._env()),
+            "max_current": derived.allowed_current_a(model, self._env()),
             "nr_of_phases_available": 3 if model.three_phases else 1,
         }
         self.ctx.state.publish_limits(self.lease, limits)

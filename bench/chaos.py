@@ -37,7 +37,7 @@ from chaos_report import all_violations, blow_figures, format_report, targets
 from chaos_station import Limits, StationProcess, config_text
 from chaos_watch import Watcher
 
-from actors.state import EVENT_LOG_SIZE
+from actors.connector_state import EVENT_LOG_SIZE
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from actors import states
+from actors import derived
 from actors.charging import ALLOCATION_HOLD_S
 from actors.messages import ChaosKill, SetAllocation, Tick
 from supervisor.energy.allocation import Allocation, EvseAllocation, EvseInput, StationInput, allocate
@@ -128,7 +128,7 @@ def _same(link: EvseLink, seen: EvseInput) -> bool:
     """The connector's session is still the one the allocation was computed from."""
     model = link.state.model
     authorized_at = model.session.authorized_at if model.session is not None else 0.0
-    return seen.authorized == states.authorized(model) and seen.authorized_at == authorized_at
+    return seen.authorized == derived.authorized(model) and seen.authorized_at == authorized_at
 
 
 def _amount(link: EvseLink, target: EvseAllocation) -> float:

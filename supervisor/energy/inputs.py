@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors import states
+from actors import derived
+from actors.connector_state import ConnectorState
 from actors.model import Env, State
 from actors.settings import ConnectorSettings
-from actors.state import ConnectorState
 from supervisor.energy.allocation import EvseInput
 from supervisor.energy.draw import DrawWatch, watch
 from supervisor.energy.settings import grid_phases
@@ -42,7 +42,7 @@ def evse_input(link: EvseLink, draw: DrawWatch) -> EvseInput:
     """The connector's demand now: its session, its own limits, the cap of a car that draws less."""
     model = link.state.model
     session = model.session
-    authorized = states.authorized(model)
+    authorized = derived.authorized(model)
     pending = model.pre_auth is not None if session is None else not session.cancelled
     return EvseInput(
         index=link.index,
@@ -60,10 +60,10 @@ def next_watch(link: EvseLink, previous: DrawWatch, now: float) -> DrawWatch:
     """The draw watch after the connector's latest board reading (reset outside a session)."""
     model = link.state.model
     offered_a = model.allocation_a
-    if not states.authorized(model) or offered_a is None or offered_a <= 0:
+    if not derived.authorized(model) or offered_a is None or offered_a <= 0:
         return DrawWatch()
     env = Env(link.settings, link.state.reservation, now, _no_uuid, 0.0)
-    drawing = states.state_of(model, env) is State.Charging
+    drawing = derived.state_of(model, env) is State.Charging
     drawn_a = max(model.last_currents_a, default=0.0) if drawing else 0.0
     return watch(previous, offered_a, drawn_a, now)
 

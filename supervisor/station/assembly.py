@@ -20,13 +20,13 @@ from typing import Any
 import pykka
 
 from actors.base import ConnectorActor, ConnectorContext
+from actors.connector_state import ConnectorState
 from actors.hardware import HardwareActor
 from actors.meter import MeterActor
 from actors.ports import Budget, Journal, NoTimer, Publisher, Timer
 from actors.reservation import ReservationActor
 from actors.session import SessionActor
 from actors.settings import ConnectorSettings
-from actors.state import ConnectorState
 from drivers.clock import Clock
 from supervisor.station.drivers import Devices, build_devices
 from supervisor.tree import (

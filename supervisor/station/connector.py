@@ -18,7 +18,7 @@ from typing import Any
 
 import pykka
 
-from actors import states
+from actors import derived
 from actors.base import ASK_TIMEOUT_S
 from actors.messages import Disable, Enable, GiveUp, Keyed, Tick
 from actors.model import Env, State
@@ -167,7 +167,7 @@ class Connector:
         )
 
     def state_name(self) -> State:
-        return states.state_of(self.state.model, self.env())
+        return derived.state_of(self.state.model, self.env())
 
     def describe(self) -> dict[str, Any]:
         entry: dict[str, Any] = {

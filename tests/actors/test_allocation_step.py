@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from actors.charging import ALLOCATION_HOLD_S, Step, state_of, step
+from actors.derived import allowed_current_a
 from actors.messages import Authorize, BoardReport, SetAllocation, Tick
 from actors.model import Emit, Env, Model, SessionEvent, State
 from actors.settings import ConnectorSettings
-from actors.states import allowed_current_a
 from drivers.base import BoardStatus, CPState
 
 LIMITED = ConnectorSettings(index=1, evse_id="X", max_current_a=32.0, grid_limited=True)

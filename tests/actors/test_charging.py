@@ -16,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from actors.charging import Step, hardware_output, set_faulted, state_of, step, transition_event
+from actors.derived import reservation_verdict
 from actors.messages import (
     AcceptNewSession,
     Authorize,
@@ -55,7 +56,6 @@ from actors.model import (
     Unlock,
 )
 from actors.settings import ConnectorSettings
-from actors.states import reservation_verdict
 from drivers.base import BoardStatus, CPState, PilotSignal, duty_cycle_percent
 
 T0 = 1000.0

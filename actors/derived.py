@@ -1,4 +1,4 @@
-"""What a connector's model means: its state, what the board must do in it, the board's errors.
+"""What is derived from a connector's model: its state, what the board must do, the board's errors.
 
 The connector state (`State`) is never stored: `state_of` derives it from the model, and
 `hardware_output` derives the control pilot and the relays from the state, so one table
