@@ -33,7 +33,7 @@ from supervisor.ops import (
     preflight,
     watchdog_interval_s,
 )
-from supervisor.station import Station, memory
+from supervisor.station import Station, limits, memory
 from supervisor.station.endpoints import write_endpoints
 
 log = logging.getLogger("evse_supervisor")
@@ -76,6 +76,12 @@ def run(settings: StationSettings, load: Callable[[], StationSettings], logs: Lo
     try:
         lock = preflight(settings)
     except StartRefused as exc:
+        print(f"evse-supervisor: {exc}", file=sys.stderr)
+        return 1
+    try:
+        limits.ensure_open_files(limits.open_files_needed(len(settings.connectors)))
+    except limits.LimitError as exc:
+        lock.release()
         print(f"evse-supervisor: {exc}", file=sys.stderr)
         return 1
     try:
