@@ -109,20 +109,37 @@ def _chaos(name: str, message: type, doc: str, **args: Arg) -> Command:
 _TOKEN = Arg("str", "the identification token (e.g. an RFID card's id)")
 _PARENT = Arg("str", "the token's group (OCPP parentIdTag)", optional=True)
 _FAULT = Arg("str", "the fault", enum=FAULT_KINDS)
+_EVSE_FILTER = {
+    "evse_from": Arg("int", "only connectors from this index on", optional=True, min=1),
+    "evse_to": Arg("int", "only connectors up to this index", optional=True, min=1),
+    "state": Arg("str", "only connectors in this state (e.g. Charging)", optional=True),
+}
 _TABLE = (
     _station("ping", "socket", "map", "The station's boot id (epoch) and uptime_s."),
     _station("version", "socket", "map", "The API version and the package version."),
     _station("list_commands", "socket", "array", "This table: every command, its arguments and result."),
-    _station("list_evses", "station", "array", "Every connector: index, evse_id, driver, state."),
+    _station(
+        "list_evses",
+        "station",
+        "array",
+        "Every connector (or those the filter keeps): index, evse_id, driver, state.",
+        **_EVSE_FILTER,
+    ),
     _station(
         "snapshot",
         "socket",
         "map",
         "Every variable's last value and each source's seq, for late joiners.",
         prefix=Arg("str", "only topics starting with it", optional=True),
+        evse_from=_EVSE_FILTER["evse_from"],
+        evse_to=_EVSE_FILTER["evse_to"],
     ),
     _station(
-        "status", "station", "map", "The process, every connector's supervision, the energy allocation."
+        "status",
+        "station",
+        "map",
+        "The process, every connector's supervision (or the filter's), the energy allocation.",
+        **_EVSE_FILTER,
     ),
     _station(
         "set_station_max_current",

@@ -55,13 +55,19 @@ class StationCommands:
         return self._commands
 
     def snapshot(self, args: dict[str, Any]) -> Any:
-        return self._backend.bus.snapshot(args.get("prefix", ""))
+        snapshot: dict[str, Any] = self._backend.bus.snapshot(args.get("prefix", ""))
+        if "evse_from" in args or "evse_to" in args:
+            snapshot["vars"] = {t: v for t, v in snapshot["vars"].items() if _evse_kept(t, args)}
+            snapshot["seq"] = {s: n for s, n in snapshot["seq"].items() if _evse_kept(s, args)}
+        return snapshot
 
     def list_evses(self, args: dict[str, Any]) -> Any:
-        return self._backend.list_evses()
+        return [entry for entry in self._backend.list_evses() if _kept(entry, args)]
 
     def status(self, args: dict[str, Any]) -> Any:
-        return self._backend.status()
+        status: dict[str, Any] = self._backend.status()
+        status["evses"] = [entry for entry in status["evses"] if _kept(entry, args)]
+        return status
 
     def set_station_max_current(self, args: dict[str, Any]) -> Any:
         return self._backend.set_station_max_current(args["max_current"])
@@ -76,3 +82,19 @@ class StationCommands:
         """Publish `station/heartbeat`."""
         value = {"uptime_s": self.uptime_s(), "evses": self._backend.supervision_summary()}
         self._backend.bus.publish("station", "station/heartbeat", value)
+
+
+def _kept(entry: dict[str, Any], args: dict[str, Any]) -> bool:
+    """Whether a connector's entry passes the filter (`evse_from`, `evse_to`, `state`)."""
+    index = int(entry["index"])
+    if index < args.get("evse_from", index) or index > args.get("evse_to", index):
+        return False
+    return "state" not in args or entry.get("state") == args["state"]
+
+
+def _evse_kept(name: str, args: dict[str, Any]) -> bool:
+    """Whether a topic or source passes the range: `evse/<n>...` in it, anything else always."""
+    parts = name.split("/")
+    if len(parts) < 2 or parts[0] != "evse" or not parts[1].isdigit():
+        return True
+    return _kept({"index": int(parts[1])}, args)

@@ -130,14 +130,20 @@ class Client:
     def list_commands(self) -> list[dict[str, Any]]:
         return list(self.call("list_commands"))
 
-    def list_evses(self) -> list[dict[str, Any]]:
-        return list(self.call("list_evses"))
+    def list_evses(
+        self, evse_from: int | None = None, evse_to: int | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        return list(self.call("list_evses", evse_from=evse_from, evse_to=evse_to, state=state))
 
-    def snapshot(self, prefix: str = "") -> dict[str, Any]:
-        return self._map(self.call("snapshot", prefix=prefix or None))
+    def snapshot(
+        self, prefix: str = "", evse_from: int | None = None, evse_to: int | None = None
+    ) -> dict[str, Any]:
+        return self._map(self.call("snapshot", prefix=prefix or None, evse_from=evse_from, evse_to=evse_to))
 
-    def status(self) -> dict[str, Any]:
-        return self._map(self.call("status"))
+    def status(
+        self, evse_from: int | None = None, evse_to: int | None = None, state: str | None = None
+    ) -> dict[str, Any]:
+        return self._map(self.call("status", evse_from=evse_from, evse_to=evse_to, state=state))
 
     def set_station_max_current(self, max_current: float) -> bool:
         return bool(self.call("set_station_max_current", max_current=max_current))

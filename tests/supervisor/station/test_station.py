@@ -11,6 +11,8 @@ import pytest
 
 from actors.messages import Authorize
 from drivers.clock import FakeClock
+from supervisor.api.commands import COMMANDS
+from supervisor.api.station_commands import StationCommands
 from supervisor.config import load_config
 from supervisor.station import Station
 from supervisor.station.assembly import ROLES
@@ -141,3 +143,15 @@ def test_an_idle_station_arms_only_its_telemetry_and_meter_timers(tmp_path: path
         assert armed[(1, "session")] is None and armed[(1, "reservation")] is None
     finally:
         station.stop()
+
+
+def test_status_list_evses_and_snapshot_can_be_filtered(station: Station) -> None:
+    commands = StationCommands(station)
+    assert sim(station, 2, "plug_in") is True
+    run = commands.run
+    assert [e["index"] for e in run(COMMANDS["list_evses"], {"evse_from": 2})] == [2]
+    assert [e["index"] for e in run(COMMANDS["list_evses"], {"state": "Idle"})] == [1]
+    assert run(COMMANDS["list_evses"], {"evse_from": 2, "state": "Idle"}) == []
+    assert [e["index"] for e in run(COMMANDS["status"], {"evse_to": 1})["evses"]] == [1]
+    topics = run(COMMANDS["snapshot"], {"evse_from": 2, "evse_to": 2})["vars"]
+    assert topics and not any(t.startswith("evse/1/") for t in topics)
