@@ -1,6 +1,8 @@
 """Reload (SIGHUP, `evse-supervisor reload`, the API's `reload`): re-read the configuration file.
 
-What can change while the station runs is applied and logged, one line per key; anything
+What can change while the station runs (the log level, the supervision limits, the grid's
+`max_current_a`, a connector's free_charging, require_accept_new_session and
+auth_timeout_s) is applied and logged, one line per key; anything
 else is named in one warning and waits for a restart; a file that does not load changes
 nothing and the error says why. The result answers the API:
 `{"applied": ["station.log_level: INFO -> DEBUG", ...], "needs_restart": ["api.command_endpoint"]}`
@@ -53,6 +55,11 @@ def _differences(old: Any, new: Any, prefix: str) -> list[tuple[str, Any, Any]]:
     ]
 
 
+def _live_grid_limit(path: str, value: Any) -> bool:
+    """The station's grid limit changes live (as `set_station_max_current`); removing it does not."""
+    return path == "grid.max_current_a" and value is not None
+
+
 def _show(value: Any) -> str:
     return "true" if value is True else "false" if value is False else str(value)
 
@@ -93,12 +100,15 @@ class Reloader:
         needs_restart: list[str] = []
         station_only = dataclasses.replace(old, connectors=()), dataclasses.replace(new, connectors=())
         for path, before, after in _differences(*station_only, ""):
-            if path == "log_level" or path.startswith("supervision."):
+            if path == "log_level" or path.startswith("supervision.") or _live_grid_limit(path, after):
                 applied.append(f"{_key_name(path)}: {_show(before)} -> {_show(after)}")
             else:
                 needs_restart.append(_key_name(path))
         if new.log_level != old.log_level:
             self._logs.set_level(new.log_level)
+        limit_a = new.grid.max_current_a
+        if _live_grid_limit("grid.max_current_a", limit_a) and limit_a != old.grid.max_current_a:
+            self._station.set_station_max_current(float(limit_a))  # type: ignore[arg-type]
         if new.supervision != old.supervision:
             for connector in self._station.connectors:
                 connector.tree.set_limits(new.supervision)
@@ -106,6 +116,10 @@ class Reloader:
         self.running = dataclasses.replace(
             old, log_level=new.log_level, supervision=new.supervision, connectors=connectors
         )
+        if _live_grid_limit("grid.max_current_a", limit_a):
+            self.running = dataclasses.replace(
+                self.running, grid=dataclasses.replace(self.running.grid, max_current_a=limit_a)
+            )
         return applied + connector_applied, needs_restart + connector_restart
 
     def _connectors(

@@ -56,3 +56,14 @@ def test_a_broken_file_changes_nothing_and_says_why(
     assert "station.yaml:11: connectors[0].auth_timeout_s" in result["error"]
     assert ops_station.station.connectors[0].settings.free_charging is False
     assert "reload refused, nothing changed: " in logs[1].getvalue()
+
+
+def test_the_grid_limit_is_applied_live(ops_station: OpsStation) -> None:
+    text = station_yaml().replace("  log_level: INFO\n", "  log_level: INFO\n  grid: {max_current_a: 40}\n")
+    ops_station.config.write_text(text)
+    assert ops_station.reloader.reload() == {
+        "applied": ["station.grid.max_current_a: None -> 40.0"],
+        "needs_restart": [],
+    }
+    assert ops_station.reloader.running.grid.max_current_a == 40
+    assert ops_station.reloader.reload() == {"applied": [], "needs_restart": []}
