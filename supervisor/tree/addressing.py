@@ -26,7 +26,7 @@ class _Superseded(Exception):
 
 
 class Addresses:
-    """Asks and refs by role over one supervisor's child table; `now` is its clock."""
+    """Asks, tells and refs by role over one supervisor's child table (`now` is its clock); what it shows."""
 
     def __init__(self, table: ChildTable, now: Callable[[], float]) -> None:
         self._table = table
@@ -114,3 +114,21 @@ class Addresses:
             except pykka.Timeout:
                 if not self._table.is_current(role, ref):
                     raise _Superseded() from None
+
+    # --- visibility ------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """{"state", "restarts", "actors": [{"role", "generation", "state", "restarts", "last_failure"}]}."""
+        return self._table.describe()
+
+    def pending_restarts(self) -> dict[str, float]:
+        """Role → the clock's time at which its restart is due."""
+        return self._table.pending_restarts()
+
+    def busy_since(self) -> dict[str, float]:
+        """Role → the clock's time at which its running generation began its current handler."""
+        return self._table.busy_since()
+
+    @property
+    def state(self) -> str:
+        return self._table.summary_state()

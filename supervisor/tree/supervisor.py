@@ -19,9 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
-
-import pykka
+from typing import Protocol
 
 from supervisor.tree.addressing import Addresses
 from supervisor.tree.backoff import Backoff, IntensityWindow
@@ -50,7 +48,7 @@ class SystemClock:
         return time.monotonic()
 
 
-class Supervisor:
+class Supervisor(Addresses):
     """Supervises an ordered list of children with one strategy; see the module docstring."""
 
     def __init__(
@@ -75,7 +73,7 @@ class Supervisor:
         self._on_give_up = on_give_up
         rng = rng or random.Random()
         self._table = ChildTable(name, [Child(spec, Backoff(self._limits, rng)) for spec in children])
-        self._addresses = Addresses(self._table, self._clock.monotonic)
+        Addresses.__init__(self, self._table, self._clock.monotonic)  # ref, ask, tell, describe ...
         self._health = Health(self._limits)
         self._intensity = IntensityWindow(self._limits.intensity, self._limits.period_s)
         self._poll_lock = threading.RLock()  # serialises decisions; held across bounded waits
@@ -145,44 +143,6 @@ class Supervisor:
     def _report(self, report: Report) -> None:
         self._reports.put(report)
         self._runner.wake()
-
-    # --- addresses and visibility -----------------------------------------------------
-
-    def ref(self, role: str) -> pykka.ActorRef[Any]:
-        """The running generation of `role`; Unavailable when there is none right now."""
-        return self._addresses.ref(role)
-
-    def wait_ref(self, role: str, deadline_monotonic: float) -> pykka.ActorRef[Any]:
-        """The running generation of `role`, waiting through a restart until the deadline."""
-        return self._addresses.wait_ref(role, deadline_monotonic)
-
-    def tell(self, role: str, message: Any) -> bool:
-        """Tell the newest generation of `role`; see `Addresses.tell`."""
-        return self._addresses.tell(role, message)
-
-    def ask(self, role: str, message: Any, timeout_s: float) -> Any:
-        """Ask the current generation of `role`, through a restart; see `Addresses.ask`."""
-        return self._addresses.ask(role, message, timeout_s)
-
-    def ask_running(self, role: str, message: Any, timeout_s: float) -> Any:
-        """Ask the running generation, never waiting through a restart; see `Addresses.ask_running`."""
-        return self._addresses.ask_running(role, message, timeout_s)
-
-    def describe(self) -> dict[str, Any]:
-        """{"state", "restarts", "actors": [{"role", "generation", "state", "restarts", "last_failure"}]}."""
-        return self._table.describe()
-
-    def pending_restarts(self) -> dict[str, float]:
-        """Role → clock.monotonic() time at which its restart is due."""
-        return self._table.pending_restarts()
-
-    def busy_since(self) -> dict[str, float]:
-        """Role → clock.monotonic() time at which its running generation began its current handler."""
-        return self._table.busy_since()
-
-    @property
-    def state(self) -> str:
-        return self._table.summary_state()
 
     # --- operations: liveness, limits, chaos ------------------------------------------
 
