@@ -1,22 +1,45 @@
-"""`evsectl top`: a live table of the connectors, kept up to date from publications."""
+"""`evsectl top`: a live table of the connectors, kept up to date from publications.
+
+A header names the station, its epoch, uptime and link: connected, stale (two heartbeats
+missed) or no answer (the station does not answer a ping). Each row shows the active
+error, the session's energy (the meter's register minus its value at SessionStarted) and
+the connector's failures (actors that failed, not the siblings restarted with them). The
+columns that do not fit the width are dropped, least important first. `q` quits.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
-from rich.live import Live
+from rich import box
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
 from supervisor.client import Client
 from supervisor.client.options import Target
 
-
-def _console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 140)
+HEARTBEAT_S = 1.0  # the station's heartbeat interval
+STALE_AFTER_S = 2 * HEARTBEAT_S
+ERROR_STATES = ("Error", "Faulted")
+# (header, importance: lower stays longer)
+COLUMNS = (
+    ("evse", 0),
+    ("state", 1),
+    ("error", 2),
+    ("session kWh", 3),
+    ("power kW", 4),
+    ("failures", 5),
+    ("evse_id", 6),
+    ("current A", 7),
+    ("session", 8),
+    ("reserved", 9),
+)
 
 
 @dataclass
@@ -27,80 +50,156 @@ class Row:
     session: str = ""
     current_a: float | None = None
     power_kw: float | None = None
-    energy_kwh: float | None = None
+    energy_wh: float | None = None  # the meter's register
+    session_start_wh: float | None = None
+    error: str = ""
     reservation: int | None = None
-    restarts: int = 0
-    allocated_a: float | None = None  # the station's allocation, with a station limit
-    bound_by: str = ""  # what bound it
+    failures: int = 0
+
+    def session_kwh(self) -> float | None:
+        if not self.session or self.energy_wh is None or self.session_start_wh is None:
+            return None
+        return max(0.0, self.energy_wh - self.session_start_wh) / 1000
+
+    def cells(self) -> dict[str, str]:
+        return {
+            "evse": str(self.index),
+            "state": self.state,
+            "error": self.error or "-",
+            "session kWh": _number(self.session_kwh(), 3),
+            "power kW": _number(self.power_kw, 2),
+            "failures": str(self.failures),
+            "evse_id": self.evse_id,
+            "current A": _number(self.current_a, 1),
+            "session": self.session or "-",
+            "reserved": "-" if self.reservation is None else str(self.reservation),
+        }
 
 
+@dataclass
 class TopModel:
-    """What `top` shows, kept up to date from publications."""
+    """What `top` shows: the station's header and one row per connector."""
 
-    def __init__(self) -> None:
-        self.rows: dict[int, Row] = {}
+    where: Target
+    name: str = "?"
+    epoch: str = ""
+    uptime_s: float = 0.0
+    link: str = "connected"
+    last_heartbeat_s: float = field(default_factory=time.monotonic)
+    rows: dict[int, Row] = field(default_factory=dict)
 
     def row(self, index: int) -> Row:
         return self.rows.setdefault(index, Row(index))
 
+    def load(self, client: Client) -> None:
+        """Everything from the station at once: status, the snapshot, each session's start."""
+        status = client.status()
+        self.name, self.epoch = str(status.get("name") or self.where.name or "?"), str(status.get("epoch"))
+        self.uptime_s, self.link, self.last_heartbeat_s = (
+            float(status.get("uptime_s", 0)),
+            "connected",
+            time.monotonic(),
+        )
+        for entry in status.get("evses", []):
+            row = self.row(int(entry["index"]))
+            row.evse_id, row.state = str(entry.get("evse_id", "")), str(entry.get("state", ""))
+            row.failures = _failures(entry.get("supervisor") or {})
+        for topic, value in client.snapshot()["vars"].items():
+            self.apply(topic, value)
+        for row in self.rows.values():
+            if row.session:
+                _session_start(client, row)
+
     def apply(self, topic: str, value: Any) -> None:
         parts = topic.split("/")
         if topic == "station/heartbeat":
+            self.uptime_s, self.link = float(value.get("uptime_s", 0)), "connected"
+            self.last_heartbeat_s = time.monotonic()
             for entry in value.get("evses", []):
                 row = self.row(int(entry["index"]))
-                row.state, row.restarts = str(entry.get("state", "")), int(entry.get("restarts", 0))
-        elif topic == "station/energy":
-            for entry in value.get("evses", []):
-                row = self.row(int(entry["index"]))
-                row.allocated_a, row.bound_by = entry.get("allocated_a"), str(entry.get("reason", ""))
-        elif len(parts) == 3 and parts[0] == "evse" and parts[1].isdigit():
-            self._apply_variable(self.row(int(parts[1])), parts[2], value)
+                row.state = str(entry.get("state", ""))
+                row.failures = int(entry.get("failures", row.failures))
+                if row.state not in ERROR_STATES:
+                    row.error = ""
+        elif len(parts) == 3 and parts[0] == "evse" and parts[1].isdigit() and isinstance(value, dict | str):
+            _apply_variable(self.row(int(parts[1])), parts[2], value)
 
-    def _apply_variable(self, row: Row, variable: str, value: Any) -> None:
-        if variable == "evse_id":
-            row.evse_id = str(value)
-        elif variable == "powermeter":
-            row.power_kw = _total(value.get("power_W"), 1000)
-            row.energy_kwh = _total(value.get("energy_Wh_import"), 1000)
-            currents = [v for k, v in (value.get("current_A") or {}).items() if k in ("L1", "L2", "L3")]
-            row.current_a = max(currents) if currents else None
-        elif variable == "session_events":
-            event = value.get("event")
-            row.session = "" if event == "SessionFinished" else str(value.get("uuid", ""))[:8]
-            if event == "ReservationStart":
-                row.reservation = value.get("reservation_start", {}).get("reservation_id")
-            elif event == "ReservationEnd":
-                row.reservation = None
+    def age(self, now_s: float) -> None:
+        """Stale once two heartbeats are missed (no answer is decided by a ping)."""
+        if self.link == "connected" and now_s - self.last_heartbeat_s > STALE_AFTER_S:
+            self.link = "stale"
 
-    def table(self) -> Table:
-        table = Table(
-            "evse",
-            "evse_id",
-            "state",
-            "session",
-            "current A",
-            "power kW",
-            "energy kWh",
-            "reserved",
-            "restarts",
-            "allocated A",
-            "bound by",
+    def render(self, width: int) -> Group:
+        return Group(Text(self.header(), no_wrap=True, overflow="ellipsis"), self.table(width))
+
+    def header(self) -> str:
+        up = f"up {_duration(self.uptime_s)}" if self.link != "no answer" else "up ?"
+        return (
+            f"station {self.name}  epoch {self.epoch[:8]}  {up}  {self.link.upper()}\n"
+            f"commands {self.where.endpoint}  publications {self.where.publish_endpoint}"
         )
-        for row in sorted(self.rows.values(), key=lambda r: r.index):
-            table.add_row(
-                str(row.index),
-                row.evse_id,
-                row.state,
-                row.session or "-",
-                _number(row.current_a, 1),
-                _number(row.power_kw, 2),
-                _number(row.energy_kwh, 3),
-                "-" if row.reservation is None else str(row.reservation),
-                str(row.restarts),
-                _number(row.allocated_a, 1),
-                row.bound_by or "-",
-            )
+
+    def table(self, width: int) -> Table:
+        rows = [row.cells() for _, row in sorted(self.rows.items())]
+        kept = fitting(rows, width)
+        table = Table(*kept, box=box.SIMPLE_HEAD, pad_edge=False)
+        for cells in rows:
+            style = "dim" if self.link != "connected" else None
+            table.add_row(*(cells[name] for name in kept), style=style)
         return table
+
+
+def fitting(rows: list[dict[str, str]], width: int) -> list[str]:
+    """The columns that fit `width`, least important dropped first, in display order."""
+    widths = {name: max([len(name), *(len(r[name]) for r in rows)]) + 2 for name, _ in COLUMNS}
+    kept = [name for name, _ in COLUMNS]
+    for name, _ in sorted(COLUMNS, key=lambda column: -column[1]):
+        if sum(widths[k] for k in kept) <= width or len(kept) == 1:
+            break
+        kept.remove(name)
+    return kept
+
+
+def _apply_variable(row: Row, variable: str, value: Any) -> None:
+    if variable == "evse_id":
+        row.evse_id = str(value)
+    elif variable == "powermeter":
+        row.power_kw = _total(value.get("power_W"), 1000)
+        row.energy_wh = _total(value.get("energy_Wh_import"), 1)
+        currents = [v for k, v in (value.get("current_A") or {}).items() if k in ("L1", "L2", "L3")]
+        row.current_a = max(currents) if currents else None
+    elif variable == "session_events":
+        _apply_event(row, value)
+
+
+def _apply_event(row: Row, value: dict[str, Any]) -> None:
+    event = value.get("event")
+    row.session = "" if event == "SessionFinished" else str(value.get("uuid", ""))[:8]
+    if event == "SessionStarted":
+        started = value.get("session_started") or {}
+        start = started.get("energy_Wh_import", value.get("energy_Wh_import"))
+        row.session_start_wh = float(start) if isinstance(start, int | float) else row.energy_wh
+    if value.get("error"):
+        row.error = str(value["error"])
+    if event == "ReservationStart":
+        row.reservation = (value.get("reservation_start") or {}).get("reservation_id")
+    elif event == "ReservationEnd":
+        row.reservation = None
+
+
+def _session_start(client: Client, row: Row) -> None:
+    """The register at this session's SessionStarted, from the connector's event log."""
+    events = client.get_events(row.index).get("events", [])
+    for event in reversed(events):
+        payload = event.get("value", event) if isinstance(event, dict) else {}
+        if payload.get("event") == "SessionStarted":
+            _apply_event(row, payload)
+            row.session = str(payload.get("uuid", ""))[:8]
+            return
+
+
+def _failures(supervision: dict[str, Any]) -> int:
+    return int(supervision.get("failures", supervision.get("restarts", 0)))
 
 
 def _total(value: Any, divisor: float) -> float | None:
@@ -113,25 +212,29 @@ def _number(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def screen_width(options: argparse.Namespace) -> int:
+    return int(options.width or shutil.get_terminal_size((80, 24)).columns)
+
+
 def cmd_top(client: Client, options: argparse.Namespace, where: Target) -> int:
-    model = TopModel()
-    for entry in client.list_evses():
-        row = model.row(int(entry["index"]))
-        row.evse_id, row.state = str(entry.get("evse_id", "")), str(entry.get("state", ""))
-    status = client.status()
-    for entry in status.get("evses", []):
-        model.row(int(entry["index"])).restarts = int((entry.get("supervisor") or {}).get("restarts", 0))
-    model.apply("station/energy", status.get("energy") or {})
-    if options.once:
-        for topic, value in client.snapshot()["vars"].items():
-            model.apply(topic, value)
-        _console().print(model.table())
-        return 0
+    """One frame (`--once`) or the live view; exit 3 when the station does not answer."""
+    model, width = TopModel(where), screen_width(options)
+    console = Console(width=width, force_terminal=sys.stdout.isatty())
     try:
-        with Live(model.table(), console=_console(), refresh_per_second=4) as live:
-            for topic, payload in client.watch(""):
-                model.apply(topic, payload.get("value"))
-                live.update(model.table())
-    except KeyboardInterrupt:
-        pass
-    return 0
+        model.load(client)
+    except TimeoutError:
+        model.link = "no answer"
+        console.print(model.render(width))
+        return 3
+    if options.once:
+        console.print(model.render(width))
+        return 0
+    from supervisor.client.top_live import run_live
+
+    return run_live(client, model, console, width)
