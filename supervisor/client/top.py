@@ -39,6 +39,8 @@ COLUMNS = (
     ("current A", 7),
     ("session", 8),
     ("reserved", 9),
+    ("allocated A", 10),
+    ("bound by", 11),
 )
 
 
@@ -55,6 +57,8 @@ class Row:
     error: str = ""
     reservation: int | None = None
     failures: int = 0
+    allocated_a: float | None = None  # the station's allocation, with a station limit
+    bound_by: str = ""  # what bound it
 
     def session_kwh(self) -> float | None:
         if not self.session or self.energy_wh is None or self.session_start_wh is None:
@@ -73,6 +77,8 @@ class Row:
             "current A": _number(self.current_a, 1),
             "session": self.session or "-",
             "reserved": "-" if self.reservation is None else str(self.reservation),
+            "allocated A": _number(self.allocated_a, 1),
+            "bound by": self.bound_by or "-",
         }
 
 
@@ -104,6 +110,8 @@ class TopModel:
             row = self.row(int(entry["index"]))
             row.evse_id, row.state = str(entry.get("evse_id", "")), str(entry.get("state", ""))
             row.failures = _failures(entry.get("supervisor") or {})
+        if isinstance(status.get("energy"), dict):
+            self.apply("station/energy", status["energy"])
         for topic, value in client.snapshot()["vars"].items():
             self.apply(topic, value)
         for row in self.rows.values():
@@ -121,6 +129,10 @@ class TopModel:
                 row.failures = int(entry.get("failures", row.failures))
                 if row.state not in ERROR_STATES:
                     row.error = ""
+        elif topic == "station/energy":
+            for entry in value.get("evses", []):
+                row = self.row(int(entry["index"]))
+                row.allocated_a, row.bound_by = entry.get("allocated_a"), str(entry.get("reason", ""))
         elif len(parts) == 3 and parts[0] == "evse" and parts[1].isdigit() and isinstance(value, dict | str):
             _apply_variable(self.row(int(parts[1])), parts[2], value)
 

@@ -53,10 +53,10 @@ def test_evsectl_top_shows_each_connectors_allocation_and_what_bound_it(
         "--publish-endpoint",
         live.server.publish_endpoint,
     ]
-    assert evsectl([*endpoints, "top", "--once"]) == 0
+    assert evsectl([*endpoints, "top", "--once", "--width", "200"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any("allocated A" in line and "bound by" in line for line in lines)
-    first = next(line for line in lines if line.startswith("│ 1 "))
-    second = next(line for line in lines if line.startswith("│ 2 "))
-    assert "│ 32.0 " in first and "│ connector" in first  # the reason wraps in a narrow table
-    assert "│ 0.0 " in second and "│ no authorized" in second
+    first = next(line.split() for line in lines if line.split()[:1] == ["1"])
+    second = next(line.split() for line in lines if line.split()[:1] == ["2"])
+    assert "32.0" in first and "connector" in first
+    assert "0.0" in second and "no" in second
