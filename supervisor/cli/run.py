@@ -101,10 +101,7 @@ def _serve(
         print(f"evse-supervisor: {exc}", file=sys.stderr)
         return EXIT_CORRUPT
     evse_ids = {c.index: c.settings.evse_id for c in station.connectors}
-    metrics = StationMetrics(station) if settings.api.metrics_endpoint else None
-    station.bus.observe(EventLog(evse_ids))
-    if metrics is not None:
-        station.bus.observe(metrics.publication)
+    metrics = _observe(station, settings, evse_ids)
     reloader = Reloader(load, settings, station, logs)
     server = ApiServer(
         settings.api,
@@ -135,6 +132,15 @@ def _serve(
         notifier.close()
         log.info("stopped")
     return 0
+
+
+def _observe(station: Station, settings: StationSettings, evse_ids: dict[int, str]) -> StationMetrics | None:
+    """Log every publication worth a line, and feed the metrics when they are served."""
+    metrics = StationMetrics(station) if settings.api.metrics_endpoint else None
+    station.bus.observe(EventLog(evse_ids))
+    if metrics is not None:
+        station.bus.observe(metrics.publication)
+    return metrics
 
 
 def _announce(

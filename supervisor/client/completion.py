@@ -38,9 +38,7 @@ def _cases(indent: str, pattern_end: str) -> str:
     return "\n".join(lines)
 
 
-def bash() -> str:
-    commands = " ".join(reference.commands())
-    return f"""# bash completion for evsectl (generated from the command table by `evsectl completion bash`)
+_BASH = """# bash completion for evsectl (generated from the command table by `evsectl completion bash`)
 _evsectl() {{
     local cur words="" i command="" positional=() tokens=() line="${{COMP_LINE:0:COMP_POINT}}"
     read -ra tokens <<< "$line"  # whole words: bash itself splits key=value at the =
@@ -54,12 +52,12 @@ _evsectl() {{
         esac
     done
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "{" ".join(GLOBAL_OPTIONS)} --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "{options} --help" -- "$cur"))
         return
     fi
     command="${{positional[0]}}"
     if [[ ${{#positional[@]}} -eq 0 ]]; then
-        words="{" ".join(SUBCOMMANDS)}"
+        words="{subcommands}"
     elif [[ "$command" == help && ${{#positional[@]}} -eq 1 ]]; then
         words="{commands}"
     elif [[ "$command" == completion && ${{#positional[@]}} -eq 1 ]]; then
@@ -68,7 +66,7 @@ _evsectl() {{
         words="{commands}"
     elif [[ "$command" == call && ${{#positional[@]}} -ge 3 ]]; then
         case "${{positional[2]}}" in
-{_cases("            ", ")")}
+{cases}
         esac
     fi
     compopt -o nospace 2>/dev/null
@@ -80,6 +78,15 @@ _evsectl() {{
 }}
 complete -F _evsectl evsectl
 """
+
+
+def bash() -> str:
+    return _BASH.format(
+        commands=" ".join(reference.commands()),
+        options=" ".join(GLOBAL_OPTIONS),
+        subcommands=" ".join(SUBCOMMANDS),
+        cases=_cases("            ", ")"),
+    )
 
 
 def zsh() -> str:
