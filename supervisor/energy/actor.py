@@ -69,7 +69,10 @@ class AllocatorActor(SupervisedActor):
         for link in self.energy.links:
             previous = self._watches.get(link.index, DrawWatch())
             self._watches[link.index] = next_watch(link, previous, now)
-        evses = tuple(evse_input(link, self._watches[link.index]) for link in self.energy.links)
+        ocpp_a = self.energy.ocpp_evse_a
+        evses = tuple(
+            evse_input(link, self._watches[link.index], ocpp_a.get(link.index)) for link in self.energy.links
+        )
         return self.energy.station_input(), evses
 
     # --- applying ----------------------------------------------------------------------------

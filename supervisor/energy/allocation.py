@@ -128,8 +128,7 @@ def allocate(station: StationInput, evses: Sequence[EvseInput]) -> Allocation:
     """Each connector's limit under the station limit; see the module docstring."""
     limit_a = station.limit_a
     if limit_a is None:
-        unbound = tuple(EvseAllocation(e.index, None, e.phases, NO_STATION_LIMIT) for e in evses)
-        return Allocation(None, unbound, station.sources())
+        return Allocation(None, tuple(_unbound(e) for e in evses), station.sources())
     free_a = dict.fromkeys(station.phases, limit_a)
     admitted, results = _admit(evses, free_a)
     shares = _fill(admitted, free_a)
@@ -138,6 +137,16 @@ def allocate(station: StationInput, evses: Sequence[EvseInput]) -> Allocation:
         results[evse.index] = EvseAllocation(evse.index, _round_down(amount_a), evse.phases, reason)
     ordered = tuple(results[e.index] for e in evses)
     return Allocation(limit_a, ordered, station.sources())
+
+
+def _unbound(evse: EvseInput) -> EvseAllocation:
+    """Without a station limit only an OCPP schedule below the connector's own limits binds it
+    (an authorized session's; a connector without one is allocated nothing anyway)."""
+    reason, cap_a = _tightest(evse)
+    if not evse.authorized or reason != OCPP_SCHEDULE:
+        return EvseAllocation(evse.index, None, evse.phases, NO_STATION_LIMIT)
+    amount_a = _round_down(cap_a) if cap_a >= MIN_CURRENT_A - _EPSILON_A else 0.0
+    return EvseAllocation(evse.index, amount_a, evse.phases, OCPP_SCHEDULE)
 
 
 def _admit(

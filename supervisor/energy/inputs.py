@@ -38,8 +38,9 @@ class EvseLink:
         return self.settings.index
 
 
-def evse_input(link: EvseLink, draw: DrawWatch) -> EvseInput:
-    """The connector's demand now: its session, its own limits, the cap of a car that draws less."""
+def evse_input(link: EvseLink, draw: DrawWatch, ocpp_limit_a: float | None = None) -> EvseInput:
+    """The connector's demand now: its session, its own limits (the OCPP schedule's among them),
+    the cap of a car that draws less."""
     model = link.state.model
     session = model.session
     authorized = derived.authorized(model)
@@ -52,6 +53,7 @@ def evse_input(link: EvseLink, draw: DrawWatch) -> EvseInput:
         authorized_at=session.authorized_at if session is not None else 0.0,
         max_current_a=link.settings.max_current_a,
         local_limit_a=model.local_limit_a,
+        ocpp_limit_a=ocpp_limit_a,
         draw_cap_a=draw.cap_a,
     )
 

@@ -78,5 +78,12 @@ class EnergyManager:
         self.state.set_operator_limit(float(max_current_a))
         return self.recompute(timeout_s)
 
+    def set_ocpp_limits(self, station_a: float | None, evse_a: dict[int, float], timeout_s: float) -> bool:
+        """OCPP's station limit and connector schedules (A per phase): applied before this returns
+        when they changed (True), within one control cycle of the call."""
+        if not self.state.set_ocpp_limits(station_a, evse_a):
+            return True
+        return self.recompute(timeout_s)
+
     def status(self) -> dict[str, Any]:
         return self.state.status()

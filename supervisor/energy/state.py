@@ -35,6 +35,7 @@ class EnergyState:
         self._lock = threading.Lock()
         self.operator_a = store.load()
         self.ocpp_a: float | None = None  # ChargePointMaxProfile, once OCPP sets it
+        self.ocpp_evse_a: dict[int, float] = {}  # each connector's OCPP schedule, once OCPP sets one
         phases = {c.index: grid_phases(c.phase_rotation, c.phases, grid.phases) for c in connectors}
         self.ledger = Ledger(phases, self.station_input().limit_a)
         if not self.limited:  # without a limit each connector may offer its maximum
@@ -61,6 +62,14 @@ class EnergyState:
         with self._lock:
             self.operator_a = max_current_a
 
+    def set_ocpp_limits(self, station_a: float | None, evse_a: dict[int, float]) -> bool:
+        """OCPP's inputs (spec/ocpp.md): the station limit of ChargePointMaxProfile and each
+        connector's schedule, kept apart from every other source; True when they changed."""
+        with self._lock:
+            changed = (station_a, evse_a) != (self.ocpp_a, self.ocpp_evse_a)
+            self.ocpp_a, self.ocpp_evse_a = station_a, dict(evse_a)
+        return changed
+
     def publish(self, allocation: Allocation) -> None:
         """Publish `station/energy` when it changed and the ledger fits under its limit."""
         value = allocation.to_wire()
@@ -79,5 +88,5 @@ class EnergyState:
         with self._lock:
             if self._published is not None:
                 return self._published
-        evses = [evse_input(link, DrawWatch()) for link in self.links]
+        evses = [evse_input(link, DrawWatch(), self.ocpp_evse_a.get(link.index)) for link in self.links]
         return allocate(self.station_input(), evses).to_wire()

@@ -25,12 +25,17 @@ from ocpp.v16 import call
 from actors.messages import Authorize
 from supervisor.config.ocpp import ID_TAG_MAX_CHARS, OcppSettings
 from supervisor.ocpp.authorization import AuthorizationCache, BadIdTag, Verdict, cached_tag, verdict
+from supervisor.ocpp.configuration import KEPT, Configuration
+from supervisor.ocpp.context import Context
 from supervisor.ocpp.link import ChargePoint, Link
+from supervisor.ocpp.operations import Operations, apply_scheduled
 from supervisor.ocpp.port import Connectors
+from supervisor.ocpp.remote import RemoteControl
 from supervisor.ocpp.sender import FAILURES, Sender
 from supervisor.ocpp.status import OcppStatus, charge_point_status, ocpp_status
 from supervisor.ocpp.store import Queued, Store
 from supervisor.ocpp.transactions import Transactions
+from supervisor.ocpp.trigger import Triggers
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +57,22 @@ class OcppBridge:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="ocpp-loop", daemon=True)
         self._main: asyncio.Task[None] | None = None
-        self._link = Link(settings, self._online)
-        self._sender = Sender(self._store, settings, self._io, self._answered)
+        rotations = [connectors.facts(index).phase_rotation for index in range(1, connectors.count() + 1)]
+        self._config = Configuration(settings, rotations, self._store.kept(KEPT))
+        self._link = Link(self._config, self._online)
+        self._sender = Sender(self._store, self._config, self._io, self._answered)
+        self._reconfigured: list[asyncio.Event] = []  # one per loop that waits out an interval
+        ctx = Context(
+            connectors,
+            self._store,
+            self._config,
+            self._cache,
+            self._io,
+            self._link,
+            self._status,
+            self._changed,
+        )
+        self._link.handlers += [RemoteControl(ctx, self._check_tag), Operations(ctx), Triggers(ctx)]
 
     # --- life cycle (any thread) -------------------------------------------------------------
 
@@ -118,18 +137,43 @@ class OcppBridge:
 
     def _take_up(self) -> bool:
         self._transactions.start()
+        apply_scheduled(self._connectors, self._store)
         self._queue_length = self._store.length()
         return True
 
     def _poll(self) -> bool:
         queued = self._transactions.poll()
+        apply_scheduled(self._connectors, self._store)
         self._queue_length = self._store.length()
         return queued
 
+    def _sample_now(self) -> bool:
+        return self._transactions.sample(self._config.sampled)
+
     async def _sample(self) -> None:
+        """MeterValues every MeterValueSampleInterval (0: none), a change taking effect at once."""
         while True:
-            await asyncio.sleep(self.settings.meter_values_interval_s)
-            await self._queue_from(self._transactions.sample)
+            interval_s = self._config.settings.meter_values_interval_s
+            if await self._interval(interval_s or 1.0) and interval_s > 0:
+                await self._queue_from(self._sample_now)
+
+    async def _interval(self, interval_s: float) -> bool:
+        """Wait `interval_s`; False when the configuration changed first."""
+        changed = asyncio.Event()
+        self._reconfigured.append(changed)
+        try:
+            await asyncio.wait_for(changed.wait(), interval_s)
+        except TimeoutError:
+            return True
+        finally:
+            self._reconfigured.remove(changed)
+        return False
+
+    def _changed(self) -> None:
+        """The central system changed something (on the loop): the waiting loops look again."""
+        for event in self._reconfigured:
+            event.set()
+        self._sender.wake.set()
 
     async def _online(self, charge_point: ChargePoint, heartbeat_s: float) -> None:
         """Accepted by the central system: statuses, heartbeats and the queue until the link ends."""
@@ -140,8 +184,10 @@ class OcppBridge:
         )
 
     async def _heartbeats(self, charge_point: ChargePoint, interval_s: float) -> None:
+        """Every HeartbeatInterval (BootNotification.conf's, or as changed since)."""
         while True:
-            await asyncio.sleep(interval_s)
+            if not await self._interval(self._config.heartbeat_s):
+                continue
             try:
                 await charge_point.call(call.Heartbeat(), suppress=False)
             except FAILURES as exc:
@@ -159,6 +205,13 @@ class OcppBridge:
                     sent[connector_id] = status
                     await self._notify(charge_point, connector_id, status)
             await asyncio.sleep(WATCH_S)
+
+    def _status(self, connector_id: int) -> OcppStatus:
+        """One connector's status now (0: the charge point's)."""
+        if connector_id:
+            return ocpp_status(self._connectors.view(connector_id))
+        views = [self._connectors.view(index) for index in range(1, self._connectors.count() + 1)]
+        return charge_point_status(views)
 
     def _statuses_now(self) -> tuple[list[OcppStatus], set[int]]:
         """Connector 0 and every connector's status; the connectors whose StartTransaction waits."""
@@ -186,7 +239,7 @@ class OcppBridge:
         if message.action != "StartTransaction":
             return
         await self._io(self._store.set_transaction_id, message.tx, int(conf.transaction_id))
-        if info and info.get("status") != "Accepted":
+        if info and info.get("status") != "Accepted" and self._config.stop_transaction_on_invalid_id:
             log.warning(
                 "transaction %s: idTag refused (%s): deauthorized", conf.transaction_id, info["status"]
             )
@@ -214,6 +267,10 @@ class OcppBridge:
         left_s = max(0.1, deadline - time.monotonic())
         return bool(self._connectors.ask(index, accepted, left_s))
 
+    async def _check_tag(self, id_tag: str) -> Verdict:
+        """The central system's verdict on a remote start's idTag (AuthorizeRemoteTxRequests)."""
+        return await self._verdict(id_tag, self._config.settings.response_timeout_s)
+
     async def _verdict(self, token: str, budget_s: float) -> Verdict:
         charge_point = self._link.accepted
 
@@ -234,8 +291,8 @@ class OcppBridge:
             token,
             self._cache,
             ask if charge_point is not None else None,
-            local_pre_authorize=self.settings.local_pre_authorize,
-            local_authorize_offline=self.settings.local_authorize_offline,
+            local_pre_authorize=self._config.settings.local_pre_authorize,
+            local_authorize_offline=self._config.settings.local_authorize_offline,
         )
 
     # --- views -------------------------------------------------------------------------------

@@ -13,16 +13,18 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import websockets
+from ocpp.routing import create_route_map
 from ocpp.v16 import ChargePoint as LibraryChargePoint
 from ocpp.v16 import call
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from supervisor.config.ocpp import OcppSettings
+from supervisor.ocpp.configuration import Configuration
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,20 @@ LINK_ERRORS = (OSError, TimeoutError, websockets.WebSocketException)
 
 
 class ChargePoint(LibraryChargePoint):
-    """The library's charge point side; notes when the central system last sent a message."""
+    """The library's charge point side, its CALLs routed by the library to the `@on` / `@after`
+    handlers of `handlers`; notes when the central system last sent a message. An action
+    without a handler is answered NotImplemented (NotSupported when OCPP 1.6 has no such action)."""
 
-    def __init__(self, charge_point_id: str, connection: ClientConnection, response_timeout_s: float) -> None:
+    def __init__(
+        self,
+        charge_point_id: str,
+        connection: ClientConnection,
+        response_timeout_s: float,
+        handlers: Sequence[object] = (),
+    ) -> None:
         super().__init__(charge_point_id, connection, response_timeout=response_timeout_s)
+        for handler in handlers:
+            self.route_map.update(create_route_map(handler))
         self.last_message_at: float | None = None
 
     async def route_message(self, raw_msg: str) -> None:
@@ -46,9 +58,10 @@ Online = Callable[[ChargePoint, float], Awaitable[None]]  # the accepted charge 
 
 
 class Link:
-    def __init__(self, settings: OcppSettings, online: Online) -> None:
-        self._settings = settings
+    def __init__(self, config: Configuration, online: Online, handlers: Sequence[object] = ()) -> None:
+        self._config = config
         self._online = online
+        self.handlers = list(handlers)  # the objects whose `@on` / `@after` handlers answer CALLs
         self.charge_point: ChargePoint | None = None  # set while connected
         self.registration: str | None = None  # the last BootNotification status
         self.last_message_at: float | None = None
@@ -57,6 +70,10 @@ class Link:
     def accepted(self) -> ChargePoint | None:
         """The charge point once the central system accepted it, else None."""
         return self.charge_point if self.registration == "Accepted" else None
+
+    @property
+    def _settings(self) -> OcppSettings:
+        return self._config.settings
 
     async def run(self) -> None:
         delay_s = self._settings.reconnect_min_s
@@ -85,7 +102,7 @@ class Link:
             close_timeout=1,
         ) as connection:
             log.info("connected to the central system %s", s.endpoint)
-            charge_point = ChargePoint(s.charge_point_id, connection, s.response_timeout_s)
+            charge_point = ChargePoint(s.charge_point_id, connection, s.response_timeout_s, self.handlers)
             self.charge_point = charge_point
             receiver = asyncio.create_task(charge_point.start(), name="ocpp-receive")
             work = asyncio.create_task(self._boot_then_online(charge_point), name="ocpp-online")
@@ -112,8 +129,9 @@ class Link:
                 break
             log.warning("central system answered BootNotification %s; again in %g s", conf.status, interval_s)
             await asyncio.sleep(interval_s if interval_s > 0 else self._settings.reconnect_min_s)
-        heartbeat_s = interval_s if interval_s > 0 else self._settings.heartbeat_interval_s
-        await self._online(charge_point, heartbeat_s)
+        if interval_s > 0:
+            self._config.heartbeat_s = interval_s  # HeartbeatInterval
+        await self._online(charge_point, self._config.heartbeat_s)
 
     def _headers(self) -> dict[str, str]:
         password = self._settings.basic_auth_password
@@ -121,6 +139,12 @@ class Link:
             return {}
         credentials = f"{self._settings.charge_point_id}:{password}".encode()
         return {"Authorization": "Basic " + base64.b64encode(credentials).decode("ascii")}
+
+    async def drop(self) -> None:
+        """Close the connection (a reset): the link connects again, with a new BootNotification."""
+        charge_point = self.charge_point
+        if charge_point is not None:
+            await charge_point._connection.close()
 
     def seen_at(self) -> float | None:
         """When the central system last sent a message (this connection or the last one)."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 ENERGY = "Energy.Active.Import.Register"
+MEASURANDS = (ENERGY, "Power.Active.Import", "Current.Import")  # what a sample holds
 
 
 def timestamp(unix_s: float) -> str:

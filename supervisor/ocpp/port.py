@@ -6,6 +6,7 @@ what `status` shows; `StationConnectors` is that port over the station in this p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from supervisor.ocpp.status import ConnectorView, SessionView
@@ -14,8 +15,20 @@ if TYPE_CHECKING:
     from supervisor.station.station import Station
 
 
+@dataclass(frozen=True)
+class ConnectorFacts:
+    """What the configuration says of a connector."""
+
+    lock: bool  # False: a fixed cable, nothing to unlock
+    phases: int  # 1 or 3
+    phase_rotation: str
+    max_current_a: float
+
+
 class Connectors(Protocol):
     def count(self) -> int: ...
+
+    def facts(self, index: int) -> ConnectorFacts: ...
 
     def view(self, index: int) -> ConnectorView:
         """The connector's state, active errors and session as they are now (never blocks)."""
@@ -34,6 +47,16 @@ class Connectors(Protocol):
         """The connector's last `powermeter` publication, or None before the first."""
         ...
 
+    def restart(self, index: int, hard: bool) -> None:
+        """Restart the connector's charging logic (its session actor); `hard`: every actor of it,
+        the board's power off meanwhile. Each takes up its journal again."""
+        ...
+
+    def set_ocpp_limits(self, station_a: float | None, evse_a: dict[int, float], timeout_s: float) -> bool:
+        """OCPP's inputs of the station's allocation: ChargePointMaxProfile's station limit and each
+        connector's schedule (A per phase); True once applied."""
+        ...
+
 
 class StationConnectors:
     """`Connectors` over the station's connectors in this process."""
@@ -44,10 +67,15 @@ class StationConnectors:
     def count(self) -> int:
         return self._station.evse_count()
 
+    def facts(self, index: int) -> ConnectorFacts:
+        s = self._station.connector(index).settings
+        return ConnectorFacts(s.lock, s.phases, s.phase_rotation, s.max_current_a)
+
     def view(self, index: int) -> ConnectorView:
         connector = self._station.connector(index)
         model = connector.state.model
         session = model.session
+        reservation = connector.state.reservation
         return ConnectorView(
             state=connector.state_name().value,
             errors=tuple(sorted(error.value for error in model.errors)),
@@ -56,10 +84,11 @@ class StationConnectors:
             else SessionView(
                 session.uuid, session.token, session.authorized, session.cancelled, session.reservation_id
             ),
-            reserved=connector.state.reservation is not None,
+            reserved=reservation is not None,
             pre_authorized=model.pre_auth is not None,
             gave_up=connector.tree.state == "gave_up",
             recovering=connector.state.recovering,
+            reservation_id=None if reservation is None else reservation.reservation_id,
         )
 
     def ask(self, index: int, message: object, timeout_s: float) -> Any:
@@ -72,3 +101,18 @@ class StationConnectors:
         topic = f"evse/{index}/powermeter"
         value: dict[str, Any] | None = self._station.bus.snapshot(topic)["vars"].get(topic)
         return value
+
+    def restart(self, index: int, hard: bool) -> None:
+        from supervisor.station.assembly import ROLES  # here: the station imports this package
+
+        connector = self._station.connector(index)
+        roles = [role for role, _ in ROLES] if hard else ["session"]
+        if hard:
+            connector.power_off()
+        for role in reversed(roles):
+            connector.tree.terminate_child(role)
+        for role in roles:
+            connector.tree.restart_child(role)
+
+    def set_ocpp_limits(self, station_a: float | None, evse_a: dict[int, float], timeout_s: float) -> bool:
+        return self._station.energy.set_ocpp_limits(station_a, evse_a, timeout_s)

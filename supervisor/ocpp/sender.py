@@ -20,6 +20,7 @@ from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from ocpp.v16 import call
 
 from supervisor.config.ocpp import OcppSettings
+from supervisor.ocpp.configuration import Configuration
 from supervisor.ocpp.link import ChargePoint
 from supervisor.ocpp.store import Queued, Store
 
@@ -32,12 +33,16 @@ FAILURES = (TimeoutError, OCPPError, UnknownCallErrorCodeError)
 
 
 class Sender:
-    def __init__(self, store: Store, settings: OcppSettings, io: Io, answered: Answered) -> None:
+    def __init__(self, store: Store, config: Configuration, io: Io, answered: Answered) -> None:
         self._store = store
-        self._settings = settings
+        self._config = config
         self._io = io
         self._answered = answered
         self.wake = asyncio.Event()  # set when something was queued
+
+    @property
+    def _settings(self) -> OcppSettings:
+        return self._config.settings  # TransactionMessageAttempts / RetryInterval as changed
 
     async def run(self, charge_point: ChargePoint) -> None:
         """Send until the queue is empty, wait for more; ends only with the connection."""

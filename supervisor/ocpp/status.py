@@ -46,6 +46,12 @@ class ConnectorView:
     pre_authorized: bool = False
     gave_up: bool = False  # Faulted because the supervisor gave up on the connector
     recovering: bool = False  # taken up from the journal, not yet reconciled with the board
+    reservation_id: int | None = None  # the reservation it holds
+
+    @property
+    def in_transaction(self) -> bool:
+        """An authorized session that was not cancelled is on (a transaction, or about to be one)."""
+        return self.session is not None and self.session.authorized and not self.session.cancelled
 
 
 @dataclass(frozen=True)

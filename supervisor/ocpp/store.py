@@ -1,4 +1,6 @@
-"""The bridge's journal: transaction messages queued in order, open transactions, the auth cache.
+"""The bridge's journal: transaction messages queued in order, open transactions, the auth cache,
+and what the central system set that outlives a restart (configuration keys, scheduled
+availability, charging profiles) as JSON values by key.
 
 One SQLite file (`state_dir/journal/ocpp.sqlite3`, opened as the journal's files are: WAL,
 `synchronous=FULL`, a schema version, a corrupt file refused with JournalCorrupt), written before
@@ -35,6 +37,10 @@ CREATE TABLE IF NOT EXISTS transactions (
     begin_signed TEXT,
     transaction_id INTEGER,
     stopped INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS kept (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS auth_cache (
     id_tag TEXT PRIMARY KEY,
@@ -204,6 +210,25 @@ class Store:
     def clear_cache(self) -> None:
         with self._db:
             self._db.execute("DELETE FROM auth_cache")
+
+    # --- kept values (configuration, scheduled availability, charging profiles) -------------
+
+    def kept(self, prefix: str) -> dict[str, Any]:
+        """Every kept value whose key starts with `prefix`, by key."""
+        rows = self._db.execute(
+            "SELECT key, value FROM kept WHERE key >= ? AND key < ?", (prefix, prefix + "\uffff")
+        )
+        return {row[0]: json.loads(row[1]) for row in rows}
+
+    def keep(self, key: str, value: Any) -> None:
+        """Keep `value` (JSON) under `key`; None forgets the key."""
+        with self._db:
+            if value is None:
+                self._db.execute("DELETE FROM kept WHERE key = ?", (key,))
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO kept (key, value) VALUES (?, ?)", (key, json.dumps(value))
+                )
 
 
 _COLUMNS = "tx, connector, id_tag, meter_start_wh, begin_signed, transaction_id, stopped"

@@ -161,15 +161,16 @@ class Transactions:
 
     # --- sampling and deauthorization --------------------------------------------------------
 
-    def sample(self) -> bool:
-        """MeterValues of every open transaction whose session is still on its connector."""
+    def sample(self, measurands: tuple[str, ...] = payloads.MEASURANDS) -> bool:
+        """MeterValues (of `measurands`: MeterValuesSampledData) of every open transaction whose
+        session is still on its connector."""
         queued = False
         for transaction in self._store.open_transactions():
             session = self._session(transaction.connector)
             reading = self._connectors.powermeter(transaction.connector)
             if session is None or session.uuid != transaction.tx or reading is None:
                 continue
-            values = payloads.sampled_values(reading)
+            values = [v for v in payloads.sampled_values(reading) if v["measurand"] in measurands]
             message = payloads.meter_values(transaction.connector, self._clock(), values)
             self._store.enqueue(transaction.tx, "MeterValues", message)
             queued = True

@@ -113,6 +113,7 @@ class CentralSystem:
         self._thread.start()
         self._server: Server | None = None
         self.port = 0
+        self.served: _Served | None = None  # the charge point connected last
 
     @property
     def url(self) -> str:
@@ -151,8 +152,17 @@ class CentralSystem:
         self.paths.append(connection.request.path)
         self.authorizations.append(connection.request.headers.get("Authorization"))
         served = _Served(connection.request.path.strip("/"), connection, self)
+        self.served = served
         with contextlib.suppress(websockets.ConnectionClosed):
             await served.start()
+
+    def send(self, request: Any, timeout_s: float = WAIT_S) -> Any:
+        """A CALL to the charge point connected last (a `call` payload of the library); its
+        answer, or the library's exception for a CallError (NotImplementedError, ...)."""
+        served = self.served
+        assert served is not None, "no charge point connected"
+        future = asyncio.run_coroutine_threadsafe(served.call(request, suppress=False), self._loop)
+        return future.result(timeout_s)
 
     # --- answers ---------------------------------------------------------------------------
 
