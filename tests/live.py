@@ -29,10 +29,15 @@ FAST_SUPERVISION = SupervisionSettings(
 )
 
 
+def embedded(settings: StationSettings) -> StationSettings:
+    """The simulated hardware in the station's process: for a test that builds the station itself."""
+    return dataclasses.replace(settings, sim=dataclasses.replace(settings.sim, plant="embedded"))
+
+
 def live_settings(state_dir: pathlib.Path, **changes: Any) -> StationSettings:
     api = ApiSettings(command_endpoint="tcp://127.0.0.1:*", publish_endpoint="tcp://127.0.0.1:*")
     settings = dataclasses.replace(
-        load_config(None), state_dir=state_dir, api=api, supervision=FAST_SUPERVISION, chaos=True
+        embedded(load_config(None)), state_dir=state_dir, api=api, supervision=FAST_SUPERVISION, chaos=True
     )
     return dataclasses.replace(settings, **changes)
 

@@ -53,7 +53,10 @@ class Snapshot:
 class SimHardware:
     """The state behind SimBoard, SimMeter and SimControls."""
 
-    def __init__(self, capabilities: BoardCapabilities, clock: Clock, time_scale: float = 1.0) -> None:
+    def __init__(
+        self, capabilities: BoardCapabilities, clock: Clock, time_scale: float = 1.0, energy_wh: float = 0.0
+    ) -> None:
+        """`energy_wh`: the meter register to count on from (a plant's persisted register)."""
         if time_scale <= 0:
             raise ValueError(f"time_scale must be above 0, got {time_scale}")
         self.capabilities = capabilities
@@ -69,7 +72,7 @@ class SimHardware:
         self._three_phases = capabilities.phases == 3
         self._car: SimCar | None = None
         self._faults: set[str] = set()
-        self._energy_wh = 0.0
+        self._energy_wh = energy_wh
         self.plug_count = 0  # plug-ins counted, as a board with a plug counter does
         self._notify: Callable[[], None] | None = None
 
@@ -132,6 +135,18 @@ class SimHardware:
             if self._relais_on():
                 raise DriverError("phases switch only with the relays open")
             self._three_phases = three_phases
+
+    def keepalive_lost(self) -> bool:
+        """No station talks to the board: power off and X1, as a board's keep-alive does; True if
+        that changed anything. The car stays plugged in and the register keeps its count."""
+        with self.lock:
+            self._advance()
+            changed = self._power_allowed or self._pilot.mode != "X1"
+            self.allow_power(False)
+            self.set_pilot(PilotSignal.x1())
+            if changed:
+                self._changed()
+            return changed
 
     def check_comm(self, kind: str) -> None:
         """Raise DriverError while the communication fault `kind` is active."""

@@ -16,7 +16,7 @@ class SimMeter(Meter):
 
     def __init__(self, hardware: SimHardware, meter_id: str, key_path: pathlib.Path | None = None) -> None:
         self._hw = hardware
-        self._meter_id = meter_id
+        self.meter_id = meter_id
         self._key = load_or_create_key(key_path)
         self._signed_count = 0
 
@@ -26,7 +26,7 @@ class SimMeter(Meter):
         currents = snap.currents_a
         return MeterReading(
             timestamp=self._hw.clock.time(),
-            meter_id=self._meter_id,
+            meter_id=self.meter_id,
             energy_import_wh=snap.energy_wh,
             power_w=(currents[0] * VOLTAGE_V, currents[1] * VOLTAGE_V, currents[2] * VOLTAGE_V),
             voltage_v=(VOLTAGE_V, VOLTAGE_V, VOLTAGE_V),
@@ -40,7 +40,7 @@ class SimMeter(Meter):
             self._signed_count += 1
             payload = ocmf_payload(
                 model=METER_MODEL,
-                serial=self._meter_id,
+                serial=self.meter_id,
                 paging=self._signed_count,
                 token=token,
                 context=context,

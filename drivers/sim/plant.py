@@ -70,8 +70,10 @@ class SimPlant:
         time_scale: float = 1.0,
         meter_id: str = "SIM-1",
         key_path: pathlib.Path | None = None,
+        energy_wh: float = 0.0,
     ) -> None:
-        hardware = SimHardware(capabilities, clock, time_scale)
+        hardware = SimHardware(capabilities, clock, time_scale, energy_wh)
+        self.hardware = hardware
         self.board = SimBoard(hardware)
         self.meter = SimMeter(hardware, meter_id, key_path)
         self.controls = SimControls(hardware)

@@ -30,6 +30,7 @@ from typing import Any
 import pykka
 
 from actors.messages import Keyed
+from drivers.base import DriverError
 from supervisor.api.backend import Backend
 from supervisor.api.commands import message_of
 from supervisor.api.inbox import Inbox
@@ -237,6 +238,8 @@ class Lanes:
                 return backend.sim(job.index, command.name.removeprefix("sim_"), args)
             except ValueError as exc:  # the simulator's refusal of values the table let through
                 raise BadArgs(f"{command.name}: {exc}") from None
+            except DriverError as exc:  # the plant process does not answer
+                raise Unavailable(f"{command.name}: the simulated hardware does not answer: {exc}") from None
         if "actor" not in args:  # chaos_hang_supervisor: the connector's supervisor itself stalls
             return backend.stall_supervisor(job.index, float(args["seconds"]))
         ref = backend.actor_ref(job.index, args["actor"])  # chaos: a tell, answered true

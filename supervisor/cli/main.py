@@ -17,6 +17,7 @@ from supervisor.cli.run import run
 from supervisor.config import ConfigError, apply_overrides, describe, load_config
 from supervisor.config.settings import StationSettings
 from supervisor.ops import LOG_FORMATS, configure_logging, parse_level
+from supervisor.plant.process import PlantOptions, run_plant
 
 log = logging.getLogger("evse_supervisor")
 
@@ -53,6 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     probe = commands.add_parser("probe", help="read every value of each configured device once and print it")
     probe.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
     probe.add_argument("--evse", type=int, help="only this connector (1-based)")
+    plant = commands.add_parser("plant", help="run the simulated boards, meters and cars of a state dir")
+    plant.add_argument(
+        "--config", type=pathlib.Path, help="YAML file: its sim connectors, state_dir and sim keys"
+    )
+    plant.add_argument(
+        "--state-dir", type=pathlib.Path, help="the state dir (default: the file's station.state_dir)"
+    )
+    plant.add_argument(
+        "--endpoint", help="the public endpoint (default: sim.plant_endpoint, else the state dir's)"
+    )
+    plant.add_argument(
+        "--linger-s", type=float, help="exit after this long with nobody talking (sim.plant_linger_s)"
+    )
+    plant.add_argument("--time-scale", type=float, help=argparse.SUPPRESS)
+    plant.add_argument("--started-by-station", action="store_true", help=argparse.SUPPRESS)
     reload = commands.add_parser("reload", help="make the running station re-read its configuration (SIGHUP)")
     where = reload.add_mutually_exclusive_group()
     where.add_argument("--config", type=pathlib.Path, help="the station's YAML file: its state_dir finds it")
@@ -77,10 +93,33 @@ def _load(options: argparse.Namespace) -> StationSettings:
     return settings
 
 
+def _plant(options: argparse.Namespace) -> int:
+    """The plant of a configuration file's sim connectors; a station attaches its own when it connects."""
+    try:
+        settings = load_config(options.config)
+    except ConfigError as exc:
+        print(f"evse-supervisor plant: {exc}", file=sys.stderr)
+        return 1
+    sim = settings.sim
+    simulated = [c for c in settings.connectors if c.board_device is None or c.meter_device is None]
+    return run_plant(
+        PlantOptions(
+            state_dir=options.state_dir or settings.state_dir,
+            public_endpoint=options.endpoint or sim.plant_endpoint,
+            linger_s=sim.plant_linger_s if options.linger_s is None else options.linger_s,
+            time_scale=sim.time_scale if options.time_scale is None else options.time_scale,
+            started_by_station=options.started_by_station,
+            connectors=() if options.started_by_station else simulated,  # a station attaches its own
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
     if options.command == "reload":
         return reload_running(options.config, options.state_dir)
+    if options.command == "plant":
+        return _plant(options)
     logs = configure_logging(
         getattr(options, "log_level", None) or "INFO", getattr(options, "log_format", "text")
     )

@@ -33,6 +33,7 @@ from supervisor.ops import (
     preflight,
     watchdog_interval_s,
 )
+from supervisor.plant.launch import PlantError
 from supervisor.station import Station, limits, memory
 from supervisor.station.endpoints import write_endpoints
 
@@ -100,6 +101,9 @@ def _serve(
     except JournalError as exc:
         print(f"evse-supervisor: {exc}", file=sys.stderr)
         return EXIT_CORRUPT
+    except PlantError as exc:
+        print(f"evse-supervisor: {exc}", file=sys.stderr)
+        return 1
     evse_ids = {c.index: c.settings.evse_id for c in station.connectors}
     metrics = _observe(station, settings, evse_ids)
     reloader = Reloader(load, settings, station, logs)

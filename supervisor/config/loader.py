@@ -17,7 +17,7 @@ from yaml.nodes import MappingNode, SequenceNode
 from actors.settings import ConnectorSettings
 from supervisor.config import devices
 from supervisor.config.ocpp import parse_ocpp
-from supervisor.config.settings import ApiSettings, SimSettings, StationSettings
+from supervisor.config.settings import PLANT_KINDS, ApiSettings, SimSettings, StationSettings
 from supervisor.config.shipped import shipped
 from supervisor.config.yaml_reader import INTERVAL, POSITIVE, ConfigError, Doc, Map, Range, got, num
 from supervisor.energy.settings import PHASE_ROTATIONS, GridSettings
@@ -93,13 +93,30 @@ def _station(top: Map) -> StationSettings:
         api=_api(top.section("api", _API_KEYS)),
         connectors=_connectors(top),
         grid=grid,
-        sim=SimSettings(
-            time_scale=top.section("sim", ("time_scale",)).number("time_scale", 1.0, Range(0, 10000, True))
-        ),
+        sim=_sim(top.section("sim", _SIM_KEYS)),
         ocpp=parse_ocpp(top),
     )
     devices.check_ping_timeout(station.section("supervision", _SUPERVISION_KEYS), settings)
     return settings
+
+
+_SIM_KEYS = ("time_scale", "plant", "plant_endpoint", "plant_linger_s")
+
+
+def _sim(sim: Map) -> SimSettings:
+    d = SimSettings()
+    plant = sim.string("plant", d.plant)
+    if plant not in PLANT_KINDS:
+        raise sim.fail("plant", f"must be {' or '.join(PLANT_KINDS)}, got {plant!r}")
+    endpoint = None
+    if "plant_endpoint" in sim.entries:
+        endpoint = _endpoint(sim, "plant_endpoint", "")
+    return SimSettings(
+        time_scale=sim.number("time_scale", d.time_scale, Range(0, 10000, True)),
+        plant=plant,
+        plant_endpoint=endpoint,
+        plant_linger_s=sim.number("plant_linger_s", d.plant_linger_s, Range(1, 86400)),
+    )
 
 
 def _grid(grid: Map) -> GridSettings:
@@ -372,11 +389,19 @@ def describe(settings: StationSettings) -> str:
         f"{num(sup.backoff_min_s)} to {num(sup.backoff_max_s)} s, "
         f"ping every {num(sup.ping_interval_s)} s, hung after {num(sup.ping_timeout_s)} s, "
         f"a device away for {num(sup.device_loss_s)} s is lost",
-        f"sim: time_scale {num(s.sim.time_scale)}",
+        _describe_sim(s.sim),
         f"ocpp: charge point {s.ocpp.charge_point_id} of {s.ocpp.endpoint}" if s.ocpp else "ocpp: none",
         _describe_grid(s),
     ]
     return "\n".join(lines + [_describe_connector(c) for c in s.connectors])
+
+
+def _describe_sim(sim: SimSettings) -> str:
+    line = f"sim: time_scale {num(sim.time_scale)}, plant {sim.plant}"
+    if sim.plant != "process":
+        return line
+    endpoint = sim.plant_endpoint or "ipc://<state_dir>/plant.sock"
+    return f"{line} on {endpoint}, exits after {num(sim.plant_linger_s)} s with nobody talking to it"
 
 
 def _describe_grid(s: StationSettings) -> str:

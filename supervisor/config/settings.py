@@ -20,9 +20,15 @@ class ApiSettings:
     metrics_endpoint: str | None = None  # http://<loopback>:<port>, serves /metrics; off when None
 
 
+PLANT_KINDS = ("process", "embedded")
+
+
 @dataclass(frozen=True)
 class SimSettings:
     time_scale: float = 1.0
+    plant: str = "process"  # the simulated hardware in its own process, or in the station's (tests)
+    plant_endpoint: str | None = None  # the plant's public endpoint; None: ipc://<state_dir>/plant.sock
+    plant_linger_s: float = 30.0  # a plant nobody talks to for this long exits
 
 
 @dataclass(frozen=True)

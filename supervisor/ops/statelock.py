@@ -41,9 +41,10 @@ class StateLock:
         self.path = path
 
     @classmethod
-    def acquire(cls, state_dir: pathlib.Path) -> StateLock:
-        """Take the state dir's lock and write our pid; StartRefused when another station holds it."""
-        path = lock_path(state_dir)
+    def acquire(cls, state_dir: pathlib.Path, name: str = LOCK_NAME, what: str = "station") -> StateLock:
+        """Take the state dir's lock `name` and write our pid; StartRefused when another `what`
+        (a station, a plant) holds it."""
+        path = state_dir / name
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
@@ -55,7 +56,7 @@ class StateLock:
             os.close(fd)
             who = f"pid {pid}" if pid is not None else "another process"
             raise StartRefused(
-                f"another station ({who}) runs on state dir {state_dir} (lock {path}); "
+                f"another {what} ({who}) runs on state dir {state_dir} (lock {path}); "
                 f"stop it or give this one its own --state-dir"
             ) from None
         os.ftruncate(fd, 0)
@@ -76,10 +77,10 @@ class StateLock:
         self._fd = None
 
 
-def running_pid(state_dir: pathlib.Path) -> int | None:
-    """The pid of the station that holds `state_dir`'s lock; None when no station holds it."""
+def running_pid(state_dir: pathlib.Path, name: str = LOCK_NAME) -> int | None:
+    """The pid of the process that holds `state_dir`'s lock `name`; None when none holds it."""
     try:
-        fd = os.open(lock_path(state_dir), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(state_dir / name, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from actors.reservation import ReservationActor
 from actors.session import SessionActor
 from actors.settings import ConnectorSettings
 from drivers.clock import Clock
-from supervisor.station.drivers import Devices, build_devices
+from supervisor.station.drivers import Devices, Simulation, build_devices
 from supervisor.tree import (
     ChildSpec,
     Lease,
@@ -73,6 +72,9 @@ class TreePeers:
         self.tree.tell(role, message)
 
 
+IN_PROCESS = Simulation()  # simulated hardware in this process, new meter keys
+
+
 @dataclass(frozen=True)
 class Parts:
     """One connector's devices (its drivers, the simulated car's controls), its state and the
@@ -90,16 +92,13 @@ def assemble(
     clock: Clock,
     *,
     device_loss_s: float,
-    time_scale: float = 1.0,
-    key_path: pathlib.Path | None = None,
+    simulation: Simulation = IN_PROCESS,
     journal: Journal | None = None,
     on_recovered: Callable[[str], None] | None = None,
     budget: Budget | None = None,
     timer: Timer | None = None,
 ) -> Parts:
-    plant = build_devices(
-        settings, clock, device_loss_s=device_loss_s, time_scale=time_scale, key_path=key_path
-    )
+    plant = build_devices(settings, clock, device_loss_s=device_loss_s, simulation=simulation)
     state = ConnectorState(settings, publisher, journal, on_recovered)
     peers = TreePeers()
     ctx = ConnectorContext(

@@ -9,7 +9,6 @@ the events, published by a last team of its actors.
 from __future__ import annotations
 
 import logging
-import pathlib
 import threading
 import time
 import uuid
@@ -28,6 +27,7 @@ from drivers.base import DriverError, PilotSignal
 from drivers.clock import Clock
 from supervisor.station.assembly import ROLES, Team, assemble, supervise
 from supervisor.station.bus import Bus
+from supervisor.station.drivers import Simulation
 from supervisor.tree import SupervisionEvent, SupervisionSettings, Unavailable, answer
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ class Connector:
         bus: Bus,
         clock: Clock,
         limits: SupervisionSettings,
-        state_dir: pathlib.Path,
-        time_scale: float,
+        simulation: Simulation,
         on_supervision: Callable[[int, SupervisionEvent], None],
         journal: Journal | None = None,
         on_recovered: Callable[[int, str], None] | None = None,
@@ -55,14 +54,12 @@ class Connector:
         self.index = settings.index
         self._clock = clock
         self.publisher = bus.source(f"evse/{settings.index}")
-        key_path = state_dir / "meter-keys" / f"evse-{settings.index}.pem"
         parts = assemble(
             settings,
             self.publisher,
             clock,
             device_loss_s=limits.device_loss_s,
-            time_scale=time_scale,
-            key_path=key_path,
+            simulation=simulation,
             journal=journal,
             budget=budget,
             timer=timer,

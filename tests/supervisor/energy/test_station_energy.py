@@ -19,6 +19,7 @@ from supervisor.energy.store import JournalLimitStore
 from supervisor.station import Station
 from supervisor.station.assembly import ROLES
 from supervisor.tree import Ping, Unavailable
+from tests.live import embedded
 
 STEP_S = 2.0  # the fake clock moves by this much between control cycles in tests of time
 
@@ -52,7 +53,7 @@ class Recording:
 
 
 def four_connectors(state_dir: pathlib.Path, fuse_a: float = 20.0, count: int = 4) -> Any:
-    base = load_config(None)
+    base = embedded(load_config(None))
     connector = base.connectors[0]
     connectors = tuple(
         dataclasses.replace(connector, index=i, evse_id=f"DE*TST*E{i}") for i in range(1, count + 1)

@@ -19,6 +19,7 @@ from drivers.clock import FakeClock
 from supervisor.api.commands import check_args, lookup, message_of
 from supervisor.config import load_config
 from supervisor.station import Station
+from tests.live import embedded
 from tests.supervisor.station.test_station import Recording, settle
 
 Starter = Callable[..., tuple[Station, Recording]]
@@ -32,7 +33,7 @@ def start(tmp_path: pathlib.Path) -> Iterator[Starter]:
     def start_station(*, before: Callable[[Station], None] | None = None) -> tuple[Station, Recording]:
         if started:
             started[-1].stop()
-        settings = dataclasses.replace(load_config(None), state_dir=tmp_path)
+        settings = dataclasses.replace(embedded(load_config(None)), state_dir=tmp_path)
         station = Station.build(settings, clock)
         recording = Recording()
         station.bus.attach(recording)

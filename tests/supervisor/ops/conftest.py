@@ -17,7 +17,7 @@ from supervisor.config import load_config
 from supervisor.config.settings import StationSettings
 from supervisor.ops import EventLog, LogSetup, Reloader, RequestRecorder, StationMetrics, configure_logging
 from supervisor.station import Station
-from tests.live import FAST_SUPERVISION, Subscriber
+from tests.live import FAST_SUPERVISION, Subscriber, embedded
 
 STATION_YAML = """\
 station:
@@ -79,7 +79,7 @@ class OpsStation:
         self.subscriber.wait_for("station/heartbeat", lambda v: True, 5.0)
 
     def load(self) -> StationSettings:
-        return dataclasses.replace(load_config(self.config), state_dir=self.state_dir)
+        return dataclasses.replace(embedded(load_config(self.config)), state_dir=self.state_dir)
 
     def close(self) -> None:
         self.client.close()

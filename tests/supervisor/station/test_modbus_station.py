@@ -20,7 +20,7 @@ from supervisor.config import ConfigError, parse_config
 from supervisor.config.devices import load_model
 from supervisor.config.settings import ApiSettings
 from tests.drivers.modbus.devices import Site, wait_until
-from tests.live import LiveStation
+from tests.live import LiveStation, embedded
 
 TIME_SCALE = 3600.0  # the played meter counts an hour per second
 SUPERVISION = """
@@ -81,7 +81,9 @@ def start(tmp_path: pathlib.Path, boards: list[str], framing: str = "tcp", **opt
     sites = played_sites(boards, framing)
     settings = parse_config(station_text(sites, boards, **options), str(tmp_path / "station.yaml"))
     api = ApiSettings(command_endpoint="tcp://127.0.0.1:*", publish_endpoint="tcp://127.0.0.1:*")
-    return ModbusStation(LiveStation(dataclasses.replace(settings, api=api, state_dir=tmp_path)), sites)
+    return ModbusStation(
+        LiveStation(embedded(dataclasses.replace(settings, api=api, state_dir=tmp_path))), sites
+    )
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from supervisor.station import Station
 from supervisor.station.assembly import ROLES
 from supervisor.tree import Ping
 from tests.harness import VARIABLE_TYPES, validate
+from tests.live import embedded
 
 
 class Recording:
@@ -39,7 +40,7 @@ class Recording:
 
 @pytest.fixture
 def station(tmp_path: pathlib.Path) -> Iterator[Station]:
-    settings = dataclasses.replace(load_config(None), state_dir=tmp_path)
+    settings = dataclasses.replace(embedded(load_config(None)), state_dir=tmp_path)
     built = Station.build(settings, FakeClock())
     built.start(ticker=False)
     yield built
@@ -89,7 +90,7 @@ def test_two_connectors_charge_at_once_and_a_fault_stays_on_its_connector(statio
 
 
 def test_stop_switches_every_connector_off(tmp_path: pathlib.Path) -> None:
-    settings = dataclasses.replace(load_config(None), state_dir=tmp_path)
+    settings = dataclasses.replace(embedded(load_config(None)), state_dir=tmp_path)
     station = Station.build(settings, FakeClock())
     station.start(ticker=False)
     for index in (1, 2):
@@ -129,7 +130,7 @@ def test_get_events_replays_what_was_published(station: Station) -> None:
 
 
 def test_an_idle_station_arms_only_its_telemetry_and_meter_timers(tmp_path: pathlib.Path) -> None:
-    settings = dataclasses.replace(load_config(None), state_dir=tmp_path)
+    settings = dataclasses.replace(embedded(load_config(None)), state_dir=tmp_path)
     station = Station.build(settings)
     station.start()
     try:

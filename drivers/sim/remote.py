@@ -1,0 +1,327 @@
+"""The sim drivers of a station whose simulated hardware runs in the plant process.
+
+    link = PlantLink(drivers_endpoint(state_dir), call_timeout_s=0.5)
+    board = RemoteBoard(link, evse_id); meter = RemoteMeter(link, evse_id)
+    link.attach(evse_id, index=1, capabilities=caps, meter_id="SIM-1", time_scale=1.0)
+
+One DEALER socket, owned by the link's I/O thread, carries every connector's calls: a
+caller queues its request and waits for its reply at most `call_timeout_s` (below the
+supervision's ping timeout), so any thread may call and none waits for long. The I/O
+thread also sends the keep-alive of every attached connector four times a second and
+calls the watchers when the plant pushes a change. A plant that restarted does not know
+the connector any more: the link attaches it again and repeats the call once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from drivers.base import (
+    Board,
+    BoardCapabilities,
+    BoardStatus,
+    DriverError,
+    Meter,
+    MeterReading,
+    PilotSignal,
+    ReadingContext,
+    Telemetry,
+)
+from drivers.sim import plant_wire as wire
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_EVERY_S = wire.KEEPALIVE_S / 4
+
+
+@dataclass
+class _Pending:
+    done: threading.Event = field(default_factory=threading.Event)
+    reply: dict[str, Any] | None = None
+
+
+class PlantLink:
+    """A station's connection to its plant (thread-safe)."""
+
+    def __init__(self, endpoint: str, call_timeout_s: float, context: zmq.Context[Any] | None = None) -> None:
+        self.endpoint = endpoint
+        self._timeout_s = call_timeout_s
+        self._context = context or zmq.Context.instance()
+        self._ids = itertools.count(1)
+        self._outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._pending: dict[int, _Pending] = {}
+        self._attached: dict[str, dict[str, Any]] = {}  # evse_id -> the attach arguments
+        self._watchers: dict[str, Callable[[], None]] = {}
+        self._lock = threading.Lock()
+        self._wake_read, self._wake_write = os.pipe()
+        self._thread = threading.Thread(target=self._serve, name="plant-link", daemon=True)
+        self._thread.start()
+
+    def wait_connected(self, timeout_s: float) -> int:
+        """Wait for the plant to answer (a new connection takes a moment); its pid, or DriverError."""
+        deadline_s = time.monotonic() + timeout_s
+        while True:
+            try:
+                return int(self._request(None, "hello", {}, min(0.1, timeout_s)))
+            except DriverError:
+                if time.monotonic() >= deadline_s:
+                    raise
+
+    # --- what the drivers call ---------------------------------------------------------------
+
+    def attach(
+        self, evse_id: str, *, index: int, capabilities: BoardCapabilities, meter_id: str, time_scale: float
+    ) -> None:
+        """Tell the plant about the connector (it creates its hardware once); kept for re-attaching."""
+        args = {
+            "index": index,
+            "capabilities": wire.capabilities_to_wire(capabilities),
+            "meter_id": meter_id,
+            "time_scale": time_scale,
+        }
+        with self._lock:
+            self._attached[evse_id] = args
+        self._request(evse_id, "attach", args)
+
+    def watch(self, evse_id: str, notify: Callable[[], None]) -> None:
+        with self._lock:
+            self._watchers[evse_id] = notify
+
+    def call(self, evse_id: str, op: str, **args: Any) -> Any:
+        """One operation on the connector's hardware: its result; DriverError when the plant does
+        not answer in time or the device is away, ValueError for an impossible value."""
+        try:
+            return self._request(evse_id, op, args)
+        except _Detached:
+            with self._lock:
+                attach_args = self._attached.get(evse_id)
+            if attach_args is None:
+                raise DriverError(f"the plant does not know connector {evse_id}") from None
+            self._request(evse_id, "attach", attach_args)
+            return self._request(evse_id, op, args)
+
+    def close(self) -> None:
+        self._outgoing.put(None)
+        self._wake()
+        self._thread.join(timeout=2.0)
+        for fd in (self._wake_read, self._wake_write):
+            os.close(fd)
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _request(
+        self, evse_id: str | None, op: str, args: dict[str, Any], timeout_s: float | None = None
+    ) -> Any:
+        timeout_s = self._timeout_s if timeout_s is None else timeout_s
+        request_id = next(self._ids)
+        pending = _Pending()
+        with self._lock:
+            self._pending[request_id] = pending
+        until = time.time() + timeout_s
+        self._outgoing.put(
+            wire.pack({"id": request_id, "op": op, "evse": evse_id, "args": args, "until": until})
+        )
+        self._wake()
+        answered = pending.done.wait(timeout_s)
+        with self._lock:
+            self._pending.pop(request_id, None)
+        if not answered or pending.reply is None:
+            raise DriverError(f"the plant ({self.endpoint}) did not answer {op} within {timeout_s:g} s")
+        return _result(pending.reply)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # closed: the link is stopping
+            os.write(self._wake_write, b"x")
+
+    # --- the I/O thread ----------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        socket = self._context.socket(zmq.DEALER)
+        socket.linger = 0
+        socket.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued for a plant that is not there
+        socket.connect(self.endpoint)
+        poller = zmq.Poller()
+        poller.register(socket, zmq.POLLIN)
+        poller.register(self._wake_read, zmq.POLLIN)
+        next_keepalive_s = 0.0
+        try:
+            while True:
+                now_s = time.monotonic()
+                if now_s >= next_keepalive_s:
+                    self._send(socket, self._keepalive())
+                    next_keepalive_s = now_s + KEEPALIVE_EVERY_S
+                ready = dict(poller.poll(max(1, int((next_keepalive_s - now_s) * 1000))))
+                if self._wake_read in ready:
+                    os.read(self._wake_read, 4096)
+                    if not self._send_queued(socket):
+                        return
+                if socket in ready:
+                    self._receive(socket)
+        finally:
+            socket.close()
+
+    def _send_queued(self, socket: zmq.Socket[bytes]) -> bool:
+        """Send what callers queued; False once `close` asked to stop."""
+        while True:
+            try:
+                frame = self._outgoing.get_nowait()
+            except queue.Empty:
+                return True
+            if frame is None:
+                return False
+            self._send(socket, frame)
+
+    @staticmethod
+    def _send(socket: zmq.Socket[bytes], frame: bytes | None) -> None:
+        if frame is None:
+            return
+        with contextlib.suppress(zmq.Again):  # no plant connected: the caller's wait runs out
+            socket.send(frame, zmq.NOBLOCK)
+
+    def _keepalive(self) -> bytes | None:
+        with self._lock:
+            evse_ids = list(self._attached)
+        if not evse_ids:
+            return None
+        return wire.pack({"id": 0, "op": "keepalive", "evse": None, "args": {"evse_ids": evse_ids}})
+
+    def _receive(self, socket: zmq.Socket[bytes]) -> None:
+        while True:
+            try:
+                frame = socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                message = wire.unpack(frame)
+            except ValueError:
+                log.warning("the plant sent a frame that is not MessagePack (%d bytes)", len(frame))
+                continue
+            if not isinstance(message, dict):
+                continue
+            if "changed" in message:
+                self._changed(message["changed"])
+                continue
+            with self._lock:
+                pending = self._pending.get(message.get("id", 0))
+            if pending is not None:
+                pending.reply = message
+                pending.done.set()
+
+    def _changed(self, evse_id: Any) -> None:
+        with self._lock:
+            notify = self._watchers.get(evse_id) if isinstance(evse_id, str) else None
+        if notify is not None:
+            notify()
+
+
+class _Detached(Exception):
+    """The plant does not know the connector."""
+
+
+def _result(reply: dict[str, Any]) -> Any:
+    if reply.get("ok"):
+        return reply.get("result")
+    kind, message = reply.get("kind"), str(reply.get("message", "the plant refused the call"))
+    if kind == wire.DETACHED:
+        raise _Detached(message)
+    if kind == wire.VALUE_ERROR:
+        raise ValueError(message)
+    raise DriverError(message)
+
+
+class RemoteBoard(Board):
+    """The board driver of a connector in the plant."""
+
+    def __init__(self, link: PlantLink, evse_id: str) -> None:
+        self._link = link
+        self._evse_id = evse_id
+
+    def _call(self, op: str, **args: Any) -> Any:
+        return self._link.call(self._evse_id, op, **args)
+
+    def on_change(self, notify: Callable[[], None]) -> bool:
+        self._link.watch(self._evse_id, notify)
+        return True
+
+    def capabilities(self) -> BoardCapabilities:
+        return wire.capabilities_from_wire(self._call("capabilities"))
+
+    def status(self) -> BoardStatus:
+        return wire.status_from_wire(self._call("status"))
+
+    def set_pilot(self, signal: PilotSignal) -> None:
+        self._call("set_pilot", signal=wire.pilot_to_wire(signal))
+
+    def allow_power(self, allowed: bool) -> None:
+        self._call("allow_power", allowed=allowed)
+
+    def set_lock(self, locked: bool) -> bool:
+        return bool(self._call("set_lock", locked=locked))
+
+    def switch_phases(self, three_phases: bool) -> None:
+        self._call("switch_phases", three_phases=three_phases)
+
+    def telemetry(self) -> Telemetry:
+        return wire.telemetry_from_wire(self._call("telemetry"))
+
+
+class RemoteMeter(Meter):
+    """The meter driver of a connector in the plant (the plant keeps the register and the key)."""
+
+    def __init__(self, link: PlantLink, evse_id: str) -> None:
+        self._link = link
+        self._evse_id = evse_id
+
+    def reading(self) -> MeterReading:
+        return wire.reading_from_wire(self._link.call(self._evse_id, "reading"))
+
+    def signed_reading(self, token: str | None, context: ReadingContext) -> str:
+        return str(self._link.call(self._evse_id, "signed_reading", token=token, context=context))
+
+    def public_key_pem(self) -> str | None:
+        key = self._link.call(self._evse_id, "public_key_pem")
+        return None if key is None else str(key)
+
+
+class RemoteControls:
+    """The `sim_*` controls of a connector in the plant: the same calls as `SimControls`."""
+
+    def __init__(self, link: PlantLink, evse_id: str) -> None:
+        self._link = link
+        self._evse_id = evse_id
+
+    def _control(self, name: str, **args: Any) -> Any:
+        return self._link.call(self._evse_id, "control", name=name, args=args)
+
+    def plug_in(self, **car: Any) -> bool:
+        return bool(self._control("plug_in", **car))
+
+    def unplug(self) -> bool:
+        return bool(self._control("unplug"))
+
+    def ev_pause(self) -> bool:
+        return bool(self._control("ev_pause"))
+
+    def ev_resume(self) -> bool:
+        return bool(self._control("ev_resume"))
+
+    def fault(self, kind: str) -> bool:
+        return bool(self._control("fault", kind=kind))
+
+    def clear_fault(self, kind: str | None = None) -> bool:
+        return bool(self._control("clear_fault", kind=kind))
+
+    def state(self) -> dict[str, Any]:
+        value: dict[str, Any] = self._control("state")
+        return value
