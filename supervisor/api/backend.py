@@ -85,7 +85,7 @@ class Backend(Protocol):
         ...
 
     def supervision_summary(self) -> list[dict[str, Any]]:
-        """Per connector: index, state, restarts (for the heartbeat and `evsectl top`)."""
+        """Per connector: index, state, restarts, failures (for the heartbeat and `evsectl top`)."""
         ...
 
 

@@ -98,7 +98,7 @@ def cmd_status(client: Client, options: argparse.Namespace, where: Target) -> in
     )
     if status.get("ocpp"):
         print(_ocpp_line(status["ocpp"]))
-    table = Table("evse", "evse_id", "state", "supervisor", "restarts", "actors")
+    table = Table("evse", "evse_id", "state", "supervisor", "failures", "restarts", "actors")
     for entry in status.get("evses", []):
         supervision = entry.get("supervisor") or {}
         actors = " ".join(
@@ -109,6 +109,7 @@ def cmd_status(client: Client, options: argparse.Namespace, where: Target) -> in
             str(entry.get("evse_id")),
             str(entry.get("state")),
             str(supervision.get("state")),
+            str(supervision.get("failures", 0)),
             str(supervision.get("restarts")),
             actors,
         )

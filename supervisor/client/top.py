@@ -211,7 +211,7 @@ def _session_start(client: Client, row: Row) -> None:
 
 
 def _failures(supervision: dict[str, Any]) -> int:
-    return int(supervision.get("failures", supervision.get("restarts", 0)))
+    return int(supervision.get("failures", 0))
 
 
 def _total(value: Any, divisor: float) -> float | None:

@@ -297,7 +297,9 @@ class Station:
         return self.energy.set_station_max_current(max_current, self.settings.api.request_timeout_s)
 
     def supervision_summary(self) -> list[dict[str, Any]]:
-        return [
-            {"index": c.index, "state": c.state_name().value, "restarts": c.tree.describe()["restarts"]}
-            for c in self.connectors
-        ]
+        summaries = []
+        for c in self.connectors:
+            tree = c.tree.describe()
+            entry = {"index": c.index, "state": c.state_name().value, "restarts": tree["restarts"]}
+            summaries.append({**entry, "failures": tree["failures"]})
+        return summaries

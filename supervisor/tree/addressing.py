@@ -118,7 +118,7 @@ class Addresses:
     # --- visibility ------------------------------------------------------------------
 
     def describe(self) -> dict[str, Any]:
-        """{"state", "restarts", "actors": [{"role", "generation", "state", "restarts", "last_failure"}]}."""
+        """{"state", "restarts", "failures", "actors": [...]}: see `ChildTable.describe`."""
         return self._table.describe()
 
     def pending_restarts(self) -> dict[str, float]:

@@ -37,7 +37,8 @@ class Child:
     state: ChildState = "stopped"
     ref: pykka.ActorRef[Any] | None = None
     lease: Lease | None = None
-    restarts: int = 0
+    restarts: int = 0  # generations started after the first, whatever the cause
+    failures: int = 0  # this child's own deaths (crashed, hung), not the siblings it took along
     last_failure: str | None = None
     due_s: float | None = None
     is_restart: bool = False
@@ -61,6 +62,7 @@ class ChildTable:
         self.cond = threading.Condition()
         self.state: SupervisorState = "stopped"
         self.restarts = 0
+        self.failures = 0
 
     def child(self, role: str) -> Child:
         child = self._by_role.get(role)
@@ -82,6 +84,13 @@ class ChildTable:
         with self.cond:
             child.state, child.due_s, child.is_restart = "restarting", due_s, is_restart
             self.cond.notify_all()
+
+    def failed(self, child: Child, reason: str) -> None:
+        """Count a failure of `child` itself (once, however many siblings it takes along)."""
+        with self.cond:
+            child.failures += 1
+            child.last_failure = reason
+            self.failures += 1
 
     def begin(self, child: Child, lease: Lease) -> None:
         """A new generation is being started under `lease`."""
@@ -187,7 +196,9 @@ class ChildTable:
             return "running"
 
     def describe(self) -> dict[str, Any]:
-        """{"state", "restarts", "actors": [{"role", "generation", "state", "restarts", "last_failure"}]}."""
+        """{"state", "restarts", "failures", "actors": [{"role", "generation", "state", "restarts",
+        "failures", "last_failure"}]}: `restarts` counts every generation after the first (a
+        sibling taken along too), `failures` only the children that died or hung."""
         with self.cond:
             actors = [
                 {
@@ -195,11 +206,13 @@ class ChildTable:
                     "generation": child.generation,
                     "state": child.state,
                     "restarts": child.restarts,
+                    "failures": child.failures,
                     "last_failure": child.last_failure,
                 }
                 for child in self.children
             ]
-            return {"state": self.summary_state(), "restarts": self.restarts, "actors": actors}
+            summary = self.summary_state()
+            return {"state": summary, "restarts": self.restarts, "failures": self.failures, "actors": actors}
 
     def next_due(self, now_s: float, *, ordered: bool) -> Child | None:
         """The first child whose restart is due; when `ordered`, none behind one still waiting."""

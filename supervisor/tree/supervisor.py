@@ -208,7 +208,7 @@ class Supervisor(Addresses):
         plan = plan_failure(self.strategy, views, child.role, death, recent, self._limits.intensity, kind)
         self._table.retire(child, "restarting" if child.role in plan.restart else "stopped")  # callers wait
         if plan.keep_reason:
-            child.last_failure = reason
+            self._table.failed(child, reason)
         if plan.event is not None:
             self._emit(child, plan.event, reason)
         if plan.counted:

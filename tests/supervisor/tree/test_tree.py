@@ -276,12 +276,13 @@ def test_start_in_order_and_stop_in_reverse(h: Harness) -> None:
     assert h.world.lifecycle == [("start", role) for role in ROLES]
     assert [e.role for e in h.events.of("started")] == list(ROLES)
     described = sup.describe()
-    assert described["state"] == "running" and described["restarts"] == 0
+    assert described["state"] == "running" and described["restarts"] == described["failures"] == 0
     assert described["actors"][0] == {
         "role": "hardware",
         "generation": 1,
         "state": "running",
         "restarts": 0,
+        "failures": 0,
         "last_failure": None,
     }
     sup.stop()
@@ -389,8 +390,10 @@ def test_intensity_counts_failures_not_the_siblings_they_restart(h: Harness) -> 
     sup = h.supervisor(strategy="one_for_all", limits=limits)
     sup.start()
     crash_and_restart(h, sup, "hardware", 1)  # four restarts, one failure
-    assert sup.describe()["state"] == "running"
-    assert sup.describe()["restarts"] == 4
+    described = sup.describe()
+    assert described["state"] == "running"
+    assert (described["restarts"], described["failures"]) == (4, 1)
+    assert [(a["restarts"], a["failures"]) for a in described["actors"]] == [(1, 1), (1, 0), (1, 0), (1, 0)]
     h.clock.advance(limits.period_s)  # the first failure leaves the window
     crash_and_restart(h, sup, "session", 1)
     assert sup.describe()["state"] == "running"
