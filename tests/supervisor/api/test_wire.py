@@ -233,7 +233,7 @@ def test_publications_and_heartbeats_reach_a_subscriber(api: ApiStation) -> None
     payload = msgpack.unpackb(body)
     assert topic == b"station/heartbeat"
     assert payload["source"] == "station" and payload["epoch"] == api.station.epoch
-    assert payload["value"]["evses"][0] == {"index": 1, "state": "Idle", "restarts": 0}
+    assert payload["value"]["evses"][0] == {"index": 1, "state": "Idle", "restarts": 0, "failures": 0}
 
 
 def test_stop_is_idempotent_and_a_taken_port_fails_to_start(tmp_path: pathlib.Path) -> None:
