@@ -5,8 +5,8 @@ arguments reach the station already checked and converted (dates as Unix seconds
 Errors: `supervisor.tree.Unavailable` for a connector restarting past the deadline or
 given up, `pykka.Timeout` when the deadline passes; anything else is a station bug
 (answered `internal`). Connector commands reach the actors from the API's socket
-thread: every method but `ask_session`, `list_evses`, `status` and `events_since` beyond
-`events_in_memory` answers at once.
+thread: every method but `ask_session`, `restart_connector`, `list_evses`, `status` and
+`events_since` beyond `events_in_memory` answers at once.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ class Backend(Protocol):
 
     def stall_supervisor(self, index: int, seconds: float) -> bool:
         """Chaos: the connector's supervisor stops deciding for `seconds` (the health check sees it)."""
+        ...
+
+    def restart_connector(self, index: int) -> bool:
+        """Restart the connector's actors on purpose (blocking: from a worker thread only);
+        Unavailable when it was given up or is stopped."""
         ...
 
     def actor_ref(self, index: int, role: str) -> pykka.ActorRef[Any] | None:

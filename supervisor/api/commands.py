@@ -32,7 +32,8 @@ Only = Literal["sim", "chaos"] | None
 #   events   a read of the connector's event log (never waits on an actor)
 #   sim      the simulator's control of the same name without `sim_`, with the arguments
 #   chaos    the message, made of the other arguments, told to the actor named by `actor`
-Route = Literal["socket", "station", "session", "events", "sim", "chaos"]
+#   tree     the connector's supervision as a whole (on a worker: the connector's lane waits)
+Route = Literal["socket", "station", "session", "events", "sim", "chaos", "tree"]
 ACTORS = tuple(role for role, _ in ROLES)
 CHAOS_HANG_MAX_S = 30.0
 
@@ -215,6 +216,13 @@ _TABLE = (
         "map",
         "The connector's session events after an event number: {events, last_event_seq}.",
         {"since": Arg("int", "an event_seq; events after it", optional=True, min=0)},
+    ),
+    Command(
+        "restart",
+        "evse",
+        "tree",
+        "bool",
+        "Restart the connector's actors on purpose (supervisorctl restart): the session goes on, no failure.",
     ),
     _sim(
         "sim_plug_in",

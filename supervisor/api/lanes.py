@@ -15,7 +15,8 @@ retired generation goes again, in order, to the next one (the stale generation's
 should it still run them, are refused by its revoked lease); while the actor restarts its
 jobs wait, up to their deadlines. A command the station decides first (`Backend.decides`)
 and any command to a connector given up go through `Backend.ask_session` on a worker
-thread (it knows which commands revive a given-up connector); the lane waits for them.
+thread (it knows which commands revive a given-up connector); the lane waits for them, as
+for a `restart` of the connector's actors (which waits for what was sent before it).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from supervisor.api.commands import message_of
 from supervisor.api.inbox import Inbox
 from supervisor.api.jobs import Job
 from supervisor.api.protocol import BadArgs, encode_exception, encode_ok
-from supervisor.api.workers import Worker
+from supervisor.api.workers import Run, Worker
 from supervisor.tree import Call, Unavailable
 
 Finish = Callable[[Job, bytes | None], None]
@@ -124,8 +125,10 @@ class Lanes:
                 started = self._tell(lane, entry)
             elif lane.sent:
                 return
+            elif route == "tree":
+                started = self._block(lane, entry, self._restart)
             elif route == "events" and not self._in_memory(entry.job):
-                started = self._block(lane, entry, None)
+                started = self._block(lane, entry, self._read_events)
             else:
                 started = self._run_here(lane, entry)
             if not started:
@@ -135,13 +138,13 @@ class Lanes:
         job = entry.job
         message = message_of(job.command, job.args)
         if self._backend.decides(lane.index, message):  # the station sees it first
-            return not lane.sent and self._block(lane, entry, message)
+            return not lane.sent and self._block(lane, entry, partial(self._ask, message))
         ref = lane.ref  # the generation told last, until a supervision event says otherwise
         if ref is None:
             try:
                 ref = self._backend.actor_ref(lane.index, "session")
             except Unavailable:  # given up: `ask_session` answers (and revives it for enable/disable)
-                return not lane.sent and self._block(lane, entry, message)
+                return not lane.sent and self._block(lane, entry, partial(self._ask, message))
         if lane.sent and ref is not lane.ref:  # retired under the Calls in flight: they go again first
             self._forget_sent(lane)
             return True
@@ -251,17 +254,21 @@ class Lanes:
             raise _Restarting() from None
         return True
 
-    def _block(self, lane: _Lane, entry: _Entry, message: object | None) -> bool:
-        """Through `Backend.ask_session` on a worker thread; the lane waits for it."""
+    def _block(self, lane: _Lane, entry: _Entry, run: Run) -> bool:
+        """`run` on a worker thread (it may block); the lane waits for it."""
         entry.blocked = True
-
-        def ask(job: Job, remaining_s: float) -> Any:
-            if message is None:  # events beyond memory's window: a read of the journal
-                return self._backend.events_since(job.index, int(job.args.get("since", 0)))
-            return self._backend.ask_session(job.index, message, remaining_s, job.key)
-
-        self._worker.submit(entry.job, ask, partial(self._unblocked, lane, entry))
+        self._worker.submit(entry.job, run, partial(self._unblocked, lane, entry))
         return False
+
+    def _ask(self, message: object, job: Job, remaining_s: float) -> Any:
+        return self._backend.ask_session(job.index, message, remaining_s, job.key)
+
+    def _read_events(self, job: Job, remaining_s: float) -> Any:
+        """Events beyond memory's window: a read of the journal."""
+        return self._backend.events_since(job.index, int(job.args.get("since", 0)))
+
+    def _restart(self, job: Job, remaining_s: float) -> Any:
+        return self._backend.restart_connector(job.index)
 
     def _unblocked(self, lane: _Lane, entry: _Entry, job: Job, reply: bytes | None) -> None:
         entry.blocked = False

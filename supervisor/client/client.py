@@ -221,6 +221,10 @@ class Client:
     def authorize(self, evse: int | str, auth_token: str, parent_id: str | None = None) -> bool:
         return bool(self.call("authorize", evse, auth_token=auth_token, parent_id=parent_id))
 
+    def restart(self, evse: int | str) -> bool:
+        """Restart the connector's actors on purpose; True once they run again."""
+        return bool(self.call("restart", evse))
+
     def get_events(self, evse: int | str, since: int | None = None) -> dict[str, Any]:
         return self._map(self.call("get_events", evse, since=since))
 

@@ -13,7 +13,7 @@ import argparse
 
 from supervisor.client import reference
 
-SUBCOMMANDS = ("status", "list", "call", "watch", "help", "top", "completion")
+SUBCOMMANDS = ("status", "list", "call", "watch", "help", "top", "restart", "reload", "completion")
 GLOBAL_OPTIONS = ("--endpoint", "--publish-endpoint", "--config", "--timeout", "--retries", "--json")
 
 

@@ -137,6 +137,9 @@ def parser(doc: str) -> argparse.ArgumentParser:
     top_view.add_argument("--once", action="store_true", help="print one frame and exit")
     top_view.add_argument("--width", type=int, help="columns (default: the terminal's)")
     add("completion", "a shell completion script").add_argument("shell", choices=("bash", "zsh"))
+    restart = add("restart", "restart connectors' actors on purpose (the session goes on)")
+    restart.add_argument("evses", nargs="+", metavar="EVSE", help="index or evse_id, or all")
+    add("reload", "re-read the station's configuration file (as SIGHUP)")
     return top
 
 

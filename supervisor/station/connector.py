@@ -32,6 +32,7 @@ from supervisor.tree import SupervisionEvent, SupervisionSettings, Unavailable, 
 
 log = logging.getLogger(__name__)
 
+RESTART_REASON = "restart requested"  # the reason of the `restarted` events of a restart on purpose
 _ALWAYS_ANSWERED = (Disable, Enable)  # even by a connector that was given up
 _WITHOUT_HARDWARE = tuple((role, actor) for role, actor in ROLES if role != "hardware")
 
@@ -124,6 +125,16 @@ class Connector:
         deadline_s = time.monotonic() + timeout_s
         reply = self.tree.ask("session", message if key is None else Keyed(message, key), timeout_s)
         return answer(reply, max(0.0, deadline_s - time.monotonic()))  # also one given later
+
+    def restart(self) -> bool:
+        """Restart the actors on purpose (the `restart` command): as after a failure of the
+        hardware actor, the state and the session outlive them, but no failure is counted."""
+        if self.tree.state == "gave_up":
+            raise Unavailable(
+                f"evse {self.index} was given up after repeated failures; disable then enable it"
+            )
+        self.tree.restart_all(RESTART_REASON)
+        return True
 
     def sim(self, control: str, args: dict[str, Any]) -> bool:
         """Run one of the simulator's controls (`plug_in`, `fault`, ...); ValueError for impossible values."""

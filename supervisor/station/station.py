@@ -240,6 +240,11 @@ class Station:
         self.connector(index).tree.stall(seconds)
         return True
 
+    def restart_connector(self, index: int) -> bool:
+        """The one place a connector is restarted on purpose (`restart`): its actors now; with
+        `isolation: process` (not built yet) its worker, here."""
+        return self.connector(index).restart()
+
     def actor_ref(self, index: int, role: str) -> pykka.ActorRef[Any] | None:
         return self.connector(index).actor_ref(role)
 

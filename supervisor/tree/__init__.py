@@ -5,8 +5,9 @@ the lease that fences a dead generation (`lease`), the actor side of the protoco
 (`supervised`: handshake, busy marks, safe stop, death reports; `calls`: a tell with a
 completion callback), the supervisor itself
 (`supervisor`) made of the pure failure plan (`plan`), the child table (`children`), the
-health scan (`health`), the stable addresses (`addressing`) and the threads all supervisors share (`runtime`),
-and a supervisor nested as the child of another (`nesting`).
+health scan (`health`), the stable addresses (`addressing`), an operator's decisions (`manual`)
+and the threads all supervisors share (`runtime`), and a supervisor nested as the child of
+another (`nesting`).
 """
 
 from supervisor.tree.backoff import Backoff, IntensityWindow

@@ -42,6 +42,7 @@ class Child:
     last_failure: str | None = None
     due_s: float | None = None
     is_restart: bool = False
+    due_reason: str = ""  # why the pending start happens, for its event ("" after a failure)
     seen_dead: bool = False
 
     @property
@@ -80,9 +81,10 @@ class ChildTable:
             self.state = state
             self.cond.notify_all()
 
-    def schedule(self, child: Child, due_s: float, *, is_restart: bool) -> None:
+    def schedule(self, child: Child, due_s: float, *, is_restart: bool, reason: str = "") -> None:
         with self.cond:
             child.state, child.due_s, child.is_restart = "restarting", due_s, is_restart
+            child.due_reason = reason
             self.cond.notify_all()
 
     def failed(self, child: Child, reason: str) -> None:
@@ -147,6 +149,16 @@ class ChildTable:
                 self.stop(child, state)
             else:
                 self.retire(child, state)
+
+    def stop_for_restart(self) -> list[Child]:
+        """Stop every child but those stopped for good, last first; those stopped, in order."""
+        again = [child for child in self.children if child.state != "stopped"]
+        for child in reversed(again):
+            if child.state == "running":
+                self.stop(child, "restarting")
+            else:
+                self.retire(child, "restarting")
+        return again
 
     # --- reads (any thread) -------------------------------------------------------------
 

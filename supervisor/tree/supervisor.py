@@ -24,9 +24,9 @@ from typing import Protocol
 from supervisor.tree.addressing import Addresses
 from supervisor.tree.backoff import Backoff, IntensityWindow
 from supervisor.tree.children import Child, ChildTable
-from supervisor.tree.errors import Unavailable
 from supervisor.tree.health import Health, Report
 from supervisor.tree.lease import FailureKind, Lease
+from supervisor.tree.manual import ManualControl
 from supervisor.tree.plan import Death, plan_failure
 from supervisor.tree.runtime import Runner, Runtime, shared_runtime
 from supervisor.tree.settings import SupervisionSettings
@@ -48,8 +48,11 @@ class SystemClock:
         return time.monotonic()
 
 
-class Supervisor(Addresses):
-    """Supervises an ordered list of children with one strategy; see the module docstring."""
+class Supervisor(Addresses, ManualControl):
+    """Supervises an ordered list of children with one strategy; see the module docstring.
+
+    An operator's decisions (terminate, restart a child, restart all) come from `ManualControl`.
+    """
 
     def __init__(
         self,
@@ -112,25 +115,6 @@ class Supervisor(Addresses):
             self._table.stop_all("stopped")
             self._table.set_state("stopped")
             self._drop_reports()
-
-    def terminate_child(self, role: str) -> None:
-        """Stop one child for good (an operator's decision); it is not restarted."""
-        with self._poll_lock:
-            child = self._table.child(role)
-            if child.state == "running":
-                self._table.stop(child, "stopped")
-            else:
-                self._table.retire(child, "stopped")
-
-    def restart_child(self, role: str) -> None:
-        """Start a stopped child again now (an operator's decision)."""
-        with self._poll_lock:
-            child = self._table.child(role)
-            if self._table.state != "running" or child.state != "stopped":
-                raise Unavailable(f"{self.name}/{role} is {self._table.state_text(child)}")
-            child.backoff.reset()
-            self._table.schedule(child, self._clock.monotonic(), is_restart=False)
-            self._run_due()
 
     # --- reports from children (any thread, never blocking) ---------------------------
 
@@ -250,7 +234,7 @@ class Supervisor(Addresses):
     # --- one child -----------------------------------------------------------------------
 
     def _start_child(self, child: Child) -> None:
-        role, generation = child.role, child.generation + 1
+        role, generation, reason = child.role, child.generation + 1, child.due_reason
         lease = Lease(
             role,
             generation,
@@ -270,7 +254,7 @@ class Supervisor(Addresses):
             self._failed(child, *failure)
             return
         restarted = self._table.mark_running(child)
-        self._emit(child, "restarted" if restarted else "started", "")
+        self._emit(child, "restarted" if restarted else "started", reason)
 
     def _emit(self, child: Child, event: EventKind, reason: str) -> None:
         if self._on_event is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -9,6 +10,8 @@ import subprocess
 import pytest
 
 from supervisor.api.commands import COMMANDS
+from supervisor.client.completion import SUBCOMMANDS
+from supervisor.client.options import parser
 from tests.supervisor.client.stations import StationProcess, evsectl
 
 
@@ -70,7 +73,8 @@ def test_bash_completion_is_valid_and_completes_from_the_table() -> None:
     assert complete("evsectl --json call 1 auth") == ["authorize"]
     assert "EmergencyStop" in complete("evsectl call 1 cancel_charging reason=")  # after bash's = break
     assert complete("evsectl call 1 cancel_charging reason=Emer") == ["EmergencyStop"]
-    assert complete("evsectl ") == ["status", "list", "call", "watch", "help", "top", "completion"]
+    every = ["status", "list", "call", "watch", "help", "top", "restart", "reload", "completion"]
+    assert complete("evsectl ") == every
     assert complete("evsectl call 1 authorize pa") == ["parent_id="]
 
 
@@ -82,3 +86,8 @@ def test_zsh_completion_is_valid() -> None:
     checked = subprocess.run(["zsh", "-n"], input=script, capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
     assert "sim_plug_in)" in script and "compdef _evsectl evsectl" in script
+
+
+def test_completion_knows_every_subcommand() -> None:
+    subparsers = next(a for a in parser("")._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(SUBCOMMANDS) == sorted(subparsers.choices)

@@ -52,3 +52,58 @@ def test_a_failure_that_restarts_its_siblings_counts_once(
     first = next(line for line in top.splitlines() if line.split()[:1] == ["1"])
     at = header.index("failures")
     assert first[at : at + len("failures")].split() == ["1"]
+
+
+def session_uuid(station: StationProcess, evse: int) -> str:
+    done = evsectl(*station.flags(), "--json", "call", str(evse), "get_events")
+    started = [
+        e["value"] for e in json.loads(done.stdout)["events"] if e["value"]["event"] == "SessionStarted"
+    ]
+    return str(started[-1]["uuid"])
+
+
+def test_restart_restarts_the_connectors_actors_and_the_session_goes_on(
+    station: StationProcess, publications: Subscriber
+) -> None:
+    assert evsectl(*station.flags(), "call", "1", "sim_plug_in").returncode == 0
+    assert evsectl(*station.flags(), "call", "1", "authorize", "auth_token=CARD").returncode == 0
+    publications.wait_event(1, "ChargingStarted")
+    uuid = session_uuid(station, 1)
+    before = json.loads(evsectl(*station.flags(), "status", "--json").stdout)["evses"][0]["state"]
+    done = evsectl(*station.flags(), "restart", "1")
+    assert (done.returncode, done.stdout.strip()) == (0, "evse 1: restarted"), done.stderr
+    events = [restarted(publications, 1, role, 2) for role in ("hardware", "meter", "reservation", "session")]
+    assert {event["reason"] for event in events} == {"restart requested"}
+    status = json.loads(evsectl(*station.flags(), "status", "--json").stdout)
+    first, second = status["evses"]
+    assert [a["generation"] for a in first["supervisor"]["actors"]] == [2, 2, 2, 2]
+    assert (first["supervisor"]["failures"], first["supervisor"]["restarts"]) == (0, 4)
+    assert before != "Idle" and first["state"] == before and session_uuid(station, 1) == uuid
+    assert [a["generation"] for a in second["supervisor"]["actors"]] == [1, 1, 1, 1]
+    log = "".join(station.log)
+    assert "session actor restarted (generation 2, 1 restarts): restart requested" in log
+
+
+def test_restart_all_and_a_connector_that_is_not_there(station: StationProcess) -> None:
+    done = evsectl(*station.flags(), "--json", "restart", "all")
+    assert done.returncode == 0 and json.loads(done.stdout) == {"restarted": {"1": True, "2": True}}
+    supervision = [
+        e["supervisor"] for e in json.loads(evsectl(*station.flags(), "status", "--json").stdout)["evses"]
+    ]
+    assert [s["restarts"] for s in supervision] == [4, 4] and [s["failures"] for s in supervision] == [0, 0]
+    missing = evsectl(*station.flags(), "restart", "9")
+    assert missing.returncode == 1 and "unknown_evse" in missing.stderr
+    assert evsectl(*station.flags(), "restart").returncode == 2  # which one: a usage error
+
+
+def test_reload_says_what_it_applied_and_a_refused_file_is_an_error(station: StationProcess) -> None:
+    same = evsectl(*station.flags(), "reload")
+    assert (same.returncode, same.stdout.strip()) == (0, "nothing changed"), same.stderr
+    text = station.config.read_text()
+    station.config.write_text(text.replace("  chaos: true", "  chaos: true\n  log_level: DEBUG"))
+    applied = evsectl(*station.flags(), "reload")
+    assert applied.returncode == 0 and "applied station.log_level: INFO -> DEBUG" in applied.stdout
+    station.config.write_text(text.replace("max_current_a: 32", "max_current_a: lots"))
+    refused = evsectl(*station.flags(), "--json", "reload")
+    assert refused.returncode == 1 and "max_current_a" in json.loads(refused.stdout)["error"]
+    assert "reload refused" in evsectl(*station.flags(), "reload").stderr

@@ -401,6 +401,29 @@ def test_intensity_counts_failures_not_the_siblings_they_restart(h: Harness) -> 
     h.events.wait("gave_up")
 
 
+def test_a_restart_on_purpose_restarts_all_in_order_and_counts_no_failure(h: Harness) -> None:
+    limits = SupervisionSettings(intensity=1, period_s=30.0)
+    sup = h.supervisor(strategy="one_for_one", limits=limits)
+    sup.start()
+    sup.terminate_child("reservation")  # stopped for good: it stays stopped
+    h.world.lifecycle.clear()
+    for _ in range(3):  # past the intensity, if it counted
+        sup.restart_all("requested")
+    described = sup.describe()
+    assert described["state"] == "running" and described["failures"] == 0
+    assert generations(sup) == {"hardware": 4, "meter": 4, "reservation": 1, "session": 4}
+    again = ["hardware", "meter", "session"]
+    assert h.world.lifecycle[:6] == [("stop", r) for r in reversed(again)] + [("start", r) for r in again]
+    events = h.events.of("restarted")
+    assert len(events) == 9 and {e.reason for e in events} == {"requested"}
+    assert not h.events.of("crashed") and not h.gave_up
+    assert all(not lease.valid for leases in h.world.leases.values() for lease in leases[:-1])
+    assert sup.ask("session", Record("after"), WAIT_S) == 4
+    sup.stop()
+    with pytest.raises(Unavailable, match="stopped"):
+        sup.restart_all("requested")
+
+
 def test_restarts_back_off_and_the_backoff_resets_after_a_quiet_period(h: Harness) -> None:
     sup = h.supervisor()
     sup.start()
