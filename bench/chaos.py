@@ -1,4 +1,5 @@
-"""Chaos runner: a station under random kills and hangs while cars charge and clients send commands.
+"""Chaos runner: a station under random kills and hangs while cars charge and clients send commands
+(or, with --station-kills N, N SIGKILLs of the whole station: chaos_station_kills.py).
 
     .venv/bin/python bench/chaos.py [--duration-s 600] [--kill-rate 5] [--hang-rate 0.1] [--hang-s 1.0]
         [--connectors 8] [--clients 4] [--time-scale 60] [--seed N] [--json FILE]
@@ -30,6 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import chaos_station_kills
 import zmq
 from chaos_kill import Blow, Killer, Probe
 from chaos_load import CommandClient, CountingClient, EventCollector, SessionDriver, Tally
@@ -58,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="go on warming up until the event logs are full, this long at most",
+    )
+    parser.add_argument(
+        "--station-kills",
+        type=int,
+        default=0,
+        help="instead: SIGKILL the whole station this many times during sessions (chaos_station_kills.py)",
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     parser.add_argument("--json", type=Path, default=None, help="write the report as JSON too")
@@ -135,6 +143,9 @@ class Phase:
 def main(argv: Sequence[str] | None = None) -> int:
     opts = _parser().parse_args(argv)
     seed = opts.seed if opts.seed is not None else random.randrange(1, 10**6)
+    if opts.station_kills > 0:
+        opts.seed = seed
+        return chaos_station_kills.run(opts)
     limits = Limits()
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
     config = workdir / "station.yaml"

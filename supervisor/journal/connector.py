@@ -18,7 +18,7 @@ from typing import Any
 
 from actors.ports import JournalWriteFailed, LoggedRow, ReplyKey, Restored
 from drivers.clock import Clock
-from supervisor.journal import codec
+from supervisor.journal import codec, kill_hook
 from supervisor.journal.database import JournalCorrupt, open_database
 
 EVENTS_KEPT = 10_000  # the newest events kept at least
@@ -87,6 +87,7 @@ class ConnectorJournal:
             self._writes += 1
             if self._writes % _PRUNE_EVERY == 0:
                 self._prune()
+        kill_hook.after_commit(fields.get("outbox"))
 
     def _transaction(
         self,

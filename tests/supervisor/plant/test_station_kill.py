@@ -8,15 +8,19 @@ What the car does while the station is down is played on the plant's own endpoin
 from __future__ import annotations
 
 import pathlib
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import psutil
 import pytest
+import zmq
 
 from supervisor.client import Client
+from supervisor.journal.kill_hook import KILL_AFTER_ENV
 from supervisor.plant.launch import call
+from tests.live import ask, in_seconds
 from tests.supervisor.cli.running import RunningStation, wait_until
 from tests.supervisor.plant.plants import WAIT_S, PlantProcess
 
@@ -158,3 +162,79 @@ def test_sigterm_leaves_a_plant_that_ran_before_the_station(site: Site) -> None:
         assert plant.ping() is not None and plant.proc.poll() is None
     finally:
         plant.stop()
+
+
+def test_a_decision_killed_before_its_publication_is_published_once_after_the_restart(site: Site) -> None:
+    env = {KILL_AFTER_ENV: "SessionFinished"}  # the station dies right after journaling the decision
+    site.stations.append(RunningStation(site.state_dir, env=env))
+    session_uuid = charging(site.stations[-1].client)
+    last_seq = events(site.stations[-1].client, 1)[-1]["event_seq"]
+    assert site.plant("sim_unplug", 1) is True
+    assert site.stations[-1].proc.wait(WAIT_S) == -9  # killed between the decision and its publication
+    client = site.start()
+    finished = wait_event(client, 1, "SessionFinished", last_seq)
+    assert finished["value"]["uuid"] == session_uuid and finished["event_seq"] == last_seq + 1
+    assert names(events(client, 1)).count("SessionFinished") == 1
+
+
+def test_reservations_are_kept_or_expire_by_wall_clock_time_across_a_kill(site: Site) -> None:
+    client = site.start()
+    soon = time.time() + 2.0
+    assert client.reserve_now(1, 11, TOKEN, in_seconds(2.0)) == "Accepted"
+    assert client.reserve_now(2, 12, TOKEN, in_seconds(3600)) == "Accepted"
+    seq_2 = events(client, 2)[-1]["event_seq"]
+    site.kill()
+    threading.Event().wait(max(0.0, soon - time.time()))  # the first one expires while down
+    client = site.start()
+    ended = wait_event(client, 1, "ReservationEnd")
+    assert ended["value"]["reservation_end"] == {"reason": "Expired", "reservation_id": 11}
+    assert events(client, 2, seq_2) == []  # kept: no new ReservationStart, no end
+    assert client.cancel_reservation(2) is True  # the kept reservation is the one cancelled
+    cancelled = wait_event(client, 2, "ReservationEnd", seq_2)
+    assert cancelled["value"]["reservation_end"] == {"reason": "Cancelled", "reservation_id": 12}
+
+
+def test_disabled_faulted_and_a_local_limit_survive_a_kill(site: Site) -> None:
+    client = site.start()
+    assert client.disable(1) is True
+    assert client.set_local_max_current(2, 10) == "Success"
+    site.kill()
+    client = site.start()
+    wait_until(lambda: client.list_evses()[0]["state"] == "Disabled", "evse 1 still Disabled")
+    limits = client.snapshot()["vars"]["evse/2/limits"]
+    assert limits["max_current"] <= 10
+    assert client.set_faulted(2) is True
+    site.kill()
+    client = site.start()
+    states = wait_until(lambda: [e["state"] for e in client.list_evses()] or None, "the connectors")
+    assert states == ["Disabled", "Faulted"]
+
+
+def test_a_retried_request_after_a_kill_gets_its_stored_reply_and_runs_nothing(site: Site) -> None:
+    client = site.start()
+    request = {
+        "v": 1,
+        "id": 77,
+        "client": "retrying-client",
+        "cmd": "reserve_now",
+        "evse": 1,
+        "args": {"reservation_id": 5, "auth_token": TOKEN, "expiry_date": in_seconds(3600)},
+    }
+    endpoint = site.stations[-1].command
+    first = raw_request(endpoint, request)
+    assert first == {"v": 1, "id": 77, "ok": True, "result": "Accepted"}
+    site.kill()
+    client = site.start()
+    again = raw_request(site.stations[-1].command, request)
+    assert again == first
+    assert names(events(client, 1)).count("ReservationStart") == 1
+
+
+def raw_request(endpoint: str, request: dict[str, Any]) -> dict[str, Any]:
+    socket: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    socket.linger = 0
+    socket.connect(endpoint)
+    try:
+        return ask(socket, request)
+    finally:
+        socket.close()
