@@ -201,7 +201,7 @@ def test_disabled_faulted_and_a_local_limit_survive_a_kill(site: Site) -> None:
     site.kill()
     client = site.start()
     wait_until(lambda: client.list_evses()[0]["state"] == "Disabled", "evse 1 still Disabled")
-    limits = client.snapshot()["vars"]["evse/2/limits"]
+    limits = wait_until(lambda: client.snapshot()["vars"].get("evse/2/limits"), "evse 2's limits published")
     assert limits["max_current"] <= 10
     assert client.set_faulted(2) is True
     site.kill()
