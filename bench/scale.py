@@ -7,8 +7,8 @@ Each run starts `evse-supervisor run` in a subprocess on the default connector s
 (telemetry and meter readings every 1 s, the default supervision limits) and measures:
 1. the time from the process start until every connector answers a command that goes
    through its session and reservation actors (`cancel_reservation`, false when idle);
-2. idle: the station's CPU over `--idle-s` seconds as % of one core (psutil, user + system,
-   the simulator runs inside the station), its threads and RSS;
+2. idle: the station's CPU over `--idle-s` seconds as % of one core (psutil, user + system),
+   its threads and RSS; the plant's (the simulated hardware's process) CPU apart;
 3. with `--fill-cycles` sessions (plug in, authorize, unplug) on every connector first, the
    RSS with the in-memory event windows full;
 4. with 10 % of the connectors charging, the round trip of `cancel_reservation` on the
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+import psutil
 import zmq
 from chaos_station import Limits, StationProcess, config_text
 
@@ -126,12 +127,14 @@ def one_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         pipe = Pipe(station.command_endpoint)
         result["all_answering_s"] = until_all_answer(pipe, args.connectors, began)
         time.sleep(5.0)  # the start's work settles
-        cpu_before, idle_began = station.process.cpu_times(), time.monotonic()
+        plant = _plant_process(pipe)
+        cpu_before, plant_before, idle_began = station.process.cpu_times(), _cpu_s(plant), time.monotonic()
         time.sleep(args.idle_s)
         cpu_after, idle_s = station.process.cpu_times(), time.monotonic() - idle_began
         used_s = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
         resources = station.measure()
         result.update(idle_cpu_percent=100.0 * used_s / idle_s, threads=resources.threads)
+        result["plant_idle_cpu_percent"] = 100.0 * (_cpu_s(plant) - plant_before) / idle_s
         result.update(idle_rss_mib=resources.rss_bytes / 2**20, fds=resources.fds)
         all_evses = range(1, args.connectors + 1)
         for _ in range(args.fill_cycles):
@@ -152,6 +155,19 @@ def one_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         code, stop_s = station.stop()
         result.update(exit_code=code, stop_s=stop_s)
     return result
+
+
+def _plant_process(pipe: Pipe) -> psutil.Process | None:
+    status = pipe.run([("status", None, {})])[0].get("result") or {}
+    pid = (status.get("plant") or {}).get("pid")
+    return None if pid is None else psutil.Process(int(pid))
+
+
+def _cpu_s(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def echo_floor(requests: int) -> dict[str, float]:
@@ -194,6 +210,7 @@ def main() -> int:
         "connectors": args.connectors,
         "all_answering_s": statistics.median(r["all_answering_s"] for r in runs),
         "idle_cpu_percent": statistics.median(r["idle_cpu_percent"] for r in runs),
+        "plant_idle_cpu_percent": statistics.median(r["plant_idle_cpu_percent"] for r in runs),
         "threads": statistics.median(r["threads"] for r in runs),
         "idle_rss_mib": statistics.median(r["idle_rss_mib"] for r in runs),
         "filled_rss_mib": statistics.median(r["filled_rss_mib"] for r in runs),
