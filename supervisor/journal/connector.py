@@ -49,6 +49,8 @@ class ConnectorJournal:
         self._read_lock = threading.Lock()
         self._durable = True
         self._writes = 0
+        self.writes = 0  # committed writes, for the metrics
+        self.write_failures = 0
         self._encoders: dict[str, Callable[[Any], Any]] = {
             "model": lambda model: codec.model_record(model, clock),
             "reservation": codec.reservation_record,
@@ -83,8 +85,10 @@ class ConnectorJournal:
                 self._transaction(rows, event_rows, reply)
             except (sqlite3.Error, ValueError) as exc:
                 self._rollback()
+                self.write_failures += 1
                 raise JournalWriteFailed(f"the journal {self.path} was not written: {exc}") from exc
             self._writes += 1
+            self.writes += 1
             if self._writes % _PRUNE_EVERY == 0:
                 self._prune()
         kill_hook.after_commit(fields.get("outbox"))

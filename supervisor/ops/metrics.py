@@ -22,7 +22,7 @@ from wsgiref.simple_server import WSGIServer
 
 import psutil
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from supervisor.station import Station
@@ -54,7 +54,7 @@ class _StationCollector(Collector):
         self._readings = readings
         self._process = psutil.Process()
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         labels = ["evse", "evse_id"]
         state = GaugeMetricFamily(
             "evse_state", "1 for the connector's current state", labels=[*labels, "state"]
@@ -75,9 +75,22 @@ class _StationCollector(Collector):
             power.add_metric(ids, float(reading["power_W"]["total"]))
             energy.add_metric(ids, float(reading["energy_Wh_import"]["total"]))
         yield from (state, current, power, energy)
+        yield from self._journal(labels)
         threads = GaugeMetricFamily("process_threads", "threads of the station process")
         threads.add_metric([], float(self._process.num_threads()))
         yield threads
+
+    def _journal(self, labels: list[str]) -> Iterator[CounterMetricFamily]:
+        writes = CounterMetricFamily("evse_journal_writes", "journal transactions committed", labels=labels)
+        failures = CounterMetricFamily(
+            "evse_journal_write_failures", "journal writes that failed (disk full, I/O error)", labels=labels
+        )
+        for connector in self._station.connectors:
+            journal = self._station.journal.connector(connector.index)
+            ids = [str(connector.index), connector.settings.evse_id]
+            writes.add_metric(ids, float(journal.writes))
+            failures.add_metric(ids, float(journal.write_failures))
+        yield from (writes, failures)
 
 
 class StationMetrics:

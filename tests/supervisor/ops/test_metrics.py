@@ -51,6 +51,8 @@ def test_a_scrape_shows_connectors_requests_restarts_and_the_process(ops_station
     assert value(samples, "api_request_duration_seconds_count", command="authorize", code="ok") == 1
     assert value(samples, "api_request_duration_seconds_count", command="sim_fault", code="bad_args") == 1
     assert value(samples, "station_publications_total", variable="session_events") >= 4
+    assert value(samples, "evse_journal_writes_total", **e1) >= 4  # each session event at least
+    assert value(samples, "evse_journal_write_failures_total", **e1) == 0
     assert value(samples, "process_resident_memory_bytes") > 0
     assert value(samples, "process_open_fds") > 0
     assert value(samples, "process_threads") > 4
