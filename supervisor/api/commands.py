@@ -36,6 +36,7 @@ Only = Literal["sim", "chaos"] | None
 Route = Literal["socket", "station", "session", "events", "sim", "chaos", "tree"]
 ACTORS = tuple(role for role, _ in ROLES)
 CHAOS_HANG_MAX_S = 30.0
+LOG_LINES_KEPT = 1000  # the station's ring of recent log lines (supervisor.ops.logs.RING_LINES)
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,17 @@ _TABLE = (
         only="chaos",
     ),
     _station(
+        "logs",
+        "socket",
+        "map",
+        "The station's recent log lines, newest or after a cursor: {lines: [{seq, ts, level, logger, text}], "
+        "last_seq, missed}.",
+        lines=Arg(
+            "int", f"at most this many (100; the station keeps {LOG_LINES_KEPT})", optional=True, min=1
+        ),
+        since=Arg("int", "a line's seq: the lines after it, oldest first (to follow)", optional=True, min=0),
+    ),
+    _station(
         "reload",
         "station",
         "map",
@@ -281,6 +293,7 @@ READS = frozenset(
         "status",
         "get_events",
         "get_signed_meter_value",
+        "logs",
     }
 )  # every other command may change something: the station logs each one that succeeded
 

@@ -12,7 +12,7 @@ from supervisor.api.commands import Command, list_commands
 from supervisor.api.protocol import API_VERSION
 from supervisor.tree import Unavailable
 
-Hook = Callable[[], Any]  # a station command the command line carries out (reload)
+Hook = Callable[..., Any]  # a station command the command line carries out (reload, logs), given its args
 
 
 def package_version() -> str:
@@ -73,10 +73,16 @@ class StationCommands:
         return self._backend.set_station_max_current(args["max_current"])
 
     def reload(self, args: dict[str, Any]) -> Any:
-        hook = self._hooks.get("reload")
+        return self._hook("reload", "which knows its file")(**args)
+
+    def logs(self, args: dict[str, Any]) -> Any:
+        return self._hook("logs", "which keeps its recent log lines")(**args)
+
+    def _hook(self, name: str, why: str) -> Hook:
+        hook = self._hooks.get(name)
         if hook is None:
-            raise Unavailable("reload needs the station run by `evse-supervisor run`, which knows its file")
-        return hook()
+            raise Unavailable(f"{name} needs the station run by `evse-supervisor run`, {why}")
+        return hook
 
     def heartbeat(self) -> None:
         """Publish `station/heartbeat`."""

@@ -111,7 +111,7 @@ def _serve(
         settings.api,
         station,
         observer=RequestRecorder(evse_ids, metrics),
-        station_hooks={"reload": reloader.reload},
+        station_hooks={"reload": reloader.reload, "logs": logs.ring.read},
     )
     notifier = Notifier.from_environment()
     try:

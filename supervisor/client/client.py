@@ -152,6 +152,10 @@ class Client:
         """{"applied": [...], "needs_restart": [...]}, and "error" when the file was refused."""
         return self._map(self.call("reload"))
 
+    def logs(self, lines: int | None = None, since: int | None = None) -> dict[str, Any]:
+        """{"lines": [{"seq", "ts", "level", "logger", "text"}], "last_seq", "missed"}."""
+        return self._map(self.call("logs", lines=lines, since=since))
+
     @staticmethod
     def _map(value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):

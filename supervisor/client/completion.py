@@ -13,7 +13,7 @@ import argparse
 
 from supervisor.client import reference
 
-SUBCOMMANDS = ("status", "list", "call", "watch", "help", "top", "restart", "reload", "completion")
+SUBCOMMANDS = ("status", "list", "call", "watch", "help", "top", "restart", "reload", "logs", "completion")
 GLOBAL_OPTIONS = ("--endpoint", "--publish-endpoint", "--config", "--timeout", "--retries", "--json")
 
 

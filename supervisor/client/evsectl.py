@@ -7,6 +7,7 @@
     evsectl top [--once]
     evsectl restart EVSE [EVSE ...] | all         # a connector's actors, on purpose
     evsectl reload                                # re-read the station's file (as SIGHUP)
+    evsectl logs [-n N] [-f]                      # the station's recent log lines; -f follows
     evsectl completion bash|zsh
 
 Global options go anywhere on the line. The station: --endpoint / --publish-endpoint,
@@ -31,7 +32,7 @@ from rich.table import Table
 
 from supervisor.client import ApiError, Client, reference
 from supervisor.client.completion import cmd_completion
-from supervisor.client.operations import cmd_reload, cmd_restart
+from supervisor.client.operations import cmd_logs, cmd_reload, cmd_restart
 from supervisor.client.options import Target, UsageError, parse, target
 from supervisor.client.top import cmd_top
 from supervisor.client.values import call_args, check_scope
@@ -183,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(client: Client, options: argparse.Namespace, where: Target) -> int:
     handlers: dict[str, Handler] = {"status": cmd_status, "list": cmd_list, "call": cmd_call,
                                     "watch": cmd_watch, "top": cmd_top, "restart": cmd_restart,
-                                    "reload": cmd_reload}  # fmt: skip
+                                    "reload": cmd_reload, "logs": cmd_logs}  # fmt: skip
     handler = handlers[options.command]
     try:
         return handler(client, options, where)

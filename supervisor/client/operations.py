@@ -8,14 +8,17 @@ evsectl logs [-n N] [-f]                # the station's recent log lines; -f fol
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import threading
 from typing import Any
 
 from supervisor.client import Client
 from supervisor.client.options import Target, UsageError
 
 EXIT_OK, EXIT_ERROR = 0, 1
+LOGS_PAGE = 1000  # the most lines one `logs` request asks for while following
 
 
 def _print_json(value: Any) -> None:
@@ -58,3 +61,46 @@ def cmd_reload(client: Client, options: argparse.Namespace, where: Target) -> in
         if not result.get("applied") and not result.get("needs_restart"):
             print("nothing changed")
     return EXIT_ERROR if "error" in result else EXIT_OK
+
+
+FOLLOW_POLL_S = 0.5  # how often `logs -f` asks for what came after its cursor
+
+
+def _show(line: dict[str, Any], json_output: bool) -> None:
+    if json_output:
+        _print_json(line)
+    else:
+        print(line.get("text", ""), flush=True)
+
+
+def cmd_logs(client: Client, options: argparse.Namespace, where: Target) -> int:
+    """The newest lines; with -f, then every line after them as the station logs it."""
+    result = client.logs(lines=options.lines)
+    if options.json and not options.follow:
+        _print_json(result)
+        return EXIT_OK
+    for line in result["lines"]:
+        _show(line, options.json)
+    if not options.follow:
+        return EXIT_OK
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends a follow, as it ends watch
+        _follow(client, int(result["last_seq"]), options.json)
+    return EXIT_OK
+
+
+def _follow(client: Client, cursor: int, json_output: bool) -> None:
+    """Ask for the lines after `cursor` until interrupted; a station started again starts at 1."""
+    pause = threading.Event()
+    while True:
+        result = client.logs(since=cursor, lines=LOGS_PAGE)
+        if int(result["last_seq"]) < cursor:  # a new station: its lines from the first
+            print("evsectl: the station started again", file=sys.stderr, flush=True)
+            cursor = 0
+            continue
+        if result.get("missed"):
+            print(f"evsectl: {result['missed']} lines missed", file=sys.stderr, flush=True)
+        for line in result["lines"]:
+            _show(line, json_output)
+        cursor = int(result["lines"][-1]["seq"]) if result["lines"] else int(result["last_seq"])
+        if cursor >= int(result["last_seq"]):
+            pause.wait(FOLLOW_POLL_S)

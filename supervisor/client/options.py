@@ -77,6 +77,13 @@ def retry_count(text: str) -> int:
     return int(text)
 
 
+def line_count(text: str) -> int:
+    """`logs -n`: a count from 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"lines must be an integer from 1, got {text!r}")
+    return int(text)
+
+
 GLOBAL_DEFAULTS: dict[str, object] = {
     "endpoint": None,
     "publish_endpoint": None,
@@ -140,6 +147,9 @@ def parser(doc: str) -> argparse.ArgumentParser:
     restart = add("restart", "restart connectors' actors on purpose (the session goes on)")
     restart.add_argument("evses", nargs="+", metavar="EVSE", help="index or evse_id, or all")
     add("reload", "re-read the station's configuration file (as SIGHUP)")
+    logs = add("logs", "the station's recent log lines (-f: and then as they come)")
+    logs.add_argument("-n", "--lines", type=line_count, default=20, help="how many of the newest (20)")
+    logs.add_argument("-f", "--follow", action="store_true", help="go on printing new lines (Ctrl-C ends)")
     return top
 
 

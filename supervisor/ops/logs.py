@@ -3,6 +3,7 @@
     logs = configure_logging(level="INFO", fmt="text", file=None)   # stderr, or a file
     logs.reopen()          # SIGUSR2: reopen the file after logrotate moved it (as supervisord does)
     logs.set_level("DEBUG")
+    logs.ring.read(since=cursor)   # the recent lines, kept in memory (the `logs` command)
 
 Lines carry the connector they are about: a record made with `extra=about(index, evse_id)`
 shows `evse 1 (DE*PNX*E123456*1)` in text and `"evse": 1, "evse_id": ...` in JSON.
@@ -17,6 +18,7 @@ import pathlib
 import sys
 import threading
 import traceback
+from collections import deque
 from typing import Any, Literal, TextIO
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -166,11 +168,61 @@ def _formatter(fmt: LogFormat) -> logging.Formatter:
     return logging.Formatter(_TEXT)
 
 
+RING_LINES = 1000  # the recent lines the `logs` command can show
+DEFAULT_LINES = 100
+
+
+class LogRing(logging.Handler):
+    """The station's recent log lines in memory, for the `logs` command (`evsectl logs`).
+
+    Bounded (the oldest go first), each numbered from 1 (`seq`) and formatted as the text
+    log (the connector named, a traceback once). `read` answers the newest lines, or those
+    after a cursor (`since`) for a follower; `missed` counts those the ring no longer holds.
+    """
+
+    def __init__(self, capacity: int = RING_LINES) -> None:
+        super().__init__()
+        self._lines: deque[dict[str, Any]] = deque(maxlen=capacity)
+        self._seq = 0
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is left out
+            self.handleError(record)
+            return
+        with self._guard:
+            self._seq += 1
+            line = {"seq": self._seq, "ts": record.created, "level": record.levelname, "logger": record.name}
+            self._lines.append({**line, "text": text})
+
+    def read(self, since: int | None = None, lines: int | None = None) -> dict[str, Any]:
+        """{"lines": [{"seq", "ts", "level", "logger", "text"}], "last_seq", "missed"}.
+
+        Without `since` the newest `lines` (100); with it the first `lines` after it, oldest
+        first (a follower asks again from the last one it got). `last_seq` is the newest
+        line's seq (0 when none): one below a follower's cursor means the station started
+        again, its lines numbered from 1.
+        """
+        count = lines or DEFAULT_LINES
+        with self._guard:
+            held = list(self._lines)
+            last_seq = self._seq
+        if since is None:
+            return {"lines": held[-count:], "last_seq": last_seq, "missed": 0}
+        after = [line for line in held if line["seq"] > since]
+        first_held = held[0]["seq"] if held else last_seq + 1
+        missed = max(0, first_held - since - 1)  # numbered before the oldest held, after the cursor
+        return {"lines": after[:count], "last_seq": last_seq, "missed": missed}
+
+
 class LogSetup:
     """The one logging configuration of a running station: its handler, level and filters."""
 
-    def __init__(self, handler: logging.Handler) -> None:
+    def __init__(self, handler: logging.Handler, ring: LogRing) -> None:
         self.handler = handler
+        self.ring = ring  # the recent lines, for the `logs` command
 
     def reopen(self) -> None:
         """Reopen the log file (after logrotate); nothing to do when logging to stderr."""
@@ -182,8 +234,9 @@ class LogSetup:
         logging.getLogger().setLevel(parse_level(level))
 
     def close(self) -> None:
-        logging.getLogger().removeHandler(self.handler)
-        self.handler.close()
+        for handler in (self.handler, self.ring):
+            logging.getLogger().removeHandler(handler)
+            handler.close()
 
 
 def configure_logging(
@@ -192,23 +245,27 @@ def configure_logging(
     file: pathlib.Path | None = None,
     stream: TextIO | None = None,
 ) -> LogSetup:
-    """The root logger's one handler of ours: `file` (reopenable) or `stream` (stderr).
+    """The root logger's handlers of ours: `file` (reopenable) or `stream` (stderr), and the
+    ring of recent lines in text (`LogRing`), both with the same tracebacks shown.
 
-    It replaces the one an earlier call installed; handlers installed by others stay.
+    They replace those an earlier call installed; handlers installed by others stay.
     """
     handler: logging.Handler = (
         _ReopenableFileHandler(file) if file is not None else logging.StreamHandler(stream or sys.stderr)
     )
     once = TracebackOnce()
-    handler.setFormatter(_OnceFormatter(_formatter(fmt), once))
-    handler.addFilter(_About())
-    handler.addFilter(once)
+    ring = LogRing()
+    for ours, formatter in ((handler, _formatter(fmt)), (ring, _formatter("text"))):
+        ours.setFormatter(_OnceFormatter(formatter, once))
+        ours.addFilter(_About())
+        ours.addFilter(once)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _OURS, False)]:
         root.removeHandler(old)
-    setattr(handler, _OURS, True)
-    root.addHandler(handler)
+    for ours in (handler, ring):
+        setattr(ours, _OURS, True)
+        root.addHandler(ours)
     root.setLevel(parse_level(level))
     for name, quieter in _QUIETER.items():
         logging.getLogger(name).setLevel(quieter)
-    return LogSetup(handler)
+    return LogSetup(handler, ring)

@@ -73,7 +73,7 @@ def test_bash_completion_is_valid_and_completes_from_the_table() -> None:
     assert complete("evsectl --json call 1 auth") == ["authorize"]
     assert "EmergencyStop" in complete("evsectl call 1 cancel_charging reason=")  # after bash's = break
     assert complete("evsectl call 1 cancel_charging reason=Emer") == ["EmergencyStop"]
-    every = ["status", "list", "call", "watch", "help", "top", "restart", "reload", "completion"]
+    every = ["status", "list", "call", "watch", "help", "top", "restart", "reload", "logs", "completion"]
     assert complete("evsectl ") == every
     assert complete("evsectl call 1 authorize pa") == ["parent_id="]
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import threading
 from collections.abc import Iterator
 
 import pytest
 import zmq
 
 from tests.live import Subscriber
-from tests.supervisor.client.stations import StationProcess, evsectl
+from tests.supervisor.client.stations import BIN, StationProcess, evsectl
 
 
 @pytest.fixture
@@ -107,3 +110,52 @@ def test_reload_says_what_it_applied_and_a_refused_file_is_an_error(station: Sta
     refused = evsectl(*station.flags(), "--json", "reload")
     assert refused.returncode == 1 and "max_current_a" in json.loads(refused.stdout)["error"]
     assert "reload refused" in evsectl(*station.flags(), "reload").stderr
+
+
+class Lines:
+    """A process's stdout lines as they come (read by a thread); `wait_for` waits on them."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self._cond = threading.Condition()
+        self.seen: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._reader.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            with self._cond:
+                self.seen.append(line)
+                self._cond.notify_all()
+
+    def close(self, proc: subprocess.Popen[str]) -> None:
+        """After the process ended: the rest read, the pipe closed."""
+        self._reader.join(10.0)
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+    def wait_for(self, text: str, timeout_s: float = 10.0) -> str:
+        with self._cond:
+            found = self._cond.wait_for(lambda: any(text in line for line in self.seen), timeout_s)
+            assert found, f"no {text!r} in {self.seen}"
+            return next(line for line in self.seen if text in line)
+
+
+def test_logs_shows_the_newest_lines_and_follows_new_ones(station: StationProcess) -> None:
+    done = evsectl(*station.flags(), "logs", "-n", "50")
+    assert done.returncode == 0 and "station depot-north serving 2 connectors" in done.stdout
+    newest = json.loads(evsectl(*station.flags(), "--json", "logs", "-n", "1").stdout)
+    assert len(newest["lines"]) == 1 and newest["lines"][0]["seq"] == newest["last_seq"]
+    assert evsectl(*station.flags(), "logs", "-n", "0").returncode == 2
+    argv = [str(BIN / "evsectl"), *station.flags(), "logs", "-f", "-n", "1"]
+    follower = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    lines = Lines(follower)
+    try:
+        lines.wait_for(" INFO ")  # the newest line, at once
+        assert evsectl(*station.flags(), "restart", "2").returncode == 0
+        assert "evse/2: every child restarts: restart requested" in lines.wait_for("every child restarts")
+        lines.wait_for("evse 2 (DE*TST*E000002): session actor restarted")
+    finally:
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=10) == 0  # Ctrl-C ends it, as it ends watch
+        lines.close(follower)

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from supervisor.api.commands import LOG_LINES_KEPT
 from supervisor.ops import about, configure_logging, parse_level
-from supervisor.ops.logs import LogSetup
+from supervisor.ops.logs import RING_LINES, LogRing, LogSetup
 
 log = logging.getLogger("evse_supervisor.test")
 
@@ -106,3 +107,30 @@ def test_a_bad_level_names_the_allowed_ones(text: str) -> None:
 
 def test_a_level_in_any_case() -> None:
     assert parse_level("debug") == logging.DEBUG
+
+
+def test_the_ring_keeps_the_recent_lines_as_the_text_log_shows_them(restore_logging: None) -> None:
+    logs = configure_logging("INFO", "json", stream=io.StringIO())
+    log.info("first", extra=about(1, "DE*PNX*E1"))
+    log.debug("not at INFO")
+    log.warning("second")
+    newest = logs.ring.read()
+    assert [line["seq"] for line in newest["lines"]] == [1, 2] and newest["last_seq"] == 2
+    first, second = newest["lines"]
+    assert first["text"].endswith("INFO evse_supervisor.test: evse 1 (DE*PNX*E1): first")  # text, not JSON
+    assert (second["level"], second["logger"]) == ("WARNING", "evse_supervisor.test")
+    assert logs.ring.read(lines=1)["lines"] == [second]
+    assert logs.ring.read(since=1)["lines"] == [second]
+    assert logs.ring.read(since=2) == {"lines": [], "last_seq": 2, "missed": 0}
+
+
+def test_the_ring_is_bounded_and_a_follower_hears_what_it_missed() -> None:
+    ring = LogRing(capacity=3)
+    ring.setFormatter(logging.Formatter("%(message)s"))
+    for n in range(1, 6):
+        ring.handle(logging.makeLogRecord({"msg": f"line {n}", "levelname": "INFO", "name": "x"}))
+    assert [line["text"] for line in ring.read()["lines"]] == ["line 3", "line 4", "line 5"]
+    behind = ring.read(since=1, lines=2)
+    assert [line["seq"] for line in behind["lines"]] == [3, 4] and behind["missed"] == 1
+    assert ring.read(since=9) == {"lines": [], "last_seq": 5, "missed": 0}  # a station started again
+    assert RING_LINES == LOG_LINES_KEPT  # what the command table says the station keeps
