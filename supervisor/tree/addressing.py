@@ -121,6 +121,12 @@ class Addresses:
         """{"state", "restarts", "failures", "actors": [...]}: see `ChildTable.describe`."""
         return self._table.describe()
 
+    def wait_for(self, check: Callable[[], bool], timeout_s: float) -> bool:
+        """True once `check()` holds (False after `timeout_s` real seconds), looked at after each
+        change of the children (stopped, restarting, running) or of the supervisor's state: for
+        whoever waits for a decision (a tool, a test) without sleeping."""
+        return self._table.wait_for(check, timeout_s)
+
     def pending_restarts(self) -> dict[str, float]:
         """Role → the clock's time at which its restart is due."""
         return self._table.pending_restarts()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -93,6 +93,7 @@ class ChildTable:
             child.failures += 1
             child.last_failure = reason
             self.failures += 1
+            self.cond.notify_all()
 
     def begin(self, child: Child, lease: Lease) -> None:
         """A new generation is being started under `lease`."""
@@ -195,6 +196,11 @@ class ChildTable:
                 if remaining_s <= 0:
                     raise Unavailable(f"{self.name}/{role} is still restarting at the deadline")
                 self.cond.wait(min(remaining_s, _WAIT_SLICE_S))
+
+    def wait_for(self, check: Callable[[], bool], timeout_s: float) -> bool:
+        """True once `check()` holds; looked at after each change of the table (real seconds)."""
+        with self.cond:
+            return self.cond.wait_for(check, timeout_s)
 
     def state_text(self, child: Child) -> str:
         return "given up" if self.state == "gave_up" else child.state

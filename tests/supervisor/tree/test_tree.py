@@ -84,10 +84,27 @@ class World:
     refusals: list[tuple[str, int]] = field(default_factory=list)
 
 
+class WatchedInbox(queue.SimpleQueue[Any]):
+    """The supervised actor's inbox, telling a test of each message put in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.put_cond = threading.Condition()
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        with self.put_cond:
+            self.put_cond.notify_all()
+
+
 class Worker(SupervisedActor):
     def __init__(self, lease: Lease, world: World) -> None:
         super().__init__(lease)
         self.world = world
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        return WatchedInbox()
 
     def on_start(self) -> None:
         role = self.lease.role
@@ -226,15 +243,6 @@ def generations(sup: Supervisor) -> dict[str, int]:
     return {a["role"]: a["generation"] for a in sup.describe()["actors"]}
 
 
-def wait_until(predicate: Callable[[], bool]) -> None:
-    done = threading.Event()
-    for _ in range(1000):
-        if predicate():
-            return
-        done.wait(0.005)
-    raise AssertionError("condition not reached in time")
-
-
 # --- pacing, without actors --------------------------------------------------------------
 
 
@@ -339,7 +347,7 @@ def test_restart_types(h: Harness, restart: RestartType, death: object, restarte
         h.events.wait("restarted", "meter")
         assert sup.ref("meter") is not old
     else:
-        wait_until(lambda: sup.describe()["actors"][0]["state"] == "stopped")
+        assert sup.wait_for(lambda: sup.describe()["actors"][0]["state"] == "stopped", WAIT_S)
         sup.poll()
         assert not h.events.of("restarted")
         with pytest.raises(Unavailable):
@@ -529,7 +537,7 @@ def test_a_silent_death_is_found_at_the_ping_rounds(h: Harness) -> None:
     sup = h.supervisor([ChildSpec("plain", lambda lease: Plain.start())])
     sup.start()
     old = crash(sup, "plain")
-    wait_until(lambda: not old.is_alive())
+    assert old.actor_stopped.wait(WAIT_S)
     h.clock.advance(LIMITS.ping_interval_s)
     sup.poll()  # seen dead once: a report could still be on its way
     assert sup.describe()["actors"][0]["state"] == "running"
@@ -590,8 +598,9 @@ def test_ask_retried_across_a_crash_runs_exactly_once(h: Harness) -> None:
     answers: list[int] = []
     asker = threading.Thread(target=lambda: answers.append(sup.ask("meter", Record("once"), WAIT_S)))
     asker.start()
-    inbox = cast("queue.Queue[Any]", old.actor_inbox)
-    wait_until(lambda: inbox.qsize() == 2)  # Crash, then the ask, queued behind the gate
+    inbox = cast("WatchedInbox", old.actor_inbox)
+    with inbox.put_cond:  # Crash, then the ask, queued behind the gate
+        assert inbox.put_cond.wait_for(lambda: inbox.qsize() == 2, WAIT_S)
     gate.release.set()
     asker.join(WAIT_S)
     assert answers == [2]
@@ -635,7 +644,8 @@ def test_a_nested_supervisor_that_gives_up_is_a_failed_child_of_its_parent(h: Ha
     assert len(inner["evse/1"]) == 2
     assert inner["evse/1"][1].ask("evse/1:meter", Record("fresh"), WAIT_S) == 1  # a new supervisor
     assert [lease.valid for lease in h.world.leases["evse/1:meter"]] == [False, True]
-    wait_until(lambda: inner["evse/1"][0].state == "stopped")  # stopped with its old actor
+    first = inner["evse/1"][0]
+    assert first.wait_for(lambda: first.state == "stopped", WAIT_S)  # stopped with its old actor
     assert inner["evse/2"][0].describe()["actors"][0]["generation"] == 1
 
 
