@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from supervisor.api.backend import Backend, RequestObserver
@@ -46,29 +47,45 @@ Send = Callable[[list[bytes], bytes], None]
 STATION = 0  # the index of station jobs; connectors are numbered from 1
 
 
+@dataclass(frozen=True)
+class Threads:
+    """Where the dispatcher's work goes: replies sent on the socket thread (`send`), answers
+    posted back to it (`inbox`), station jobs on one worker, blocking connector jobs on others."""
+
+    inbox: Inbox
+    send: Send
+    station: Worker
+    blocking: Worker
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the API promises: its settings (deadlines, sizes), `busy` past `queue_limit` waiting
+    jobs, retries answered from `cache`."""
+
+    settings: ApiSettings
+    queue_limit: int
+    cache: ReplyCache
+
+
 class Dispatcher:
     def __init__(
         self,
-        settings: ApiSettings,
         backend: Backend,
-        inbox: Inbox,
-        worker: Worker,
-        blocking: Worker,
-        cache: ReplyCache,
-        send: Send,
-        queue_limit: int,
+        threads: Threads,
+        rules: Rules,
         observer: RequestObserver | None = None,
         station_hooks: Mapping[str, Hook] | None = None,
     ) -> None:
-        self._settings = settings
+        self._settings = rules.settings
         self._backend = backend
-        self._worker = worker
-        self._send = send
-        self._queue_limit = queue_limit
+        self._worker = threads.station
+        self._send = threads.send
+        self._queue_limit = rules.queue_limit
         self._observer = observer
         self.station = StationCommands(backend, station_hooks)
-        self.lanes = Lanes(backend, inbox, blocking, self.finish, queue_limit)
-        self._idempotency = Idempotency(cache)
+        self.lanes = Lanes(backend, threads.inbox, threads.blocking, self.finish, rules.queue_limit)
+        self._idempotency = Idempotency(rules.cache)
         self._deadlines = Deadlines()
 
     def handle(self, route: list[bytes], body: list[bytes]) -> None:

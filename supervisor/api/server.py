@@ -24,7 +24,7 @@ import zmq
 
 from supervisor.api.backend import Backend, RequestObserver
 from supervisor.api.cache import ReplyCache
-from supervisor.api.dispatch import Dispatcher
+from supervisor.api.dispatch import Dispatcher, Rules, Threads
 from supervisor.api.inbox import Inbox
 from supervisor.api.protocol import encode_ok
 from supervisor.api.publisher import Heartbeat, PublicationSink, configure_xpub
@@ -110,14 +110,9 @@ class ApiServer:
         self._blocking = Worker("api-blocking", self._inbox, threads=BLOCKING_THREADS)
         self._loop = RequestLoop(self._router, self._wake, self._inbox)
         self._dispatcher = Dispatcher(
-            self._settings,
             self._backend,
-            self._inbox,
-            self._worker,
-            self._blocking,
-            self._cache,
-            self._loop.send,
-            self._queue_limit,
+            Threads(self._inbox, self._loop.send, self._worker, self._blocking),
+            Rules(self._settings, self._queue_limit, self._cache),
             self._observer,
             self._station_hooks,
         )
