@@ -49,6 +49,16 @@ def test_the_wheel_installs_no_config_package_and_ships_the_yaml_as_data(wheel: 
     assert "evse_supervisor_launcher.py" in names
 
 
+def test_the_wheel_holds_every_package_of_the_repository(wheel: pathlib.Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packages = {
+        init.parent.relative_to(ROOT)
+        for top in ("supervisor", "actors", "drivers")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert sorted(str(p) for p in packages if f"{p.as_posix()}/__init__.py" not in names) == []
+
+
 def test_the_installed_wheel_reads_its_embedded_default(
     installed: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
