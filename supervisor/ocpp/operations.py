@@ -3,8 +3,8 @@
 Inoperative is the connector's `disable`, Operative its `enable`. During a transaction a
 change is Scheduled: kept in the journal (so it outlives a restart) and applied once the
 connector has no transaction any more (`apply_scheduled`, run by the bridge's watch). A
-Reset stops every open transaction with SoftReset / HardReset, restarts the connectors
-(Soft: their charging logic; Hard: every actor, the power off meanwhile) and ends the
+Reset stops every open transaction with SoftReset / HardReset, restarts the connectors'
+actors as the `restart` command does (Hard: the board's power off first) and ends the
 connection: the link connects again with a new BootNotification.
 """
 

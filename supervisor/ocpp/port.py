@@ -48,8 +48,8 @@ class Connectors(Protocol):
         ...
 
     def restart(self, index: int, hard: bool) -> None:
-        """Restart the connector's charging logic (its session actor); `hard`: every actor of it,
-        the board's power off meanwhile. Each takes up its journal again."""
+        """Restart the connector's actors on purpose (the `restart` command's way; the state and
+        the session outlive them); `hard`: the board's power off first."""
         ...
 
     def set_ocpp_limits(self, station_a: float | None, evse_a: dict[int, float], timeout_s: float) -> bool:
@@ -103,16 +103,9 @@ class StationConnectors:
         return value
 
     def restart(self, index: int, hard: bool) -> None:
-        from supervisor.station.assembly import ROLES  # here: the station imports this package
-
-        connector = self._station.connector(index)
-        roles = [role for role, _ in ROLES] if hard else ["session"]
         if hard:
-            connector.power_off()
-        for role in reversed(roles):
-            connector.tree.terminate_child(role)
-        for role in roles:
-            connector.tree.restart_child(role)
+            self._station.connector(index).power_off()
+        self._station.restart_connector(index)
 
     def set_ocpp_limits(self, station_a: float | None, evse_a: dict[int, float], timeout_s: float) -> bool:
         return self._station.energy.set_ocpp_limits(station_a, evse_a, timeout_s)
