@@ -80,8 +80,10 @@ class EnergyManager:
 
     def set_ocpp_limits(self, station_a: float | None, evse_a: dict[int, float], timeout_s: float) -> bool:
         """OCPP's station limit and connector schedules (A per phase): applied before this returns
-        when they changed (True), within one control cycle of the call."""
+        when they changed (True); unchanged, a control cycle (the bridge calls this every second,
+        so a session that starts under a schedule meets it within one)."""
         if not self.state.set_ocpp_limits(station_a, evse_a):
+            self.tick()
             return True
         return self.recompute(timeout_s)
 

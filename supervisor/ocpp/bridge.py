@@ -32,6 +32,7 @@ from supervisor.ocpp.operations import Operations, apply_scheduled
 from supervisor.ocpp.port import Connectors
 from supervisor.ocpp.remote import RemoteControl
 from supervisor.ocpp.sender import FAILURES, Sender
+from supervisor.ocpp.smart import PROFILES, SmartCharging
 from supervisor.ocpp.status import OcppStatus, charge_point_status, ocpp_status
 from supervisor.ocpp.store import Queued, Store
 from supervisor.ocpp.transactions import Transactions
@@ -43,6 +44,7 @@ T = TypeVar("T")
 IN_TRANSACTION = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
 WATCH_S = 0.1  # how often the connectors' events and states are read
 STOP_TIMEOUT_S = 2.0
+LIMITS_S = 1.0  # a charging schedule moves with time: its limits are looked at this often
 
 
 class OcppBridge:
@@ -72,7 +74,9 @@ class OcppBridge:
             self._status,
             self._changed,
         )
-        self._link.handlers += [RemoteControl(ctx, self._check_tag), Operations(ctx), Triggers(ctx)]
+        self._smart = SmartCharging(ctx, self._store.kept(PROFILES).get(PROFILES, []))
+        remote = RemoteControl(ctx, self._check_tag, self._smart.remote_start_profile)
+        self._link.handlers += [remote, Operations(ctx), Triggers(ctx), self._smart]
 
     # --- life cycle (any thread) -------------------------------------------------------------
 
@@ -108,7 +112,7 @@ class OcppBridge:
 
     async def _serve(self) -> None:
         log.info("OCPP bridge: charge point %s of %s", self.settings.charge_point_id, self.settings.endpoint)
-        await asyncio.gather(self._link.run(), self._watch(), self._sample())
+        await asyncio.gather(self._link.run(), self._watch(), self._sample(), self._limits())
 
     def _close_store(self) -> None:
         self._store.close()
@@ -156,6 +160,15 @@ class OcppBridge:
             interval_s = self._config.settings.meter_values_interval_s
             if await self._interval(interval_s or 1.0) and interval_s > 0:
                 await self._queue_from(self._sample_now)
+
+    async def _limits(self) -> None:
+        """The charging profiles' limits of now to the allocation, at every change and every second."""
+        while True:
+            try:
+                await self._smart.apply()
+            except Exception:
+                log.exception("OCPP bridge: applying the charging profiles failed")
+            await self._interval(LIMITS_S)
 
     async def _interval(self, interval_s: float) -> bool:
         """Wait `interval_s`; False when the configuration changed first."""

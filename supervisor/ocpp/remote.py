@@ -27,13 +27,15 @@ log = logging.getLogger(__name__)
 
 ACCEPTED, REJECTED = "Accepted", "Rejected"
 CheckTag = Callable[[str], Awaitable[Verdict]]  # the bridge's verdict on an idTag (Authorize.req)
+TxProfile = Callable[[int, dict[str, Any]], bool]  # RemoteStart's chargingProfile kept for its transaction
 _STARTABLE = ("WaitingForAuthentication", "Idle")  # a car waiting first, then a free connector
 
 
 class RemoteControl:
-    def __init__(self, ctx: Context, check_tag: CheckTag) -> None:
+    def __init__(self, ctx: Context, check_tag: CheckTag, tx_profile: TxProfile) -> None:
         self._ctx = ctx
         self._check_tag = check_tag
+        self._tx_profile = tx_profile
         self._lock_failed: set[int] = set()  # answered UnlockFailed, its StatusNotification due
 
     # --- transactions ------------------------------------------------------------------------
@@ -45,6 +47,8 @@ class RemoteControl:
         index = await self._startable(connector_id)
         if index is None or len(id_tag) > ID_TAG_MAX_CHARS:
             return call_result.RemoteStartTransaction(status=REJECTED)
+        if charging_profile is not None and not self._tx_profile(index, charging_profile):
+            return call_result.RemoteStartTransaction(status=REJECTED)  # only a TxProfile
         if self._ctx.config.authorize_remote_tx_requests:
             return call_result.RemoteStartTransaction(status=ACCEPTED)  # asked after the answer
         accepted = await self._ctx.ask(index, Authorize(id_tag)) is True
