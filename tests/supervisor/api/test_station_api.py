@@ -182,7 +182,27 @@ def test_a_given_up_connector_is_unavailable(running: ApiStation) -> None:
         with pytest.raises(ApiError) as caught:
             client.pause_charging(2)
         assert caught.value.code == "unavailable"
+        with pytest.raises(ApiError, match="disable then enable") as refused:
+            client.restart(2)  # given up: only disable and enable bring it back
+        assert refused.value.code == "unavailable"
         assert client.pause_charging(1) is False
+
+
+def test_a_restart_waits_for_the_commands_before_it_and_those_after_wait_for_it(running: ApiStation) -> None:
+    dealer = running.socket()
+    commands = ["enable", "restart", "disable", "restart", "enable"]
+    for request_id, cmd in enumerate(commands, 1):
+        dealer.send(msgpack.packb({"id": request_id, "cmd": cmd, "evse": 1}))
+    replies = []
+    while len(replies) < len(commands):
+        assert dealer.poll(int(WAIT_S * 1000)), replies
+        replies.append(msgpack.unpackb(dealer.recv()))
+    assert [(r["id"], r["ok"], r["result"]) for r in replies] == [(n, True, True) for n in range(1, 6)]
+    with running.client() as client:
+        supervision = client.status()["evses"][0]["supervisor"]
+        assert [a["generation"] for a in supervision["actors"]] == [3, 3, 3, 3]
+        assert supervision["failures"] == 0
+        assert client.status()["evses"][0]["state"] == "Idle"  # enabled again, in order
 
 
 # --- the real command line: evse-supervisor run, evsectl --------------------------------

@@ -82,6 +82,8 @@ def test_restart_restarts_the_connectors_actors_and_the_session_goes_on(
     assert [a["generation"] for a in first["supervisor"]["actors"]] == [2, 2, 2, 2]
     assert (first["supervisor"]["failures"], first["supervisor"]["restarts"]) == (0, 4)
     assert before != "Idle" and first["state"] == before and session_uuid(station, 1) == uuid
+    paused = evsectl(*station.flags(), "call", "1", "pause_charging")  # the new generation answers
+    assert (paused.returncode, paused.stdout.strip()) == (0, "true"), paused.stderr
     assert [a["generation"] for a in second["supervisor"]["actors"]] == [1, 1, 1, 1]
     log = "".join(station.log)
     assert "session actor restarted (generation 2, 1 restarts): restart requested" in log
