@@ -193,7 +193,7 @@ def test_a_restart_waits_for_the_commands_before_it_and_those_after_wait_for_it(
     commands = ["enable", "restart", "disable", "restart", "enable"]
     for request_id, cmd in enumerate(commands, 1):
         dealer.send(msgpack.packb({"id": request_id, "cmd": cmd, "evse": 1}))
-    replies = []
+    replies: list[dict[str, Any]] = []
     while len(replies) < len(commands):
         assert dealer.poll(int(WAIT_S * 1000)), replies
         replies.append(msgpack.unpackb(dealer.recv()))
