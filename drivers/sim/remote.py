@@ -4,11 +4,12 @@
     board = RemoteBoard(link, evse_id); meter = RemoteMeter(link, evse_id)
     link.attach(evse_id, index=1, capabilities=caps, meter_id="SIM-1", time_scale=1.0)
 
-One DEALER socket, owned by the link's I/O thread, carries every connector's calls: a
-caller queues its request and waits for its reply at most `call_timeout_s` (below the
-supervision's ping timeout), so any thread may call and none waits for long. The I/O
-thread also sends the keep-alive of every attached connector four times a second and
-calls the watchers when the plant pushes a change. A plant that restarted does not know
+A call takes a DEALER socket of a small pool, sends and waits on it for its reply at most
+`call_timeout_s` (below the supervision's ping timeout), then gives the socket back: any
+thread may call, none waits for long, and no call goes through another thread. The
+link's own thread, on a socket of its own, sends the keep-alive of every attached
+connector four times a second, asks the plant to push each watched connector's changes
+there, and calls the watchers when it does. A plant that restarted does not know
 the connector any more: the link attaches it again and repeats the call once.
 """
 
@@ -22,7 +23,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
@@ -43,12 +43,7 @@ from drivers.sim import plant_wire as wire
 log = logging.getLogger(__name__)
 
 KEEPALIVE_EVERY_S = wire.KEEPALIVE_S / 4
-
-
-@dataclass
-class _Pending:
-    done: threading.Event = field(default_factory=threading.Event)
-    reply: dict[str, Any] | None = None
+POOL_SIZE = 16  # sockets for calls: as many calls in flight at once, each without a thread hop
 
 
 class PlantLink:
@@ -59,11 +54,13 @@ class PlantLink:
         self._timeout_s = call_timeout_s
         self._context = context or zmq.Context.instance()
         self._ids = itertools.count(1)
+        self._pool: queue.LifoQueue[zmq.Socket[bytes]] = queue.LifoQueue()
+        self._sockets: list[zmq.Socket[bytes]] = []
         self._outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._pending: dict[int, _Pending] = {}
         self._attached: dict[str, dict[str, Any]] = {}  # evse_id -> the attach arguments
         self._watchers: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
+        self._closed = False
         self._wake_read, self._wake_write = os.pipe()
         self._thread = threading.Thread(target=self._serve, name="plant-link", daemon=True)
         self._thread.start()
@@ -93,10 +90,13 @@ class PlantLink:
         with self._lock:
             self._attached[evse_id] = args
         self._request(evse_id, "attach", args)
+        self._ask_for_changes(evse_id)
 
     def watch(self, evse_id: str, notify: Callable[[], None]) -> None:
+        """Call `notify` on the link's thread whenever the plant pushes a change of the connector."""
         with self._lock:
             self._watchers[evse_id] = notify
+        self._ask_for_changes(evse_id)
 
     def call(self, evse_id: str, op: str, **args: Any) -> Any:
         """One operation on the connector's hardware: its result; DriverError when the plant does
@@ -109,48 +109,99 @@ class PlantLink:
             if attach_args is None:
                 raise DriverError(f"the plant does not know connector {evse_id}") from None
             self._request(evse_id, "attach", attach_args)
+            self._ask_for_changes(evse_id)
             return self._request(evse_id, op, args)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         self._outgoing.put(None)
         self._wake()
         self._thread.join(timeout=2.0)
         for fd in (self._wake_read, self._wake_write):
             os.close(fd)
+        with self._lock:
+            for socket in self._sockets:
+                socket.close()
+            self._sockets.clear()
 
-    # --- requests ----------------------------------------------------------------------------
+    # --- calls: a socket of the pool, used by the calling thread alone -----------------------
 
     def _request(
         self, evse_id: str | None, op: str, args: dict[str, Any], timeout_s: float | None = None
     ) -> Any:
         timeout_s = self._timeout_s if timeout_s is None else timeout_s
         request_id = next(self._ids)
-        pending = _Pending()
-        with self._lock:
-            self._pending[request_id] = pending
-        until = time.time() + timeout_s
-        self._outgoing.put(
-            wire.pack({"id": request_id, "op": op, "evse": evse_id, "args": args, "until": until})
+        deadline_s = time.monotonic() + timeout_s
+        frame = wire.pack(
+            {"id": request_id, "op": op, "evse": evse_id, "args": args, "until": time.time() + timeout_s}
         )
-        self._wake()
-        answered = pending.done.wait(timeout_s)
-        with self._lock:
-            self._pending.pop(request_id, None)
-        if not answered or pending.reply is None:
+        socket = self._take_socket(timeout_s)
+        try:
+            reply = self._exchange(socket, frame, request_id, deadline_s)
+        finally:
+            self._pool.put(socket)
+        if reply is None:
             raise DriverError(f"the plant ({self.endpoint}) did not answer {op} within {timeout_s:g} s")
-        return _result(pending.reply)
+        return _result(reply)
+
+    def _take_socket(self, timeout_s: float) -> zmq.Socket[bytes]:
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._closed:
+                raise DriverError("the link to the plant is closed")
+            if len(self._sockets) < POOL_SIZE:
+                socket = self._socket()
+                self._sockets.append(socket)
+                return socket
+        try:
+            return self._pool.get(timeout=timeout_s)
+        except queue.Empty:
+            raise DriverError(f"{POOL_SIZE} calls to the plant are waiting already") from None
+
+    def _socket(self) -> zmq.Socket[bytes]:
+        """A DEALER to the plant. What it sends before the connection is up waits for it; a
+        request the plant gets after its `until` has passed is dropped there, so a late one
+        never switches anything."""
+        socket: zmq.Socket[bytes] = self._context.socket(zmq.DEALER)
+        socket.linger = 0
+        socket.connect(self.endpoint)
+        return socket
+
+    @staticmethod
+    def _exchange(
+        socket: zmq.Socket[bytes], frame: bytes, request_id: int, deadline_s: float
+    ) -> dict[str, Any] | None:
+        """Send and wait for this request's reply (a late reply to an earlier call is dropped)."""
+        with contextlib.suppress(zmq.Again):  # the queue to a plant away is full: the wait runs out
+            socket.send(frame, zmq.NOBLOCK)
+        while (left_s := deadline_s - time.monotonic()) > 0:
+            if not socket.poll(max(1, int(left_s * 1000))):
+                return None
+            try:
+                message = wire.unpack(socket.recv())
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("id") == request_id:
+                return message
+        return None
+
+    # --- the link's thread: keep-alive and the plant's pushes --------------------------------
+
+    def _ask_for_changes(self, evse_id: str) -> None:
+        """The plant pushes the connector's changes to the link's thread (its own socket)."""
+        self._outgoing.put(wire.pack({"id": 0, "op": "watch", "evse": evse_id, "args": {}}))
+        self._wake()
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):  # closed: the link is stopping
             os.write(self._wake_write, b"x")
 
-    # --- the I/O thread ----------------------------------------------------------------------
-
     def _serve(self) -> None:
-        socket = self._context.socket(zmq.DEALER)
-        socket.linger = 0
-        socket.setsockopt(zmq.IMMEDIATE, 1)  # nothing queued for a plant that is not there
-        socket.connect(self.endpoint)
+        socket = self._socket()
         poller = zmq.Poller()
         poller.register(socket, zmq.POLLIN)
         poller.register(self._wake_read, zmq.POLLIN)
@@ -186,7 +237,7 @@ class PlantLink:
     def _send(socket: zmq.Socket[bytes], frame: bytes | None) -> None:
         if frame is None:
             return
-        with contextlib.suppress(zmq.Again):  # no plant connected: the caller's wait runs out
+        with contextlib.suppress(zmq.Again):  # the queue for a plant away is full: asked again later
             socket.send(frame, zmq.NOBLOCK)
 
     def _keepalive(self) -> bytes | None:
@@ -207,16 +258,8 @@ class PlantLink:
             except ValueError:
                 log.warning("the plant sent a frame that is not MessagePack (%d bytes)", len(frame))
                 continue
-            if not isinstance(message, dict):
-                continue
-            if "changed" in message:
+            if isinstance(message, dict) and "changed" in message:
                 self._changed(message["changed"])
-                continue
-            with self._lock:
-                pending = self._pending.get(message.get("id", 0))
-            if pending is not None:
-                pending.reply = message
-                pending.done.set()
 
     def _changed(self, evse_id: Any) -> None:
         with self._lock:

@@ -177,26 +177,24 @@ class PlantServer:
         if op == "keepalive":
             self.plant.keepalive([e for e in args.get("evse_ids", ()) if isinstance(e, str)])
             return None
+        if op == "watch":  # from the link's own socket: push this connector's changes there
+            if isinstance(evse, str) and evse in self.plant.connectors:
+                self.plant.connectors[evse].watchers.add(peer)
+            return None
         until = message.get("until")
         if isinstance(until, (int, float)) and until < time.time():
             return None  # the caller gave up waiting: a late power-on must not happen
-        return _Reply(
-            socket, [peer], self._run_driver_op(peer, request_id, op, evse, args), op in _ENERGY_OPS
-        )
+        return _Reply(socket, [peer], self._run_driver_op(request_id, op, evse, args), op in _ENERGY_OPS)
 
-    def _run_driver_op(
-        self, peer: bytes, request_id: Any, op: str, evse: Any, args: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _run_driver_op(self, request_id: Any, op: str, evse: Any, args: dict[str, Any]) -> dict[str, Any]:
         try:
             if op == "hello":
                 return _ok(request_id, os.getpid())
             if op == "attach":
-                return _ok(request_id, self._attach(peer, evse, args))
+                return _ok(request_id, self._attach(evse, args))
             if not isinstance(evse, str):
                 raise Detached(f"no connector {evse!r}")
-            connector = self.plant.find(evse)
-            connector.watchers.add(peer)
-            return _ok(request_id, self.plant.driver_op(connector, op, args))
+            return _ok(request_id, self.plant.driver_op(self.plant.find(evse), op, args))
         except Detached as exc:
             return _error(request_id, wire.DETACHED, str(exc))
         except DriverError as exc:
@@ -204,17 +202,16 @@ class PlantServer:
         except (ValueError, KeyError, TypeError) as exc:
             return _error(request_id, wire.VALUE_ERROR, f"{op}: {exc}")
 
-    def _attach(self, peer: bytes, evse: Any, args: dict[str, Any]) -> dict[str, Any]:
+    def _attach(self, evse: Any, args: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(evse, str):
             raise ValueError("attach needs the connector's evse_id")
-        connector = self.plant.attach(
+        self.plant.attach(
             evse,
             int(args["index"]),
             wire.capabilities_from_wire(args["capabilities"]),
             str(args["meter_id"]),
             float(args["time_scale"]),
         )
-        connector.watchers.add(peer)
         return {"pid": os.getpid()}
 
     # --- the public endpoint -----------------------------------------------------------------

@@ -81,7 +81,7 @@ def wait_event(client: Client, evse: int, name: str, since: int = 0) -> dict[str
 
 def energy_wh(client: Client, evse: int) -> float:
     """The meter's register as the station's snapshot shows it."""
-    meter = client.snapshot()["vars"][f"evse/{evse}/powermeter"]
+    meter = wait_until(lambda: client.snapshot()["vars"].get(f"evse/{evse}/powermeter"), "a meter reading")
     return float(meter["energy_Wh_import"]["total"])
 
 
