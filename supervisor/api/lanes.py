@@ -129,6 +129,8 @@ class Lanes:
                 started = self._block(lane, entry, self._restart)
             elif route == "events" and not self._in_memory(entry.job):
                 started = self._block(lane, entry, self._read_events)
+            elif route == "sim":  # a round trip to the plant: never on this thread
+                started = self._block(lane, entry, self._simulate)
             else:
                 started = self._run_here(lane, entry)
             if not started:
@@ -236,13 +238,6 @@ class Lanes:
         backend, command, args = self._backend, job.command, job.args
         if command.route == "events":
             return backend.events_since(job.index, int(args.get("since", 0)))
-        if command.route == "sim":
-            try:
-                return backend.sim(job.index, command.name.removeprefix("sim_"), args)
-            except ValueError as exc:  # the simulator's refusal of values the table let through
-                raise BadArgs(f"{command.name}: {exc}") from None
-            except DriverError as exc:  # the plant process does not answer
-                raise Unavailable(f"{command.name}: the simulated hardware does not answer: {exc}") from None
         if "actor" not in args:  # chaos_hang_supervisor: the connector's supervisor itself stalls
             return backend.stall_supervisor(job.index, float(args["seconds"]))
         ref = backend.actor_ref(job.index, args["actor"])  # chaos: a tell, answered true
@@ -266,6 +261,16 @@ class Lanes:
     def _read_events(self, job: Job, remaining_s: float) -> Any:
         """Events beyond memory's window: a read of the journal."""
         return self._backend.events_since(job.index, int(job.args.get("since", 0)))
+
+    def _simulate(self, job: Job, remaining_s: float) -> Any:
+        """One of the simulator's controls, in this process or in the plant's."""
+        name = job.command.name
+        try:
+            return self._backend.sim(job.index, name.removeprefix("sim_"), job.args)
+        except ValueError as exc:  # the simulator's refusal of values the table let through
+            raise BadArgs(f"{name}: {exc}") from None
+        except DriverError as exc:  # the plant process does not answer
+            raise Unavailable(f"{name}: the simulated hardware does not answer: {exc}") from None
 
     def _restart(self, job: Job, remaining_s: float) -> Any:
         return self._backend.restart_connector(job.index)
