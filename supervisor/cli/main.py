@@ -31,6 +31,24 @@ def _level(text: str) -> str:
     return text.upper()
 
 
+def _add_plant(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plant = commands.add_parser("plant", help="run the simulated boards, meters and cars of a state dir")
+    plant.add_argument(
+        "--config", type=pathlib.Path, help="YAML file: its sim connectors, state_dir and sim keys"
+    )
+    plant.add_argument(
+        "--state-dir", type=pathlib.Path, help="the state dir (default: the file's station.state_dir)"
+    )
+    plant.add_argument(
+        "--endpoint", help="the public endpoint (default: sim.plant_endpoint, else the state dir's)"
+    )
+    plant.add_argument(
+        "--linger-s", type=float, help="exit after this long with nobody talking (sim.plant_linger_s)"
+    )
+    plant.add_argument("--time-scale", type=float, help=argparse.SUPPRESS)
+    plant.add_argument("--started-by-station", action="store_true", help=argparse.SUPPRESS)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evse-supervisor", description=__doc__)
     parser.add_argument("--version", action="version", version=f"evse-supervisor {package_version()}")
@@ -54,21 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     probe = commands.add_parser("probe", help="read every value of each configured device once and print it")
     probe.add_argument("--config", type=pathlib.Path, help="YAML file (default: the embedded station.yaml)")
     probe.add_argument("--evse", type=int, help="only this connector (1-based)")
-    plant = commands.add_parser("plant", help="run the simulated boards, meters and cars of a state dir")
-    plant.add_argument(
-        "--config", type=pathlib.Path, help="YAML file: its sim connectors, state_dir and sim keys"
-    )
-    plant.add_argument(
-        "--state-dir", type=pathlib.Path, help="the state dir (default: the file's station.state_dir)"
-    )
-    plant.add_argument(
-        "--endpoint", help="the public endpoint (default: sim.plant_endpoint, else the state dir's)"
-    )
-    plant.add_argument(
-        "--linger-s", type=float, help="exit after this long with nobody talking (sim.plant_linger_s)"
-    )
-    plant.add_argument("--time-scale", type=float, help=argparse.SUPPRESS)
-    plant.add_argument("--started-by-station", action="store_true", help=argparse.SUPPRESS)
+    _add_plant(commands)
     reload = commands.add_parser("reload", help="make the running station re-read its configuration (SIGHUP)")
     where = reload.add_mutually_exclusive_group()
     where.add_argument("--config", type=pathlib.Path, help="the station's YAML file: its state_dir finds it")

@@ -93,17 +93,24 @@ def run(settings: StationSettings, load: Callable[[], StationSettings], logs: Lo
         lock.release()
 
 
-def _serve(
-    settings: StationSettings, load: Callable[[], StationSettings], logs: LogSetup, signals: Signals
-) -> int:
+def _build(settings: StationSettings) -> Station | int:
+    """The station, or the exit code of a start refused in one line (a corrupt journal: 78)."""
     try:
-        station = Station.build(settings)
+        return Station.build(settings)
     except JournalError as exc:
         print(f"evse-supervisor: {exc}", file=sys.stderr)
         return EXIT_CORRUPT
     except PlantError as exc:
         print(f"evse-supervisor: {exc}", file=sys.stderr)
         return 1
+
+
+def _serve(
+    settings: StationSettings, load: Callable[[], StationSettings], logs: LogSetup, signals: Signals
+) -> int:
+    station = _build(settings)
+    if isinstance(station, int):
+        return station
     evse_ids = {c.index: c.settings.evse_id for c in station.connectors}
     metrics = _observe(station, settings, evse_ids)
     reloader = Reloader(load, settings, station, logs)

@@ -88,11 +88,7 @@ def _serve(options: PlantOptions) -> int:
         print(f"evse-supervisor plant: cannot bind its endpoints: {exc}", file=sys.stderr)
         registers.close()
         return 1
-    for connector in options.connectors:
-        caps = BoardCapabilities(
-            connector.max_current_a, connector.phases, connector.phase_switching, connector.lock
-        )
-        plant.attach(connector.evse_id, connector.index, caps, f"SIM-{connector.evse_id}", options.time_scale)
+    _attach_configured(plant, options)
     _stop_on_signals(server)
     log.info(
         "plant %d serving on %s (drivers on %s)", os.getpid(), server.public_endpoint, server.drivers_endpoint
@@ -102,6 +98,15 @@ def _serve(options: PlantOptions) -> int:
     finally:
         registers.close()
     return 0
+
+
+def _attach_configured(plant: Plant, options: PlantOptions) -> None:
+    """The connectors of the configuration file, there before any station attaches them."""
+    for connector in options.connectors:
+        caps = BoardCapabilities(
+            connector.max_current_a, connector.phases, connector.phase_switching, connector.lock
+        )
+        plant.attach(connector.evse_id, connector.index, caps, f"SIM-{connector.evse_id}", options.time_scale)
 
 
 def _stop_on_signals(server: PlantServer) -> None:

@@ -20,32 +20,20 @@ import pykka
 
 from actors.messages import Authorize
 from actors.ports import ReplyKey
-from drivers.base import DriverError
 from drivers.clock import Clock, SystemClock
-from drivers.sim.remote import PlantLink
 from supervisor.config.settings import StationSettings
 from supervisor.energy import EnergyManager, EvseLink, JournalLimitStore
 from supervisor.journal import StationJournal, StoredReply
 from supervisor.ocpp import OcppBridge, StationConnectors
-from supervisor.plant.launch import PlantError, PlantHandle, ensure_plant
 from supervisor.station.bus import Bus
 from supervisor.station.connector import Connector
-from supervisor.station.drivers import Simulation
+from supervisor.station.simulation import SimulatedHardware
 from supervisor.station.timer import ConnectorTimer, StationTimer
-from supervisor.tree import SupervisionEvent, SupervisionSettings
+from supervisor.tree import SupervisionEvent
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT_S = 3.0
-PLANT_CALL_MAX_S = 0.5
-PLANT_CONNECT_TIMEOUT_S = 5.0
-
-
-def plant_call_timeout_s(supervision: SupervisionSettings) -> float:
-    """A call to the plant waits at most this: below the ping timeout, so it never looks hung."""
-    return min(
-        PLANT_CALL_MAX_S, supervision.ping_timeout_s / 2
-    )  # SIGTERM must end the process within 5 s, even with hung actors
+STOP_TIMEOUT_S = 3.0  # SIGTERM must end the process within 5 s, even with hung actors
 
 
 class Station:
@@ -65,9 +53,8 @@ class Station:
         self._process = psutil.Process(os.getpid())
         self.energy = self._energy_manager(settings, clock)
         self.timer = StationTimer(clock, self._timer_fired)
-        self.plant: PlantHandle | None = None  # the plant process of the simulated connectors
-        self._plant_link: PlantLink | None = None
-        simulation = self._simulation(settings)
+        self.hardware = SimulatedHardware.open(settings)  # PlantError when the plant does not come up
+        simulation = self.hardware.simulation
         self.connectors = [
             Connector(
                 dataclasses.replace(connector, grid_limited=self.energy.limited),
@@ -88,27 +75,6 @@ class Station:
         self.ocpp: OcppBridge | None = None
         if settings.ocpp is not None:  # a central system: the bridge beside the API
             self.ocpp = OcppBridge(settings.ocpp, StationConnectors(self), settings.state_dir)
-
-    def _simulation(self, settings: StationSettings) -> Simulation:
-        """The plant of the state dir (started when none runs) for simulated connectors with
-        `sim.plant: process`; PlantError when it does not come up."""
-        sim = settings.sim
-        key_dir = settings.state_dir / "meter-keys"
-        simulated = any(c.board_device is None or c.meter_device is None for c in settings.connectors)
-        if sim.plant != "process" or not simulated:
-            return Simulation(sim.time_scale, key_dir)
-        self.plant = ensure_plant(
-            settings.state_dir, sim.plant_endpoint, linger_s=sim.plant_linger_s, time_scale=sim.time_scale
-        )
-        self._plant_link = PlantLink(self.plant.drivers_endpoint, plant_call_timeout_s(settings.supervision))
-        try:
-            self._plant_link.wait_connected(PLANT_CONNECT_TIMEOUT_S)
-        except DriverError as exc:
-            self._plant_link.close()
-            raise PlantError(
-                f"the plant {self.plant.endpoint} (pid {self.plant.pid}) does not answer: {exc}"
-            ) from None
-        return Simulation(sim.time_scale, key_dir, self._plant_link)
 
     def _energy_manager(self, settings: StationSettings, clock: Clock) -> EnergyManager:
         def publish(value: dict[str, Any]) -> None:
@@ -168,15 +134,7 @@ class Station:
                 log.warning("%s did not finish in %.1f s: left behind", stopper.name, timeout_s)
         if not any(stopper.is_alive() for stopper in stoppers):
             self.journal.close()
-        self._stop_plant()
-
-    def _stop_plant(self) -> None:
-        """The link closed (the boards' keep-alive then switches off whatever is left on), and a
-        plant that a station started stopped."""
-        if self._plant_link is not None:
-            self._plant_link.close()
-        if self.plant is not None:
-            self.plant.stop_if_ours()
+        self.hardware.close()
 
     def power_off(self) -> None:
         """Switch every connector's power off through its board, whatever its actors are doing."""
@@ -293,8 +251,9 @@ class Station:
         }
         if self.ocpp is not None:
             status["ocpp"] = self.ocpp.describe()
-        if self.plant is not None:
-            status["plant"] = self.plant.describe()
+        plant = self.hardware.describe()
+        if plant is not None:
+            status["plant"] = plant
         return status
 
     def set_station_max_current(self, max_current: float) -> bool:
