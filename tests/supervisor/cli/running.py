@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from supervisor.client import Client
+from supervisor.station.endpoints import read_endpoints
 
 BIN = pathlib.Path(sys.executable).parent
 STATION = str(BIN / "evse-supervisor")
@@ -46,16 +47,23 @@ class RunningStation:
         log_file: pathlib.Path | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.command, self.publish = free_endpoint(), free_endpoint()
         self.log_file = log_file or state_dir.parent / f"{state_dir.name}.log"
         argv = [STATION, "run", "--chaos", "--state-dir", str(state_dir), "--log-file", str(self.log_file)]
-        argv += ["--command-endpoint", self.command, "--publish-endpoint", self.publish, *args]
+        argv += ["--command-endpoint", "tcp://127.0.0.1:*", "--publish-endpoint", "tcp://127.0.0.1:*", *args]
         self.output = open(state_dir.parent / f"{state_dir.name}.out", "wb")  # noqa: SIM115 - closed in stop
         self.proc = subprocess.Popen(
             argv, stdout=self.output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
+        bound = wait_until(lambda: self._bound(state_dir), "the station's endpoints.json")
+        self.command, self.publish = bound["command_endpoint"], bound["publish_endpoint"]
         self.client = Client(self.command, self.publish, timeout_s=2.0, retries=10)
         self.client.ping()
+
+    def _bound(self, state_dir: pathlib.Path) -> dict[str, Any] | None:
+        """The endpoints this station bound (`*` ports), once it wrote them; it must still run."""
+        assert self.proc.poll() is None, f"the station exited with {self.proc.returncode}"
+        bound = read_endpoints(state_dir)
+        return bound if bound is not None and bound.get("pid") == self.proc.pid else None
 
     def log(self) -> str:
         return self.log_file.read_text() if self.log_file.exists() else ""

@@ -2,18 +2,13 @@
 meanwhile: back up, the station stops the transaction PowerLoss.
 
 Real processes and files: the station (its journal and OCPP queue on disk), the central system
-of the tests on loopback. With the simulated plant in its own process (`evse-supervisor plant`,
-the hardware, which outlives the station) the car is unplugged through the plant's endpoint
-while the station is down; with the plant embedded in the station the car goes with it.
+of the tests on loopback, the simulated plant in its own process (the hardware, which
+outlives the station): the car is unplugged through the plant's endpoint while the station
+is down.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,26 +16,8 @@ from typing import Any
 import pytest
 
 from supervisor.client import Client
+from tests.supervisor.cli.running import RunningStation
 from tests.supervisor.ocpp.central import CentralSystem, eventually
-
-BIN = Path(sys.executable).parent
-STATION = str(BIN / "evse-supervisor")
-
-
-def _has_plant() -> bool:
-    done = subprocess.run([STATION, "plant", "--help"], capture_output=True, timeout=30)
-    return done.returncode == 0
-
-
-PLANT_PROCESS = _has_plant()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 CONFIG = """
 station:
@@ -48,9 +25,6 @@ station:
 connectors:
   - evse_id: DE*PNX*E123456*1
   - evse_id: DE*PNX*E123456*2
-api:
-  command_endpoint: {command}
-  publish_endpoint: {publish}
 ocpp:
   url: {url}
   charge_point_id: CP-KILL
@@ -60,27 +34,6 @@ ocpp:
   reconnect_max_s: 0.5
   transaction_message_retry_interval_s: 0.2
 """
-
-
-class Running:
-    """`evse-supervisor run` on a config file; killed or stopped, then its plant stopped."""
-
-    def __init__(self, config: Path, command: str, publish: str, log: Path) -> None:
-        self.command, self.publish = command, publish
-        with log.open("ab") as out:
-            self.process = subprocess.Popen([STATION, "run", "--config", str(config)], stdout=out, stderr=out)
-
-    def client(self) -> Client:
-        return Client(self.command, self.publish, timeout_s=10.0)
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(10)
 
 
 def plant_endpoint(state_dir: Path) -> str:
@@ -103,26 +56,25 @@ def ocpp_of(client: Client) -> dict[str, Any]:
 def test_a_kill_with_the_central_system_down_and_the_car_gone_stops_power_loss(
     tmp_path: Path, central: CentralSystem
 ) -> None:
-    command, publish = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     config = tmp_path / "station.yaml"
     state_dir = tmp_path / "state"
-    config.write_text(CONFIG.format(state_dir=state_dir, command=command, publish=publish, url=central.url))
-    first = Running(config, command, publish, tmp_path / "station.log")
+    config.write_text(CONFIG.format(state_dir=state_dir, url=central.url))
+    first = RunningStation(state_dir, "--config", str(config))
     try:
         central.wait_for("StatusNotification", lambda p: p["connectorId"] == 2)
-        with first.client() as client:
+        with first.client as client:
             assert client.authorize(2, "CARD-1") is True  # in the cache from now on
             central.stop()
             eventually(lambda: not ocpp_of(client)["connected"], "disconnected")
             client.sim_plug_in(1)
             assert client.authorize(1, "CARD-1") is True
             eventually(lambda: ocpp_of(client)["queue_length"] >= 2, "the start queued")
-        first.kill()
-        if PLANT_PROCESS:
-            with Client(plant_endpoint(state_dir), timeout_s=10.0) as plant:
-                assert plant.call("sim_unplug", 1) is True  # the car leaves while the station is down
+        first.proc.kill()
+        first.proc.wait(10)
+        with Client(plant_endpoint(state_dir), timeout_s=10.0) as plant:
+            assert plant.call("sim_unplug", 1) is True  # the car leaves while the station is down
         central.start()
-        second = Running(config, command, publish, tmp_path / "station.log")
+        second = RunningStation(state_dir, "--config", str(config))
         try:
             stop = central.wait_for("StopTransaction")
             start = central.of("StartTransaction")[0]
