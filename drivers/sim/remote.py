@@ -43,6 +43,7 @@ from drivers.sim import plant_wire as wire
 log = logging.getLogger(__name__)
 
 KEEPALIVE_EVERY_S = wire.KEEPALIVE_S / 4
+TELEMETRY_FRESH_S = 0.1  # telemetry that came with a status this recently is not asked for again
 POOL_SIZE = 16  # sockets for calls: as many calls in flight at once, each without a thread hop
 
 
@@ -289,6 +290,7 @@ class RemoteBoard(Board):
     def __init__(self, link: PlantLink, evse_id: str) -> None:
         self._link = link
         self._evse_id = evse_id
+        self._telemetry: tuple[float, Telemetry] | None = None  # (when, what) came with a status
 
     def _call(self, op: str, **args: Any) -> Any:
         return self._link.call(self._evse_id, op, **args)
@@ -301,7 +303,11 @@ class RemoteBoard(Board):
         return wire.capabilities_from_wire(self._call("capabilities"))
 
     def status(self) -> BoardStatus:
-        return wire.status_from_wire(self._call("status"))
+        value = dict(self._call("status"))
+        telemetry = value.pop("telemetry", None)
+        if telemetry is not None:
+            self._telemetry = (time.monotonic(), wire.telemetry_from_wire(telemetry))
+        return wire.status_from_wire(value)
 
     def set_pilot(self, signal: PilotSignal) -> None:
         self._call("set_pilot", signal=wire.pilot_to_wire(signal))
@@ -316,6 +322,10 @@ class RemoteBoard(Board):
         self._call("switch_phases", three_phases=three_phases)
 
     def telemetry(self) -> Telemetry:
+        """The telemetry a status just brought, else one call for it."""
+        cached = self._telemetry
+        if cached is not None and time.monotonic() - cached[0] < TELEMETRY_FRESH_S:
+            return cached[1]
         return wire.telemetry_from_wire(self._call("telemetry"))
 
 

@@ -115,8 +115,10 @@ class Plant:
         board, meter = connector.sim.board, connector.sim.meter
         if op == "capabilities":
             return wire.capabilities_to_wire(board.capabilities())
-        if op == "status":
-            return wire.status_to_wire(board.status())
+        if op == "status":  # with the telemetry, which a driver reads right after the status
+            value = wire.status_to_wire(board.status())
+            value["telemetry"] = wire.telemetry_to_wire(board.telemetry())
+            return value
         if op == "telemetry":
             return wire.telemetry_to_wire(board.telemetry())
         if op == "set_pilot":
