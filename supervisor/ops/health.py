@@ -68,11 +68,20 @@ class Watchdog:
         return found
 
     def summary(self) -> str:
-        """One line: connectors by state, restarts, and what is wrong if anything."""
+        """One line: connectors by state, failures and restarts, and what is wrong if anything.
+
+        `failures` counts each actor that died or hung once; `restarts` every generation after
+        the first, siblings a failure took along included: the two columns of `evsectl status`.
+        """
         states = Counter(c.state_name().value for c in self._station.connectors)
-        restarts = sum(int(c.tree.describe()["restarts"]) for c in self._station.connectors)
+        supervision = [c.tree.describe() for c in self._station.connectors]
+        failures = sum(int(s["failures"]) for s in supervision)
+        restarts = sum(int(s["restarts"]) for s in supervision)
         by_state = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
-        line = f"{len(self._station.connectors)} connectors: {by_state}; {restarts} restarts"
+        line = (
+            f"{len(self._station.connectors)} connectors: {by_state}; "
+            f"{_counted(failures, 'failure')} ({_counted(restarts, 'restart')})"
+        )
         return f"{line}; unhealthy: {'; '.join(self._problems)}" if self._problems else line
 
     def start(self) -> None:
@@ -104,3 +113,7 @@ class Watchdog:
         if not problems and self._interval_s is not None:
             lines.append("WATCHDOG=1")
         self._notifier.send(*lines)
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
