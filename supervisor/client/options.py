@@ -14,6 +14,7 @@ import os
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from typing import Any, NoReturn
 
@@ -79,8 +80,13 @@ def retry_count(text: str) -> int:
 
 def line_count(text: str) -> int:
     """`logs -n`: a count from 1."""
+    return from_one("lines", text)
+
+
+def from_one(what: str, text: str) -> int:
+    """An integer from 1 (a count or a connector's index), else a usage error naming `what`."""
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"lines must be an integer from 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{what} must be an integer from 1, got {text!r}")
     return int(text)
 
 
@@ -143,6 +149,15 @@ def parser(doc: str) -> argparse.ArgumentParser:
     top_view = add("top", "a live table of the connectors (q quits)")
     top_view.add_argument("--once", action="store_true", help="print one frame and exit")
     top_view.add_argument("--width", type=int, help="columns (default: the terminal's)")
+    top_view.add_argument(
+        "--evse", type=partial(from_one, "--evse"), metavar="N", help="start the page at connector N"
+    )
+    top_view.add_argument(
+        "--rows",
+        type=partial(from_one, "--rows"),
+        metavar="N",
+        help="connectors per page (default: what fits the terminal)",
+    )
     add("completion", "a shell completion script").add_argument("shell", choices=("bash", "zsh"))
     restart = add("restart", "restart connectors' actors on purpose (the session goes on)")
     restart.add_argument("evses", nargs="+", metavar="EVSE", help="index or evse_id, or all")

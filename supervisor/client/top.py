@@ -5,6 +5,10 @@ missed) or no answer (the station does not answer a ping). Each row shows the ac
 error, the session's energy (the meter's register minus its value at SessionStarted) and
 the connector's failures (actors that failed, not the siblings restarted with them). The
 columns that do not fit the width are dropped, least important first. `q` quits.
+
+Only one page of connectors, the rows that fit the terminal's height, is fetched, kept and
+drawn (see `top_page`): at 1,000 connectors `top` asks the station for the page's range
+(`status`/`snapshot` with `evse_from`/`evse_to`) and applies only the page's publications.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from typing import Any
 
 from rich import box
 from rich.console import Console, Group
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from supervisor.client import Client
 from supervisor.client.options import Target
+from supervisor.client.top_page import Page, rows_for
 
 HEARTBEAT_S = 1.0  # the station's heartbeat interval
 STALE_AFTER_S = 2 * HEARTBEAT_S
@@ -84,7 +89,7 @@ class Row:
 
 @dataclass
 class TopModel:
-    """What `top` shows: the station's header and one row per connector."""
+    """What `top` shows: the station's header and one row per connector of the page."""
 
     where: Target
     name: str = "?"
@@ -92,14 +97,27 @@ class TopModel:
     uptime_s: float = 0.0
     link: str = "connected"
     last_heartbeat_s: float = field(default_factory=time.monotonic)
-    rows: dict[int, Row] = field(default_factory=dict)
+    rows: dict[int, Row] = field(default_factory=dict)  # the page's rows only
+    page: Page = field(default_factory=Page)
+    start_at: int | None = None  # `--evse N`: the first page starts there
+    typing: str | None = None  # a jump being typed, shown in the footer
 
-    def row(self, index: int) -> Row:
-        return self.rows.setdefault(index, Row(index))
+    def row(self, index: int) -> Row | None:
+        return self.rows.get(index)
 
     def load(self, client: Client) -> None:
-        """Everything from the station at once: status, the snapshot, each session's start."""
-        status = client.status()
+        """The connectors' indices (`list_evses`), then the page's rows."""
+        first = self.page.span()
+        self.page.indices = sorted(int(entry["index"]) for entry in client.list_evses())
+        self.page.jump(first[0] if first else self.start_at or 0)
+        self.load_page(client)
+
+    def load_page(self, client: Client) -> None:
+        """The page's rows from the station: status, the snapshot, each session's start."""
+        span = self.page.span()
+        low, high = span if span else (None, None)
+        self.rows = {index: Row(index) for index in self.page.visible()}
+        status = client.status(evse_from=low, evse_to=high)
         self.name, self.epoch = str(status.get("name") or self.where.name or "?"), str(status.get("epoch"))
         self.uptime_s, self.link, self.last_heartbeat_s = (
             float(status.get("uptime_s", 0)),
@@ -107,12 +125,12 @@ class TopModel:
             time.monotonic(),
         )
         for entry in status.get("evses", []):
-            row = self.row(int(entry["index"]))
-            row.evse_id, row.state = str(entry.get("evse_id", "")), str(entry.get("state", ""))
-            row.failures = _failures(entry.get("supervisor") or {})
+            if (row := self.row(int(entry["index"]))) is not None:
+                row.evse_id, row.state = str(entry.get("evse_id", "")), str(entry.get("state", ""))
+                row.failures = _failures(entry.get("supervisor") or {})
         if isinstance(status.get("energy"), dict):
             self.apply("station/energy", status["energy"])
-        for topic, value in client.snapshot()["vars"].items():
+        for topic, value in client.snapshot(evse_from=low, evse_to=high)["vars"].items():
             self.apply(topic, value)
         for row in self.rows.values():
             if row.session:
@@ -124,17 +142,22 @@ class TopModel:
             self.uptime_s, self.link = float(value.get("uptime_s", 0)), "connected"
             self.last_heartbeat_s = time.monotonic()
             for entry in value.get("evses", []):
-                row = self.row(int(entry["index"]))
+                if (row := self.row(int(entry["index"]))) is None:
+                    continue
                 row.state = str(entry.get("state", ""))
                 row.failures = int(entry.get("failures", row.failures))
                 if row.state not in ERROR_STATES:
                     row.error = ""
         elif topic == "station/energy":
             for entry in value.get("evses", []):
-                row = self.row(int(entry["index"]))
-                row.allocated_a, row.bound_by = entry.get("allocated_a"), str(entry.get("reason", ""))
+                if (row := self.row(int(entry["index"]))) is not None:
+                    row.allocated_a, row.bound_by = entry.get("allocated_a"), str(entry.get("reason", ""))
         elif len(parts) == 3 and parts[0] == "evse" and parts[1].isdigit() and isinstance(value, dict | str):
             _apply_variable(self.row(int(parts[1])), parts[2], value)
+
+    def topics(self) -> set[str]:
+        """The publications the page needs: the station's and the page's connectors'."""
+        return {"station/", *(f"evse/{index}/" for index in self.page.visible())}
 
     def age(self, now_s: float) -> None:
         """Stale once two heartbeats are missed (no answer is decided by a ping)."""
@@ -142,7 +165,11 @@ class TopModel:
             self.link = "stale"
 
     def render(self, width: int) -> Group:
-        return Group(Text(self.header(), no_wrap=True, overflow="ellipsis"), self.table(width))
+        return Group(
+            Text(self.header(), no_wrap=True, overflow="ellipsis"),
+            self.table(width),
+            Text(self.page.footer(self.typing), no_wrap=True, overflow="ellipsis"),
+        )
 
     def header(self) -> str:
         up = f"up {_duration(self.uptime_s)}" if self.link != "no answer" else "up ?"
@@ -152,9 +179,9 @@ class TopModel:
         )
 
     def table(self, width: int) -> Table:
-        rows = [row.cells() for _, row in sorted(self.rows.items())]
+        rows = [self.rows[index].cells() for index in self.page.visible() if index in self.rows]
         kept = fitting(rows, width)
-        table = Table(*kept, box=box.SIMPLE_HEAD, pad_edge=False)
+        table = Table(*(Column(name, no_wrap=True) for name in kept), box=box.SIMPLE_HEAD, pad_edge=False)
         for cells in rows:
             style = "dim" if self.link != "connected" else None
             table.add_row(*(cells[name] for name in kept), style=style)
@@ -163,16 +190,19 @@ class TopModel:
 
 def fitting(rows: list[dict[str, str]], width: int) -> list[str]:
     """The columns that fit `width`, least important dropped first, in display order."""
-    widths = {name: max([len(name), *(len(r[name]) for r in rows)]) + 2 for name, _ in COLUMNS}
+    # a cell's text, its padding (one each side) and the divider after it (the last has none)
+    widths = {name: max([len(name), *(len(r[name]) for r in rows)]) + 3 for name, _ in COLUMNS}
     kept = [name for name, _ in COLUMNS]
     for name, _ in sorted(COLUMNS, key=lambda column: -column[1]):
-        if sum(widths[k] for k in kept) <= width or len(kept) == 1:
+        if sum(widths[k] for k in kept) - 1 <= width or len(kept) == 1:
             break
         kept.remove(name)
     return kept
 
 
-def _apply_variable(row: Row, variable: str, value: Any) -> None:
+def _apply_variable(row: Row | None, variable: str, value: Any) -> None:
+    if row is None:  # not on the page
+        return
     if variable == "evse_id":
         row.evse_id = str(value)
     elif variable == "powermeter":
@@ -234,9 +264,19 @@ def screen_width(options: argparse.Namespace) -> int:
     return int(options.width or shutil.get_terminal_size((80, 24)).columns)
 
 
+def page_rows(options: argparse.Namespace) -> int:
+    """`--rows`, else what fits the terminal; `--once` into a pipe: every connector."""
+    if options.rows:
+        return int(options.rows)
+    if options.once and not sys.stdout.isatty():
+        return 1_000_000
+    return rows_for(shutil.get_terminal_size((80, 24)).lines)
+
+
 def cmd_top(client: Client, options: argparse.Namespace, where: Target) -> int:
     """One frame (`--once`) or the live view; exit 3 when the station does not answer."""
-    model, width = TopModel(where), screen_width(options)
+    model, width = TopModel(where, start_at=options.evse), screen_width(options)
+    model.page.size = page_rows(options)
     console = Console(width=width, force_terminal=sys.stdout.isatty())
     try:
         model.load(client)
@@ -249,4 +289,4 @@ def cmd_top(client: Client, options: argparse.Namespace, where: Target) -> int:
         return 0
     from supervisor.client.top_live import run_live
 
-    return run_live(client, model, console, width)
+    return run_live(client, model, console, width, fixed_rows=bool(options.rows))

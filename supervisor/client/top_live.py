@@ -1,9 +1,16 @@
-"""`evsectl top`'s live loop: publications and the keyboard on one poller; `q` quits."""
+"""`evsectl top`'s live loop: publications and the keyboard on one poller; `q` quits.
+
+The keys move the page (`top_page.Keys`); when the page shows other connectors (a key, or
+the terminal's height changed) their rows are fetched and the subscriptions follow: only
+`station/` and the page's `evse/<n>/` topics are subscribed, so the station's publisher
+filters the rest.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import termios
 import time
@@ -17,6 +24,7 @@ from rich.live import Live
 
 from supervisor.client import Client
 from supervisor.client.top import STALE_AFTER_S, TopModel
+from supervisor.client.top_page import Keys, rows_for
 
 POLL_MS = 250
 
@@ -50,13 +58,43 @@ def _check(client: Client, model: TopModel) -> None:
         client.timeout_s, client.retries = timeout_s, retries
 
 
-def run_live(client: Client, model: TopModel, console: Console, width: int) -> int:
+class Subscriptions:
+    """The SUB socket's topics kept to the page's (`TopModel.topics`)."""
+
+    def __init__(self, sub: zmq.Socket[bytes]) -> None:
+        self._sub = sub
+        self._topics: set[str] = set()
+
+    def follow(self, wanted: set[str]) -> None:
+        for topic in self._topics - wanted:
+            self._sub.setsockopt(zmq.UNSUBSCRIBE, topic.encode())
+        for topic in wanted - self._topics:
+            self._sub.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        self._topics = set(wanted)
+
+
+def _follow_page(client: Client, model: TopModel, shown: list[int], fixed_rows: bool) -> list[int]:
+    """After a key or a resize: the new page's rows fetched when it shows other connectors."""
+    if not fixed_rows:
+        model.page.resize(rows_for(shutil.get_terminal_size((80, 24)).lines))
+    if model.page.visible() != shown:
+        try:
+            model.load_page(client)
+        except TimeoutError:
+            model.link = "no answer"
+    return model.page.visible()
+
+
+def run_live(client: Client, model: TopModel, console: Console, width: int, fixed_rows: bool = False) -> int:
     assert client.publish_endpoint is not None
     sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
     sub.linger = 0
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    subscriptions = Subscriptions(sub)
+    subscriptions.follow(model.topics())
     sub.connect(client.publish_endpoint)
     checked_s = time.monotonic()
+    typed = Keys(model.page)
+    shown = model.page.visible()
     try:
         with _keys() as keys, Live(model.render(width), console=console, auto_refresh=False) as live:
             poller = zmq.Poller()
@@ -65,8 +103,11 @@ def run_live(client: Client, model: TopModel, console: Console, width: int) -> i
                 poller.register(keys, zmq.POLLIN)
             while True:
                 ready = dict(poller.poll(POLL_MS))
-                if keys is not None and keys in ready and os.read(keys, 1) in (b"q", b"Q"):
+                if keys is not None and keys in ready and not typed.feed(os.read(keys, 64)):
                     return 0
+                model.typing = typed.typing
+                shown = _follow_page(client, model, shown, fixed_rows)
+                subscriptions.follow(model.topics())
                 while sub in ready and sub.poll(0, zmq.POLLIN):
                     frames = sub.recv_multipart()
                     model.apply(frames[0].decode(), msgpack.unpackb(frames[-1], raw=False).get("value"))
