@@ -33,6 +33,7 @@ from supervisor.tree import SupervisionEvent
 
 log = logging.getLogger(__name__)
 
+_ENERGY_KEY = (0, "energy")  # the station timer's key of the energy allocation (connectors are 1..)
 STOP_TIMEOUT_S = 3.0  # SIGTERM must end the process within 5 s, even with hung actors
 
 
@@ -107,6 +108,7 @@ class Station:
         for connector in self.connectors:
             connector.start()
         self.energy.start()
+        self._arm_energy()
         if self.ocpp is not None:
             self.ocpp.start()
 
@@ -148,7 +150,14 @@ class Station:
 
     def _timer_fired(self, key: tuple[int, str]) -> None:
         index, role = key
+        if key == _ENERGY_KEY:  # the allocation's control cycle, every grid.update_interval_s
+            self.energy.tick()
+            self._arm_energy()
+            return
         self.connectors[index - 1].tick_role(role)
+
+    def _arm_energy(self) -> None:
+        self.timer.arm(_ENERGY_KEY, self.clock.monotonic() + self.settings.grid.update_interval_s)
 
     def _publish_supervision(self, index: int, event: SupervisionEvent) -> None:
         value = {

@@ -60,3 +60,15 @@ def test_evsectl_top_shows_each_connectors_allocation_and_what_bound_it(
     second = next(line.split() for line in lines if line.split()[:1] == ["2"])
     assert "32.0" in first and "connector" in first
     assert "0.0" in second and "no" in second
+
+
+def test_the_allocation_follows_the_cars_with_no_command_asking_for_it(live: LiveStation) -> None:
+    """Two cars on a 32 A grid share it, with no operator command asking for an allocation."""
+    client = live.client()
+    for evse in (1, 2):
+        assert client.sim_plug_in(evse) is True
+        assert client.authorize(evse, "CARD-1") is True
+    live.wait_until(
+        lambda: [e["allocated_a"] for e in client.status()["energy"]["evses"]] == [16.0, 16.0],
+        "the 32 A shared by the two cars",
+    )
