@@ -26,7 +26,7 @@ from actors.messages import Authorize
 from supervisor.config.ocpp import ID_TAG_MAX_CHARS, OcppSettings
 from supervisor.ocpp.authorization import AuthorizationCache, BadIdTag, Verdict, cached_tag, verdict
 from supervisor.ocpp.configuration import KEPT, Configuration
-from supervisor.ocpp.context import Context
+from supervisor.ocpp.context import Context, send_status
 from supervisor.ocpp.link import ChargePoint, Link
 from supervisor.ocpp.operations import Operations, apply_scheduled
 from supervisor.ocpp.port import Connectors
@@ -233,13 +233,7 @@ class OcppBridge:
         return statuses, self._store.starting_connectors()
 
     async def _notify(self, charge_point: ChargePoint, connector_id: int, status: OcppStatus) -> None:
-        request = call.StatusNotification(
-            connector_id=connector_id, error_code=status.error_code, status=status.status, info=status.info
-        )
-        try:
-            await charge_point.call(request, suppress=False)
-        except FAILURES as exc:
-            log.warning("StatusNotification of connector %d failed: %r", connector_id, exc)
+        await send_status(charge_point, connector_id, status)
 
     async def _answered(self, message: Queued, conf: Any) -> None:
         """What the central system's answer to a transaction message means for the station."""

@@ -16,7 +16,7 @@ from ocpp.v16 import call
 
 from supervisor.ocpp.authorization import AuthorizationCache
 from supervisor.ocpp.configuration import Configuration
-from supervisor.ocpp.link import Link
+from supervisor.ocpp.link import ChargePoint, Link
 from supervisor.ocpp.port import Connectors
 from supervisor.ocpp.sender import FAILURES, Io
 from supervisor.ocpp.status import OcppStatus
@@ -63,10 +63,15 @@ class Context:
         charge_point = self.link.accepted
         if charge_point is None:
             return
-        request = call.StatusNotification(
-            connector_id=connector_id, error_code=status.error_code, status=status.status, info=status.info
-        )
-        try:
-            await charge_point.call(request, suppress=False)
-        except FAILURES as exc:
-            log.warning("StatusNotification of connector %d failed: %r", connector_id, exc)
+        await send_status(charge_point, connector_id, status)
+
+
+async def send_status(charge_point: ChargePoint, connector_id: int, status: OcppStatus) -> None:
+    """One StatusNotification; a failure is logged, not raised (the next change sends again)."""
+    request = call.StatusNotification(
+        connector_id=connector_id, error_code=status.error_code, status=status.status, info=status.info
+    )
+    try:
+        await charge_point.call(request, suppress=False)
+    except FAILURES as exc:
+        log.warning("StatusNotification of connector %d failed: %r", connector_id, exc)

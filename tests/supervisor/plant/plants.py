@@ -7,14 +7,13 @@ import pathlib
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from drivers.base import BoardCapabilities
 from drivers.sim import plant_wire as wire
 from drivers.sim.remote import PlantLink
 from supervisor.plant.launch import call
+from tests.supervisor.cli.running import wait_until as eventually
 
 BIN = pathlib.Path(sys.executable).parent
 STATION = str(BIN / "evse-supervisor")
@@ -30,17 +29,6 @@ connectors:
 sim:
   time_scale: {time_scale}
 """
-
-
-def eventually(check: Callable[[], Any], what: str, timeout_s: float = WAIT_S) -> Any:
-    """`check()`'s first truthy value, looked at every 20 ms up to `timeout_s`; else AssertionError."""
-    pause = threading.Event()
-    for _ in range(int(timeout_s / 0.02)):
-        found = check()
-        if found:
-            return found
-        pause.wait(0.02)
-    raise AssertionError(f"not seen within {timeout_s} s: {what}")
 
 
 class PlantProcess:

@@ -12,7 +12,8 @@ import pytest
 from drivers.base import CPState, DriverError, PilotSignal
 from drivers.sim.remote import RemoteBoard, RemoteControls, RemoteMeter
 from supervisor.plant.launch import PlantError
-from tests.supervisor.plant.plants import STATION, WAIT_S, PlantProcess, attach, eventually
+from tests.supervisor.cli.running import wait_until as eventually
+from tests.supervisor.plant.plants import STATION, WAIT_S, PlantProcess, attach
 
 EVSE = "DE*PNX*E1*1"
 
