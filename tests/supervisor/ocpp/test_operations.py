@@ -64,6 +64,8 @@ def charging(live: LiveStation, central: CentralSystem, evse: int = 1) -> dict[s
     assert client.authorize(evse, "CARD-A") is True
     start = central.wait_for("StartTransaction", lambda p: p["connectorId"] == evse)
     status_of(central, evse, "Charging")
+    # the station holds the transaction id once the StartTransaction's answer left its queue
+    eventually(lambda: client.status()["ocpp"]["queue_length"] == 0, "the StartTransaction answered")
     return start
 
 
