@@ -594,6 +594,7 @@ def test_ask_retried_across_a_crash_runs_exactly_once(h: Harness) -> None:
     old = sup.ref("meter")
     gate = h.gate()
     old.tell(gate)
+    assert gate.entered.wait(WAIT_S)  # the gate is out of the inbox, so only what follows counts
     old.tell(Crash())
     answers: list[int] = []
     asker = threading.Thread(target=lambda: answers.append(sup.ask("meter", Record("once"), WAIT_S)))
