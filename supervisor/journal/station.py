@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from actors.ports import JournalWriteFailed
@@ -28,6 +29,8 @@ from supervisor.journal.connector import ConnectorJournal, StoredReply
 from supervisor.journal.database import file_name, journal_dir, open_database
 
 log = logging.getLogger(__name__)
+
+OPEN_THREADS = 8  # connector files opened side by side: most of an open is SQLite's own I/O, off the GIL
 
 STATION_FILE = "station.sqlite3"
 _SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -59,9 +62,9 @@ class StationJournal:
         station_path = directory / STATION_FILE
         fresh = not station_path.exists()
         db = open_database(station_path, _SCHEMA)
-        connectors = [
-            ConnectorJournal(directory / file_name(f"evse-{evse_id}"), clock) for evse_id in evse_ids
-        ]
+        paths = [directory / file_name(f"evse-{evse_id}") for evse_id in evse_ids]
+        with ThreadPoolExecutor(OPEN_THREADS, thread_name_prefix="journal-open") as pool:
+            connectors = list(pool.map(lambda path: ConnectorJournal(path, clock), paths))
         journal = cls(db, station_path, connectors)
         if fresh:
             log.info("no journal in %s: a first boot, journal_id %s", directory, journal.journal_id)
