@@ -15,16 +15,15 @@ import contextlib
 import logging
 import pathlib
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import websockets
 from ocpp.v16 import call
 
 from actors.messages import Authorize
-from supervisor.config.ocpp import ID_TAG_MAX_CHARS, OcppSettings
-from supervisor.ocpp.authorization import AuthorizationCache, BadIdTag, Verdict, cached_tag, verdict
+from supervisor.config.ocpp import OcppSettings
+from supervisor.ocpp.authorization import AuthorizationCache, cached_tag
+from supervisor.ocpp.authorizer import Authorizer
 from supervisor.ocpp.configuration import KEPT, Configuration
 from supervisor.ocpp.context import Context, send_status
 from supervisor.ocpp.link import ChargePoint, Link
@@ -74,8 +73,9 @@ class OcppBridge:
             self._status,
             self._changed,
         )
+        self._authorizer = Authorizer(ctx, self._loop)
         self._smart = SmartCharging(ctx, self._store.kept(PROFILES).get(PROFILES, []))
-        remote = RemoteControl(ctx, self._check_tag, self._smart.remote_start_profile)
+        remote = RemoteControl(ctx, self._authorizer.check_tag, self._smart.remote_start_profile)
         self._link.handlers += [remote, Operations(ctx), Triggers(ctx), self._smart]
 
     # --- life cycle (any thread) -------------------------------------------------------------
@@ -256,51 +256,7 @@ class OcppBridge:
 
     def authorize(self, index: int, request: Authorize, timeout_s: float) -> bool:
         """The connector's `authorize`, once the central system (or the cache) accepted the token."""
-        token = request.auth_token
-        if not token or len(token) > ID_TAG_MAX_CHARS:
-            problem = f"must be 1 to {ID_TAG_MAX_CHARS} characters (an OCPP 1.6 idTag), got {token!r}"
-            raise BadIdTag(f"authorize: auth_token {problem}")
-        deadline = time.monotonic() + timeout_s
-        future = asyncio.run_coroutine_threadsafe(self._verdict(token, 0.8 * timeout_s), self._loop)
-        try:
-            found = future.result(timeout_s)
-        except (concurrent.futures.TimeoutError, RuntimeError):
-            future.cancel()
-            return False
-        if not found.accepted:
-            log.info("evse %d: token refused (%s, %s)", index, found.status, found.source)
-            return False
-        accepted = Authorize(token, found.parent_id_tag or request.parent_id)
-        left_s = max(0.1, deadline - time.monotonic())
-        return bool(self._connectors.ask(index, accepted, left_s))
-
-    async def _check_tag(self, id_tag: str) -> Verdict:
-        """The central system's verdict on a remote start's idTag (AuthorizeRemoteTxRequests)."""
-        return await self._verdict(id_tag, self._config.settings.response_timeout_s)
-
-    async def _verdict(self, token: str, budget_s: float) -> Verdict:
-        charge_point = self._link.accepted
-
-        async def ask(id_tag: str) -> dict[str, Any] | None:
-            assert charge_point is not None
-            try:
-                conf = await asyncio.wait_for(
-                    charge_point.call(call.Authorize(id_tag=id_tag), suppress=False), budget_s
-                )
-            except (*FAILURES, websockets.ConnectionClosed) as exc:
-                log.warning("Authorize got no answer: %r", exc)
-                return None
-            info: dict[str, Any] = conf.id_tag_info
-            await self._io(self._store.cache_tag, id_tag, cached_tag(info))
-            return info
-
-        return await verdict(
-            token,
-            self._cache,
-            ask if charge_point is not None else None,
-            local_pre_authorize=self._config.settings.local_pre_authorize,
-            local_authorize_offline=self._config.settings.local_authorize_offline,
-        )
+        return self._authorizer.authorize(index, request, timeout_s)
 
     # --- views -------------------------------------------------------------------------------
 
