@@ -11,6 +11,7 @@ thread: every method but `ask_session`, `restart_connector`, `list_evses`, `stat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import pykka
@@ -20,12 +21,41 @@ from supervisor.api.protocol import Request
 from supervisor.station.bus import Bus
 
 
+class Workers(Protocol):
+    """A process-isolated station's workers, as the API's relay sees them."""
+
+    def worker_id(self, index: int) -> int: ...
+
+    def endpoint(self, worker_id: int) -> str:
+        """The worker's command endpoint (its own API)."""
+        ...
+
+    def state(self, worker_id: int) -> str:
+        """starting | running | restarting | gave_up | stopped"""
+        ...
+
+    def indexes(self, worker_id: int) -> tuple[int, ...]: ...
+
+    def revive(self, worker_id: int) -> bool:
+        """A given-up worker starts again; False when it was not given up."""
+        ...
+
+    def watch(self, listener: Callable[[int, bool], None]) -> None:
+        """`listener(worker_id, serving)` from the pool's thread whenever a worker starts or stops serving."""
+        ...
+
+
 class Backend(Protocol):
     epoch: str
     journal_id: str  # changes only when the journal started afresh (event_seq started again)
     bus: Bus
     chaos_enabled: bool
     started_monotonic: float
+
+    @property
+    def workers(self) -> Workers | None:
+        """None: thread isolation (connector commands go to the actors here)."""
+        ...
 
     def evse_count(self) -> int: ...
 
@@ -87,6 +117,14 @@ class Backend(Protocol):
 
     def set_station_max_current(self, max_current: float) -> bool:
         """The operator's station limit (A per phase): kept across restarts, applied before it returns."""
+        ...
+
+    def kill_worker(self, index: int) -> bool:
+        """Chaos: SIGKILL of the connector's worker; Forbidden without workers."""
+        ...
+
+    def stop_worker(self, index: int, seconds: float) -> bool:
+        """Chaos: SIGSTOP of the connector's worker, SIGCONT after `seconds`; Forbidden without workers."""
         ...
 
     def supervision_summary(self) -> list[dict[str, Any]]:

@@ -33,7 +33,8 @@ Only = Literal["sim", "chaos"] | None
 #   sim      the simulator's control of the same name without `sim_`, with the arguments
 #   chaos    the message, made of the other arguments, told to the actor named by `actor`
 #   tree     the connector's supervision as a whole (on a worker: the connector's lane waits)
-Route = Literal["socket", "station", "session", "events", "sim", "chaos", "tree"]
+#   worker   the connector's worker process (process isolation), answered by the root at once
+Route = Literal["socket", "station", "session", "events", "sim", "chaos", "tree", "worker"]
 ACTORS = tuple(role for role, _ in ROLES)
 CHAOS_HANG_MAX_S = 30.0
 LOG_LINES_KEPT = 1000  # the station's ring of recent log lines (supervisor.ops.logs.RING_LINES)
@@ -262,6 +263,23 @@ _TABLE = (
         "The connector's supervisor stops deciding this long: the station's health check fails.",
         {"seconds": Arg("number", "how long", min=0, max=CHAOS_HANG_MAX_S)},
         m.ChaosHang,
+        only="chaos",
+    ),
+    Command(
+        "chaos_kill_worker",
+        "evse",
+        "worker",
+        "bool",
+        "SIGKILL of the connector's worker (isolation: process): it is restarted, its connectors carry on.",
+        only="chaos",
+    ),
+    Command(
+        "chaos_stop_worker",
+        "evse",
+        "worker",
+        "bool",
+        "SIGSTOP of the connector's worker, SIGCONT after this long: its missed heartbeats get it replaced.",
+        {"seconds": Arg("number", "how long", min=0, max=CHAOS_HANG_MAX_S)},
         only="chaos",
     ),
     _station(

@@ -37,6 +37,7 @@ from supervisor.api.protocol import (
     encode_ok,
     show,
 )
+from supervisor.api.relay import Relay
 from supervisor.api.station_commands import Hook, StationCommands
 from supervisor.api.workers import Worker
 from supervisor.config.settings import ApiSettings
@@ -87,26 +88,27 @@ class Dispatcher:
         self.lanes = Lanes(backend, threads.inbox, threads.blocking, self.finish, rules.queue_limit)
         self._idempotency = Idempotency(rules.cache)
         self._deadlines = Deadlines()
+        self.relay: Relay | None = None  # process isolation: connector commands go to their worker
 
     def handle(self, route: list[bytes], body: list[bytes]) -> None:
         """One request's frames (after the route): answered now or started."""
         started_s = time.monotonic()
         if len(body) != 1:
             reply = encode_error(None, "bad_request", f"a request is one frame, got {len(body)}")
-            self._reply(route, reply, None, started_s)
+            self.reply(route, reply, None, started_s)
             return
         try:
             request = decode_request(body[0], self._settings.max_message_bytes)
         except InvalidRequest as exc:
-            self._reply(route, encode_exception(exc.request_id, exc.error), None, started_s)
+            self.reply(route, encode_exception(exc.request_id, exc.error), None, started_s)
             return
         try:
-            self._dispatch(route, request, started_s)
+            self._dispatch(route, request, started_s, body[0])
         except Exception as exc:  # noqa: BLE001 - the mapping table decides the code
             reply = encode_exception(request.id, exc, what=f"dispatching {show(request.cmd)}")
-            self._reply(route, reply, request, started_s)
+            self.reply(route, reply, request, started_s)
 
-    def _reply(
+    def reply(
         self, route: list[bytes], reply: bytes, request: Request | None, started_s: float, index: int = 0
     ) -> None:
         """Send a reply and tell the observer (metrics, the command log) of it."""
@@ -120,7 +122,7 @@ class Dispatcher:
         except Exception:
             logger.exception("the request observer failed")
 
-    def _dispatch(self, route: list[bytes], request: Request, started_s: float) -> None:
+    def _dispatch(self, route: list[bytes], request: Request, started_s: float, frame: bytes) -> None:
         command = lookup(request.cmd)
         if command.scope == "station":
             if request.evse is not None:
@@ -131,15 +133,33 @@ class Dispatcher:
             self._check_enabled(command, index)
         args = check_args(command, request.args)
         if command.route == "socket":
-            self._reply(route, encode_ok(request.id, self.station.run(command, args)), request, started_s)
+            self.reply(route, encode_ok(request.id, self.station.run(command, args)), request, started_s)
+            return
+        if command.route == "worker":
+            self.reply(
+                route, encode_ok(request.id, self._worker_chaos(command, index, args)), request, started_s
+            )
             return
         timeout_s = self._settings.request_timeout_s
         if request.timeout_ms is not None:
             timeout_s = min(timeout_s, request.timeout_ms / 1000)
+        if self.relay is not None and command.scope == "evse":
+            deadline_s = time.monotonic() + timeout_s
+            self.relay.forward(route, frame, request, command, index, deadline_s, started_s)
+            return
         waiter = Waiter(route, request.id, time.monotonic() + timeout_s, request=request, started_s=started_s)
         key = None if request.client is None else (request.client, request.id)
         if key is None or not self._join_earlier(key, waiter, index):
             self._start(Job(request.id, command, args, index, key, waiter.deadline, [waiter]))
+
+    def _worker_chaos(self, command: Command, index: int, args: dict[str, Any]) -> bool:
+        if self._backend.workers is None:
+            raise Forbidden(
+                f"{command.name} needs isolation: process; with isolation: thread there are no workers"
+            )
+        if command.name == "chaos_stop_worker":
+            return self._backend.stop_worker(index, args["seconds"])
+        return self._backend.kill_worker(index)
 
     def _resolve(self, command: Command, request: Request) -> int:
         if request.evse is None:
@@ -162,7 +182,7 @@ class Dispatcher:
         """A retry: answer it from the store, or let it wait for the running original."""
         stored = self._idempotency.stored(key)
         if stored is not None:
-            self._reply(waiter.route, stored, waiter.request, waiter.started_s, index)
+            self.reply(waiter.route, stored, waiter.request, waiter.started_s, index)
             return True
         job = self._idempotency.running(key)
         if job is None:
@@ -204,6 +224,8 @@ class Dispatcher:
 
     def expire(self, now: float) -> None:
         """Answer every client past its deadline; its job goes on (a retry may join it)."""
+        if self.relay is not None:
+            self.relay.expire(now)
         for waiter, job in self._deadlines.expired(now):
             if job.restarting:
                 where = f"connector {job.index}'s actors are still restarting at the deadline"
@@ -214,6 +236,10 @@ class Dispatcher:
     def timeout_ms(self, now: float) -> int | None:
         """How long the socket thread may wait for input: to the next deadline, or a recheck."""
         timeout = self._deadlines.timeout_ms(now)
+        if self.relay is not None:
+            relayed = self.relay.timeout_ms(now)
+            if relayed is not None:
+                timeout = relayed if timeout is None else min(timeout, relayed)
         if self.lanes.restarting:
             timeout = min(timeout if timeout is not None else _RECHECK_MS, _RECHECK_MS)
         return timeout
@@ -226,7 +252,7 @@ class Dispatcher:
 
     def _answer(self, waiter: Waiter, reply: bytes, index: int) -> None:
         waiter.answered = True
-        self._reply(waiter.route, reply, waiter.request, waiter.started_s, index)
+        self.reply(waiter.route, reply, waiter.request, waiter.started_s, index)
 
 
 _RECHECK_MS = 50  # while a job waits for a restart: a look at the connector in case an event was missed

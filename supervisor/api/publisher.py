@@ -44,6 +44,7 @@ class PublicationSink:
         self._topics: dict[str, bytes] = {}
         self.dropped = 0
         self.sent = 0
+        self.subscribed = threading.Event()  # a subscriber's first subscription came in
 
     def __call__(self, topic: str, payload: dict[str, Any]) -> None:
         if self._queue.qsize() >= MAX_QUEUED:
@@ -113,6 +114,7 @@ class PublicationSink:
                 self._xpub.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            self.subscribed.set()
 
 
 class Heartbeat:

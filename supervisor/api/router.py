@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import zmq
@@ -45,11 +46,22 @@ class RequestLoop:
         self._wake = wake
         self._inbox = inbox
         self.stopping = threading.Event()
+        self._poller = zmq.Poller()
+        self._poller.register(router, zmq.POLLIN)
+        self._poller.register(wake, zmq.POLLIN)
+        self._readers: dict[zmq.Socket[bytes], Callable[[], None]] = {}
+
+    def attach(self, socket: zmq.Socket[bytes], on_readable: Callable[[], None]) -> None:
+        """Poll another socket too (the socket thread only): `on_readable()` when it has input."""
+        self._poller.register(socket, zmq.POLLIN)
+        self._readers[socket] = on_readable
+
+    def detach(self, socket: zmq.Socket[bytes]) -> None:
+        self._poller.unregister(socket)
+        self._readers.pop(socket, None)
 
     def run(self, handler: Handler) -> None:
-        poller = zmq.Poller()
-        poller.register(self._router, zmq.POLLIN)
-        poller.register(self._wake, zmq.POLLIN)
+        poller, readers = self._poller, self._readers
         router, wake = self._router, self._wake
         try:
             while not self.stopping.is_set():
@@ -59,6 +71,11 @@ class RequestLoop:
                         self._read_requests(handler)
                     elif sock is wake:
                         self._run_posted()
+                    elif (reader := readers.get(sock)) is not None:
+                        try:
+                            reader()
+                        except Exception:
+                            logger.exception("failed to read a relayed reply")
                 if not ready:
                     handler.idle()
                 handler.expire(time.monotonic())
@@ -107,8 +124,11 @@ def _readable(sock: zmq.Socket[bytes]) -> bool:
 
 
 def _split(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:
-    """(the route to answer on, the request frames): REQ and DEALER-with-delimiter keep b""."""
+    """(the route to answer on, the request frames): REQ and DEALER-with-delimiter keep b"";
+    an envelope of more frames before the delimiter (a relay's tag) goes back as it came."""
     identity, rest = frames[0], frames[1:]
     if len(rest) >= 2 and rest[0] == b"":
         return [identity, b""], rest[1:]
+    if len(rest) == 3 and rest[1] == b"":
+        return [identity, rest[0], b""], rest[2:]
     return [identity], rest

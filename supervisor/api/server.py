@@ -28,6 +28,7 @@ from supervisor.api.dispatch import Dispatcher, Rules, Threads
 from supervisor.api.inbox import Inbox
 from supervisor.api.protocol import encode_ok
 from supervisor.api.publisher import Heartbeat, PublicationSink, configure_xpub
+from supervisor.api.relay import Relay
 from supervisor.api.router import RequestLoop
 from supervisor.api.station_commands import Hook
 from supervisor.api.workers import Worker
@@ -116,6 +117,7 @@ class ApiServer:
             self._observer,
             self._station_hooks,
         )
+        self._relay = self._relay_to_workers()
         self._loop_thread = threading.Thread(
             target=self._loop.run, args=(self._dispatcher,), name="api-router", daemon=True
         )
@@ -127,6 +129,24 @@ class ApiServer:
         self._sink.start()
         self._backend.bus.attach(self._publish)
         self._heartbeat.start()
+
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """True once a subscriber's subscription reached the XPUB (a worker's root, say)."""
+        return self._sink.subscribed.wait(timeout_s)
+
+    def _relay_to_workers(self) -> Relay | None:
+        """Process isolation: connector commands relayed to the workers, told when each serves."""
+        workers = self._backend.workers
+        if workers is None:
+            return None
+        relay = Relay(workers, self._context, self._loop, self._dispatcher.reply, self._queue_limit)
+        self._dispatcher.relay = relay
+
+        def changed(worker_id: int, serving: bool) -> None:
+            self._inbox.post(partial(relay.worker_changed, worker_id, serving))
+
+        workers.watch(changed)
+        return relay
 
     def _publish(self, topic: str, payload: dict[str, Any]) -> None:
         """The bus's sink: to the XPUB; a supervision event also makes its connector's lane look again."""
@@ -152,6 +172,8 @@ class ApiServer:
             if not worker.stop(max(0.0, deadline - time.monotonic())):
                 logger.warning("an API worker is still busy at stop; left behind")
         self._inbox.close()
+        if self._relay is not None:
+            self._relay.close()
         self._sink.stop(max(0.1, deadline - time.monotonic()))
         if self._loop_thread.is_alive() or self._sink.alive:
             logger.error("an API socket thread did not stop; its context stays open")

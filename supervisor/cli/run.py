@@ -36,6 +36,7 @@ from supervisor.ops import (
 from supervisor.plant.launch import PlantError
 from supervisor.station import Station, limits, memory
 from supervisor.station.endpoints import write_endpoints
+from supervisor.workers import ProcessStation
 
 log = logging.getLogger("evse_supervisor")
 
@@ -93,9 +94,11 @@ def run(settings: StationSettings, load: Callable[[], StationSettings], logs: Lo
         lock.release()
 
 
-def _build(settings: StationSettings) -> Station | int:
+def _build(settings: StationSettings) -> Station | ProcessStation | int:
     """The station, or the exit code of a start refused in one line (a corrupt journal: 78)."""
     try:
+        if settings.isolation == "process":
+            return ProcessStation.build(settings)
         return Station.build(settings)
     except JournalError as exc:
         print(f"evse-supervisor: {exc}", file=sys.stderr)
@@ -111,6 +114,8 @@ def _serve(
     station = _build(settings)
     if isinstance(station, int):
         return station
+    if isinstance(station, ProcessStation):
+        return _serve_workers(settings, station, logs, signals)
     evse_ids = {c.index: c.settings.evse_id for c in station.connectors}
     metrics = _observe(station, settings, evse_ids)
     reloader = Reloader(load, settings, station, logs)
@@ -143,6 +148,61 @@ def _serve(
         notifier.close()
         log.info("stopped")
     return 0
+
+
+def _serve_workers(
+    settings: StationSettings, station: ProcessStation, logs: LogSetup, signals: Signals
+) -> int:
+    """`isolation: process`: the root serves the API, its workers the connectors."""
+    evse_ids = {c.index: c.evse_id for c in settings.connectors}
+    station.bus.observe(EventLog(evse_ids))
+    server = ApiServer(
+        settings.api,
+        station,
+        observer=RequestRecorder(evse_ids, None),
+        station_hooks={"reload": _restart_to_reload, "logs": logs.ring.read},
+    )
+    notifier = Notifier.from_environment()
+    try:
+        server.start()
+    except zmq.ZMQError as exc:
+        station.stop()
+        print(f"evse-supervisor: cannot bind the API endpoints: {exc}", file=sys.stderr)
+        return 1
+    write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
+    station.start()
+    try:
+        log.info(
+            "station %s serving %d connectors in %d worker processes: commands on %s, publications on %s",
+            settings.name,
+            len(settings.connectors),
+            len(station.workers.workers),
+            server.command_endpoint,
+            server.publish_endpoint,
+        )
+        if station.wait_serving(settings.workers.start_timeout_s):
+            notifier.send(
+                "READY=1",
+                f"STATUS={len(settings.connectors)} connectors in {len(station.workers.workers)} workers",
+            )
+        else:
+            log.error("not ready: workers not serving within %g s", settings.workers.start_timeout_s)
+        signals.serve({"reload": _restart_to_reload, "reopen": logs.reopen})
+    finally:
+        station.power_off()
+        server.stop(timeout_s=1.0)
+        station.stop(timeout_s=3.0)
+        notifier.close()
+        log.info("stopped")
+    return 0
+
+
+def _restart_to_reload(**args: object) -> dict[str, object]:
+    """Process isolation applies a changed configuration file at the next start."""
+    log.warning(
+        "reload: process isolation applies a changed configuration at the next start; nothing changed"
+    )
+    return {"applied": [], "needs_restart": ["the whole file (isolation: process reloads by a restart)"]}
 
 
 def _observe(station: Station, settings: StationSettings, evse_ids: dict[int, str]) -> StationMetrics | None:

@@ -17,7 +17,14 @@ from yaml.nodes import MappingNode, SequenceNode
 from actors.settings import ConnectorSettings
 from supervisor.config import devices
 from supervisor.config.ocpp import parse_ocpp
-from supervisor.config.settings import PLANT_KINDS, ApiSettings, SimSettings, StationSettings
+from supervisor.config.settings import (
+    MAX_WORKERS,
+    PLANT_KINDS,
+    ApiSettings,
+    SimSettings,
+    StationSettings,
+    WorkerSettings,
+)
 from supervisor.config.shipped import shipped
 from supervisor.config.yaml_reader import INTERVAL, POSITIVE, ConfigError, Doc, Map, Range, got, num
 from supervisor.energy.settings import PHASE_ROTATIONS, GridSettings
@@ -36,7 +43,8 @@ _TCP = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:/\[\]]*):(?P<port>[0-9]+|\*)")
 
 
 _TOP_KEYS = ("station", "api", "connectors", "sim", "ocpp")
-_STATION_KEYS = ("name", "state_dir", "isolation", "chaos", "log_level", "supervision", "grid")
+_STATION_KEYS: tuple[str, ...] = ("name", "state_dir", "isolation", "chaos", "log_level", "supervision")
+_STATION_KEYS += ("grid", "connectors_per_worker", "worker_start_timeout_s", "max_worker_rss_mb")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _SUPERVISION_KEYS = tuple(f.name for f in dataclasses.fields(SupervisionSettings))
 _API_KEYS = (*(f.name for f in dataclasses.fields(ApiSettings)), "curve")
@@ -95,9 +103,48 @@ def _station(top: Map) -> StationSettings:
         grid=grid,
         sim=_sim(top.section("sim", _SIM_KEYS)),
         ocpp=parse_ocpp(top),
+        workers=_workers(station),
     )
     devices.check_ping_timeout(station.section("supervision", _SUPERVISION_KEYS), settings)
+    problem = process_problem(settings)
+    if problem:
+        key = "connectors_per_worker" if "workers" in problem else "isolation"
+        raise station.fail(key, problem)
     return settings
+
+
+def _workers(station: Map) -> WorkerSettings:
+    d = WorkerSettings()
+    return WorkerSettings(
+        connectors_per_worker=station.integer(
+            "connectors_per_worker", d.connectors_per_worker, Range(1, MAX_CONNECTORS)
+        ),
+        start_timeout_s=station.number("worker_start_timeout_s", d.start_timeout_s, Range(0.5, 600)),
+        max_rss_mb=station.integer("max_worker_rss_mb", d.max_rss_mb, Range(32, 1_000_000)),
+    )
+
+
+def process_problem(settings: StationSettings) -> str | None:
+    """Why these settings cannot run with `isolation: process`; None when they can (or for thread)."""
+    if settings.isolation != "process":
+        return None
+    per_worker = settings.workers.connectors_per_worker
+    workers = -(-len(settings.connectors) // per_worker)
+    if workers > MAX_WORKERS:
+        return (
+            f"{len(settings.connectors)} connectors at {per_worker} per worker make {workers} workers, "
+            f"at most {MAX_WORKERS}: raise station.connectors_per_worker"
+        )
+    unsupported = [
+        ("an ocpp section", settings.ocpp is not None),
+        ("station.grid.max_current_a", settings.grid.max_current_a is not None),
+        ("api.metrics_endpoint", settings.api.metrics_endpoint is not None),
+        ("sim.plant: embedded", settings.sim.plant != "process"),
+    ]
+    named = [name for name, present in unsupported if present]
+    if named:
+        return f"process isolation does not support {', '.join(named)} yet; use isolation: thread"
+    return None
 
 
 _SIM_KEYS = ("time_scale", "plant", "plant_endpoint", "plant_linger_s")
@@ -157,9 +204,7 @@ def _isolation(station: Map) -> str:
 
 
 def _isolation_problem(value: str) -> str | None:
-    if value == "process":
-        return "process is not built yet; use thread"
-    return None if value == "thread" else f"must be thread or process, got {value!r}"
+    return None if value in ("thread", "process") else f"must be thread or process, got {value!r}"
 
 
 def _supervision(sup: Map) -> SupervisionSettings:
@@ -364,13 +409,17 @@ def apply_overrides(
         raise ConfigError("", None, "--isolation", problem)
     if state_dir is not None and not str(state_dir):
         raise ConfigError("", None, "--state-dir", "must not be empty")
-    return dataclasses.replace(
+    overridden = dataclasses.replace(
         settings,
         api=api,
         state_dir=settings.state_dir if state_dir is None else Path(state_dir),
         isolation=settings.isolation if isolation is None else isolation,
         chaos=settings.chaos if chaos is None else chaos,
     )
+    problem = process_problem(overridden)
+    if problem:
+        raise ConfigError("", None, "--isolation" if isolation is not None else "station.isolation", problem)
+    return overridden
 
 
 def describe(settings: StationSettings) -> str:
@@ -381,6 +430,7 @@ def describe(settings: StationSettings) -> str:
         f"station {s.name!r}: {len(s.connectors)} connectors, isolation {s.isolation}, "
         f"chaos commands {'allowed' if s.chaos else 'refused'}",
         f"state_dir: {s.state_dir}{where}",
+        *_describe_workers(s),
         f"api: commands on {api.command_endpoint}, publications on {api.publish_endpoint}, "
         f"request timeout {num(api.request_timeout_s)} s, messages up to {api.max_message_bytes} bytes, "
         f"metrics {'on ' + api.metrics_endpoint + '/metrics' if api.metrics_endpoint else 'off'}",
@@ -394,6 +444,16 @@ def describe(settings: StationSettings) -> str:
         _describe_grid(s),
     ]
     return "\n".join(lines + [_describe_connector(c) for c in s.connectors])
+
+
+def _describe_workers(s: StationSettings) -> list[str]:
+    if s.isolation != "process":
+        return []
+    w = s.workers
+    return [
+        f"workers: {w.connectors_per_worker} connector(s) each, serving within {num(w.start_timeout_s)} s "
+        f"of their start, restarted above {w.max_rss_mb} MB"
+    ]
 
 
 def _describe_sim(sim: SimSettings) -> str:

@@ -32,6 +32,18 @@ class SimSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    """`isolation: process`: how connectors are shared out among worker processes (durability.md)."""
+
+    connectors_per_worker: int = 1
+    start_timeout_s: float = 10.0  # a worker that is not serving by then is killed, as a failure
+    max_rss_mb: int = 512  # above it: SIGTERM, then SIGKILL after 2 s
+
+
+MAX_WORKERS = 64
+
+
+@dataclass(frozen=True)
 class StationSettings:
     name: str = "station"
     state_dir: Path = Path("./state")
@@ -44,3 +56,4 @@ class StationSettings:
     sim: SimSettings = field(default_factory=SimSettings)
     ocpp: OcppSettings | None = None  # no central system without an `ocpp:` section
     grid: GridSettings = field(default_factory=GridSettings)
+    workers: WorkerSettings = field(default_factory=WorkerSettings)

@@ -43,7 +43,7 @@ def open_journal_database(state_dir: pathlib.Path, name: str, schema: str) -> sq
 
 class StationJournal:
     def __init__(
-        self, db: sqlite3.Connection, path: pathlib.Path, connectors: list[ConnectorJournal]
+        self, db: sqlite3.Connection, path: pathlib.Path, connectors: dict[int, ConnectorJournal]
     ) -> None:
         self.path = path
         self._db = db
@@ -56,16 +56,25 @@ class StationJournal:
             self.put("journal_id", self.journal_id)
 
     @classmethod
-    def open(cls, state_dir: pathlib.Path, clock: Clock, evse_ids: Sequence[str]) -> StationJournal:
-        """Open (or create) every file; JournalError (corrupt, or no state_dir) refuses the start."""
+    def open(
+        cls,
+        state_dir: pathlib.Path,
+        clock: Clock,
+        evse_ids: Sequence[str],
+        indexes: Sequence[int] | None = None,
+    ) -> StationJournal:
+        """Open (or create) every file; JournalError (corrupt, or no state_dir) refuses the start.
+
+        `indexes`: the connectors' indexes (1, 2, ... by default; a worker process opens its own share)."""
         directory = journal_dir(state_dir)
         station_path = directory / STATION_FILE
         fresh = not station_path.exists()
         db = open_database(station_path, _SCHEMA)
         paths = [directory / file_name(f"evse-{evse_id}") for evse_id in evse_ids]
         with ThreadPoolExecutor(OPEN_THREADS, thread_name_prefix="journal-open") as pool:
-            connectors = list(pool.map(lambda path: ConnectorJournal(path, clock), paths))
-        journal = cls(db, station_path, connectors)
+            opened = list(pool.map(lambda path: ConnectorJournal(path, clock), paths))
+        numbers = range(1, len(opened) + 1) if indexes is None else indexes
+        journal = cls(db, station_path, dict(zip(numbers, opened, strict=True)))
         if fresh:
             log.info("no journal in %s: a first boot, journal_id %s", directory, journal.journal_id)
         else:
@@ -73,7 +82,7 @@ class StationJournal:
         return journal
 
     def connector(self, index: int) -> ConnectorJournal:
-        return self._connectors[index - 1]
+        return self._connectors[index]
 
     def get(self, key: str) -> Any:
         with self._lock:
@@ -91,10 +100,10 @@ class StationJournal:
                 raise JournalWriteFailed(f"the journal {self.path} was not written: {exc}") from exc
 
     def stored_replies(self) -> list[StoredReply]:
-        return [reply for journal in self._connectors for reply in journal.stored_replies()]
+        return [reply for journal in self._connectors.values() for reply in journal.stored_replies()]
 
     def close(self) -> None:
-        for journal in self._connectors:
+        for journal in self._connectors.values():
             journal.close()
         with self._lock:
             self._db.close()

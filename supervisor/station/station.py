@@ -21,6 +21,7 @@ import pykka
 from actors.messages import Authorize
 from actors.ports import ReplyKey
 from drivers.clock import Clock, SystemClock
+from supervisor.api.protocol import Forbidden
 from supervisor.config.settings import StationSettings
 from supervisor.energy import EnergyManager, EvseLink, JournalLimitStore
 from supervisor.journal import StationJournal, StoredReply
@@ -41,9 +42,13 @@ class Station:
     """Implements supervisor.api.backend.Backend."""
 
     def __init__(self, settings: StationSettings, clock: Clock) -> None:
+        """`settings.connectors` may be a share of the station's (a worker's), each with its own index."""
         self.settings = settings
         self.journal = StationJournal.open(
-            settings.state_dir, clock, [c.evse_id for c in settings.connectors]
+            settings.state_dir,
+            clock,
+            [c.evse_id for c in settings.connectors],
+            [c.index for c in settings.connectors],
         )
         self.journal_id = self.journal.journal_id  # opened first: JournalError refuses the start
         self.epoch = uuid.uuid4().hex
@@ -51,6 +56,7 @@ class Station:
         self.bus = Bus(self.epoch, clock)
         self.chaos_enabled = settings.chaos
         self.started_monotonic = time.monotonic()
+        self.workers = None  # thread isolation: no worker processes
         self._process = psutil.Process(os.getpid())
         self.energy = self._energy_manager(settings, clock)
         self.timer = StationTimer(clock, self._timer_fired)
@@ -73,6 +79,7 @@ class Station:
         ]
         self.energy.attach([self._energy_link(c) for c in self.connectors])
         self._by_evse_id = {c.settings.evse_id: c for c in self.connectors}
+        self._by_index = {c.index: c for c in self.connectors}
         self.ocpp: OcppBridge | None = None
         if settings.ocpp is not None:  # a central system: the bridge beside the API
             self.ocpp = OcppBridge(settings.ocpp, StationConnectors(self), settings.state_dir)
@@ -154,7 +161,7 @@ class Station:
             self.energy.tick()
             self._arm_energy()
             return
-        self.connectors[index - 1].tick_role(role)
+        self._by_index[index].tick_role(role)
 
     def _arm_energy(self) -> None:
         self.timer.arm(_ENERGY_KEY, self.clock.monotonic() + self.settings.grid.update_interval_s)
@@ -177,14 +184,14 @@ class Station:
 
     def resolve_evse(self, evse: int | str) -> int | None:
         if isinstance(evse, int) and not isinstance(evse, bool):
-            return evse if 1 <= evse <= len(self.connectors) else None
+            return evse if evse in self._by_index else None
         if isinstance(evse, str):
             connector = self._by_evse_id.get(evse)
             return connector.index if connector is not None else None
         return None
 
     def connector(self, index: int) -> Connector:
-        return self.connectors[index - 1]
+        return self._by_index[index]
 
     def is_sim(self, index: int) -> bool:
         return self.connector(index).settings.board_driver == "sim"
@@ -208,9 +215,19 @@ class Station:
         return True
 
     def restart_connector(self, index: int) -> bool:
-        """The one place a connector is restarted on purpose (`restart`): its actors now; with
-        `isolation: process` (not built yet) its worker, here."""
+        """The one place a connector is restarted on purpose (`restart`): its actors (in a worker
+        process too: the worker stays)."""
         return self.connector(index).restart()
+
+    def kill_worker(self, index: int) -> bool:
+        raise Forbidden(
+            "chaos_kill_worker needs isolation: process; with isolation: thread there are no workers"
+        )
+
+    def stop_worker(self, index: int, seconds: float) -> bool:
+        raise Forbidden(
+            "chaos_stop_worker needs isolation: process; with isolation: thread there are no workers"
+        )
 
     def actor_ref(self, index: int, role: str) -> pykka.ActorRef[Any] | None:
         return self.connector(index).actor_ref(role)

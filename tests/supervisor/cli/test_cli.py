@@ -41,7 +41,6 @@ def test_check_config_names_the_line_and_key_of_a_mistake(tmp_path: pathlib.Path
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--isolation", "process"], "not built yet"),
         (["--command-endpoint", "tcp://0.0.0.0:5555"], "CURVE"),
     ],
 )

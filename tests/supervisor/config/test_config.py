@@ -157,13 +157,35 @@ def test_no_overrides_change_nothing() -> None:
     assert apply_overrides(EXPECTED_DEFAULT) == EXPECTED_DEFAULT
 
 
+def test_process_isolation_is_refused_with_what_it_cannot_run_yet() -> None:
+    with_ocpp = parse_config(_doc("ocpp: {url: 'ws://127.0.0.1:9000', charge_point_id: CP1}", *MINIMAL))
+    with pytest.raises(ConfigError) as info:
+        apply_overrides(with_ocpp, isolation="process")
+    assert info.value.key == "--isolation"
+    assert "process isolation does not support an ocpp section yet" in str(info.value)
+    settings = apply_overrides(EXPECTED_DEFAULT, isolation="process")
+    assert settings.isolation == "process" and settings.workers.connectors_per_worker == 1
+
+
+def test_worker_settings_are_read() -> None:
+    text = _doc(
+        "station:",
+        "  isolation: process",
+        "  connectors_per_worker: 2",
+        "  worker_start_timeout_s: 4",
+        "  max_worker_rss_mb: 300",
+        *MINIMAL,
+    )
+    workers = parse_config(text).workers
+    assert (workers.connectors_per_worker, workers.start_timeout_s, workers.max_rss_mb) == (2, 4.0, 300)
+
+
 @pytest.mark.parametrize(
     ("flags", "key", "fragment"),
     [
         ({"command_endpoint": "tcp://0.0.0.0:5555"}, "--command-endpoint", "beyond loopback requires CURVE"),
         ({"publish_endpoint": "udp://127.0.0.1:1"}, "--publish-endpoint", "must be tcp://127.0.0.1:<port>"),
         ({"command_endpoint": "tcp://127.0.0.1:5556"}, "--command-endpoint", "must differ"),
-        ({"isolation": "process"}, "--isolation", "process is not built yet; use thread"),
         ({"isolation": "fork"}, "--isolation", "must be thread or process, got 'fork'"),
     ],
 )
@@ -361,11 +383,18 @@ BAD_FILES = [
         id="curve",
     ),
     pytest.param(
-        _doc("station:", "  isolation: process", *MINIMAL),
+        _doc("station:", "  isolation: process", "  grid: {max_current_a: 32}", *MINIMAL),
         "station.isolation",
         2,
-        "isolation: process is not built yet; use thread",
-        id="isolation-process",
+        "process isolation does not support station.grid.max_current_a yet; use isolation: thread",
+        id="isolation-process-grid",
+    ),
+    pytest.param(
+        _doc("station:", "  isolation: process", "connectors:", *(f"  - evse_id: E{n}" for n in range(65))),
+        "station.connectors_per_worker",
+        2,
+        "65 connectors at 1 per worker make 65 workers, at most 64: raise station.connectors_per_worker",
+        id="isolation-process-too-many-workers",
     ),
     pytest.param(
         _doc("station:", "  isolation: container", *MINIMAL),

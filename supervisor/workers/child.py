@@ -1,0 +1,125 @@
+"""A worker process: its share of the connectors, as a thread-isolated station behind its own API.
+
+    main(spec)   # the forkserver runs it; returns never (the process exits)
+
+It serves on `ipc://` sockets (the root relays to them), tells the root it is ready, and
+beats. Whatever ends it (SIGTERM from the root, the root's heartbeats gone), its connectors'
+power goes off first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import zmq
+
+from supervisor.api.server import ApiServer
+from supervisor.config.settings import StationSettings
+from supervisor.station import Station
+from supervisor.workers import control
+from supervisor.workers.plan import WorkerPlan
+
+log = logging.getLogger("evse_supervisor.worker")
+
+NO_HEARTBEAT_S = 3600.0  # the worker's own API publishes no station/heartbeat: the root's does
+EXIT_ROOT_LOST = 3
+_GROW_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    plan: WorkerPlan
+    generation: int
+    station: StationSettings
+    control_endpoint: str
+    grow_mb_per_s: float = 0.0  # tests only: the worker's memory grows this fast (the RSS limit)
+
+
+def main(spec: WorkerSpec) -> None:
+    _configure_logging(spec)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C to the root's terminal is the root's to handle
+    settings = spec.plan.settings(spec.station)
+    station = Station.build(settings)
+    server = ApiServer(settings.api, station, heartbeat_interval_s=NO_HEARTBEAT_S)
+    server.start()
+    if not server.wait_subscribed(spec.station.workers.start_timeout_s):  # what it publishes reaches the root
+        log.warning("worker %d: the root did not subscribe to its publications", spec.plan.id)
+    station.start()
+    beat = Beat(spec, station)
+    beat.start()
+    if spec.grow_mb_per_s > 0:
+        threading.Thread(target=_grow, args=(spec.grow_mb_per_s,), daemon=True).start()
+    stopping.wait()
+    log.info("worker %d: stopping", spec.plan.id)
+    station.power_off()
+    server.stop(timeout_s=0.5)
+    station.stop(timeout_s=1.5)
+    os._exit(0)
+
+
+class Beat:
+    """The worker's heartbeats to its root, and the root's answers; no answer for long: power off, exit."""
+
+    def __init__(self, spec: WorkerSpec, station: Station) -> None:
+        self._spec = spec
+        self._station = station
+        self._thread = threading.Thread(target=self._run, name="worker-beat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        context = zmq.Context()
+        socket = context.socket(zmq.DEALER)
+        socket.linger = 0
+        socket.identity = control.identity(self._spec.plan.id, self._spec.generation)
+        socket.connect(self._spec.control_endpoint)
+        socket.send(control.pack({"t": "ready", "pid": os.getpid()}))
+        heard_s = time.monotonic()
+        while True:
+            socket.send(control.pack({"t": "hb", "summary": self._station.supervision_summary()}))
+            deadline_s = time.monotonic() + control.HEARTBEAT_S
+            while (left_s := deadline_s - time.monotonic()) > 0:
+                if socket.poll(int(left_s * 1000) + 1):
+                    socket.recv()
+                    heard_s = time.monotonic()
+            if time.monotonic() - heard_s > control.ROOT_LOSS_S:
+                self._root_lost()
+
+    def _root_lost(self) -> None:
+        log.error(
+            "worker %d: no heartbeat from the root for %.1f s: power off, exit",
+            self._spec.plan.id,
+            control.ROOT_LOSS_S,
+        )
+        try:
+            self._station.power_off()
+        finally:
+            os._exit(EXIT_ROOT_LOST)
+
+
+def _configure_logging(spec: WorkerSpec) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s %(levelname)s worker {spec.plan.id} %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(spec.station.log_level)
+    logging.getLogger("pykka").setLevel(logging.WARNING)
+
+
+def _grow(mb_per_s: float) -> None:
+    """Tests only: hold more memory every second, touched, so the RSS grows."""
+    held = []
+    while True:
+        held.append(bytearray(os.urandom(16)) * (int(mb_per_s * _GROW_CHUNK) // 16))
+        time.sleep(1.0)

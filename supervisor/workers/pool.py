@@ -1,0 +1,389 @@
+"""The root's workers: started from a forkserver, watched with psutil and heartbeats, restarted.
+
+    pool = WorkerPool(settings, socket_dir, on_event, on_give_up)
+    pool.start()             # the forkserver, every worker, the watch thread
+    pool.watch(listener)     # told (worker id, serving) whenever a worker starts or stops serving
+    pool.revive(worker_id)   # a given-up worker starts again (`disable` + `enable` of a connector)
+    pool.stop()              # SIGTERM to every worker (their power off first), SIGKILL what remains
+
+One thread watches: it takes the heartbeats in, answers them, and looks at every worker
+each round: dead (an exit, a signal, a zombie), silent past `ping_timeout_s` (SIGKILL),
+above `max_worker_rss_mb` (SIGTERM, SIGKILL 2 s later), not serving within its start
+timeout (SIGKILL). A failed worker is reaped first, then restarted with the backoff and
+intensity of `station.supervision`; past the intensity it is given up (`on_give_up`, after
+the reaping, writes its connectors' records).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import pathlib
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import psutil
+import zmq
+
+from supervisor.config.settings import StationSettings
+from supervisor.tree.backoff import Backoff, IntensityWindow
+from supervisor.workers import control
+from supervisor.workers.child import WorkerSpec, main
+from supervisor.workers.plan import WorkerPlan, control_endpoint, plan_workers
+
+log = logging.getLogger("evse_supervisor.workers")
+
+PRELOAD = ["supervisor.workers.child"]  # the station's modules, imported once by the forkserver
+TERM_GRACE_S = 2.0  # SIGTERM (over the RSS limit), then SIGKILL after this long
+REAP_TIMEOUT_S = 2.0
+ROUND_S = 0.05
+GROW_ENV = "EVSE_SUPERVISOR_TEST_WORKER_GROW_MB"  # tests only: workers' memory grows (MB per second)
+
+Event = Callable[[WorkerPlan, str, str, int], None]  # (plan, event, reason, restarts)
+Listener = Callable[[int, bool], None]  # (worker id, serving)
+
+
+class Worker:
+    """One worker slot: its plan, its current process, its state and history."""
+
+    def __init__(self, plan: WorkerPlan, rng: random.Random, settings: StationSettings) -> None:
+        self.plan = plan
+        self.generation = 0
+        self.process: BaseProcess | None = None
+        self.ps: psutil.Process | None = None
+        self.state = "stopped"  # starting | running | restarting | gave_up | stopped
+        self.restarts = 0
+        self.last_exit: str | None = None
+        self.started_s = 0.0
+        self.heard_s = 0.0
+        self.restart_at_s = 0.0
+        self.term_sent_s: float | None = None
+        self.failure: tuple[str, str] | None = None  # (event, reason) decided before the process is reaped
+        self.summary: list[dict[str, Any]] = []
+        self.cpu_percent = 0.0
+        self.rss_bytes = 0
+        self.backoff = Backoff(settings.supervision, rng)
+        self.window = IntensityWindow(settings.supervision.intensity, settings.supervision.period_s)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.plan.id,
+            "pid": self.pid if self.state in ("starting", "running") else None,
+            "evses": list(self.plan.indexes),
+            "state": self.state,
+            "restarts": self.restarts,
+            "rss_bytes": self.rss_bytes,
+            "cpu_percent": self.cpu_percent,
+            "last_exit": self.last_exit,
+        }
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        settings: StationSettings,
+        socket_dir: pathlib.Path,
+        on_event: Event,
+        on_give_up: Callable[[WorkerPlan], None],
+    ) -> None:
+        self._settings = settings
+        self._control_endpoint = control_endpoint(socket_dir)
+        self._on_event = on_event
+        self._on_give_up = on_give_up
+        rng = random.Random()
+        self.workers = [Worker(plan, rng, settings) for plan in plan_workers(settings, socket_dir)]
+        self._by_index = {i: w for w in self.workers for i in w.plan.indexes}
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._wake: list[Callable[[], None]] = []
+        self._grow_mb_per_s = float(os.environ.get(GROW_ENV, "0") or 0)
+        self._context: ForkServerContext = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(PRELOAD)
+        self._zmq = zmq.Context()
+        self._control = self._zmq.socket(zmq.ROUTER)
+        self._control.linger = 0
+        self._control.bind(self._control_endpoint)
+        self._thread = threading.Thread(target=self._run, name="workers-watch", daemon=True)
+
+    # --- what the station asks -----------------------------------------------------------
+
+    def worker_id(self, index: int) -> int:
+        return self._by_index[index].plan.id
+
+    def endpoint(self, worker_id: int) -> str:
+        return self.workers[worker_id - 1].plan.command_endpoint
+
+    def state(self, worker_id: int) -> str:
+        return self.workers[worker_id - 1].state
+
+    def indexes(self, worker_id: int) -> tuple[int, ...]:
+        return self.workers[worker_id - 1].plan.indexes
+
+    def watch(self, listener: Listener) -> None:
+        """`listener(worker_id, serving)` on every change; at once for the workers serving now."""
+        with self._lock:
+            self._listeners.append(listener)
+            for worker in self.workers:
+                if worker.state == "running":
+                    listener(worker.plan.id, True)
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [worker.describe() for worker in self.workers]
+
+    def serving(self) -> bool:
+        with self._lock:
+            return all(w.state == "running" for w in self.workers)
+
+    def start(self) -> None:
+        with self._lock:
+            for worker in self.workers:
+                self._spawn(worker)
+        self._thread.start()
+
+    def revive(self, worker_id: int) -> bool:
+        """A given-up worker starts afresh (its failures forgotten); False when it was not given up."""
+        with self._lock:
+            worker = self.workers[worker_id - 1]
+            if worker.state != "gave_up":
+                return False
+            worker.window.reset()
+            worker.backoff.reset()
+            log.info("worker %d revived by an operator", worker_id)
+            self._spawn(worker)
+            return True
+
+    def signal(self, index: int, signum: int) -> bool:
+        """Chaos: signal the worker of connector `index` through its process handle (never a reused pid)."""
+        with self._lock:
+            worker = self._by_index[index]
+            if worker.ps is None or worker.state not in ("starting", "running"):
+                return False
+            try:
+                worker.ps.send_signal(signum)
+            except psutil.Error:
+                return False
+            return True
+
+    def stop(self, timeout_s: float = 3.0) -> None:
+        """SIGTERM to every worker (each switches its power off first); SIGKILL what is left at the end."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(1.0)
+        with self._lock:
+            live = [w for w in self.workers if w.process is not None and w.process.exitcode is None]
+            for worker in live:
+                _signal(worker, signal.SIGTERM)
+            deadline_s = time.monotonic() + timeout_s
+            for worker in live:
+                assert worker.process is not None
+                worker.process.join(max(0.0, deadline_s - time.monotonic()))
+                if worker.process.exitcode is None:
+                    log.warning("worker %d did not stop within %.1f s: killed", worker.plan.id, timeout_s)
+                    _signal(worker, signal.SIGKILL)
+                    worker.process.join(REAP_TIMEOUT_S)
+                worker.state = "stopped"
+        self._control.close(linger=0)
+        self._zmq.term()
+
+    # --- the watch thread ----------------------------------------------------------------
+
+    def _spawn(self, worker: Worker) -> None:
+        worker.generation += 1
+        spec = WorkerSpec(
+            worker.plan, worker.generation, self._settings, self._control_endpoint, self._grow_mb_per_s
+        )
+        process = self._context.Process(target=main, args=(spec,), name=f"evse-worker-{worker.plan.id}")
+        process.daemon = False
+        process.start()
+        worker.process = process
+        worker.ps = _handle(process.pid)
+        worker.state = "starting"
+        worker.started_s = worker.heard_s = time.monotonic()
+        worker.term_sent_s = None
+        worker.failure = None
+        log.info(
+            "worker %d started (pid %s) for connectors %s",
+            worker.plan.id,
+            process.pid,
+            ", ".join(map(str, worker.plan.indexes)),
+        )
+
+    def _run(self) -> None:
+        next_look_s = time.monotonic()
+        while not self._stopping.is_set():
+            if self._control.poll(int(ROUND_S * 1000)):
+                self._take_messages()
+            now_s = time.monotonic()
+            if now_s >= next_look_s:
+                next_look_s = now_s + ROUND_S
+                with self._lock:
+                    for worker in self.workers:
+                        self._look(worker, now_s)
+
+    def _take_messages(self) -> None:
+        while self._control.poll(0):
+            frames = self._control.recv_multipart()
+            if len(frames) != 2:
+                continue
+            who, message = control.parse_identity(frames[0]), control.unpack(frames[1])
+            if who is None or message is None:
+                continue
+            with self._lock:
+                worker = self.workers[who[0] - 1] if 1 <= who[0] <= len(self.workers) else None
+                if (
+                    worker is None
+                    or who[1] != worker.generation
+                    or worker.state not in ("starting", "running")
+                ):
+                    continue
+                worker.heard_s = time.monotonic()
+                if message.get("t") == "ready":
+                    self._serving(worker)
+                elif message.get("t") == "hb":
+                    summary = message.get("summary")
+                    worker.summary = summary if isinstance(summary, list) else worker.summary
+                    self._control.send_multipart([frames[0], control.pack({"t": "ack"})])
+
+    def _serving(self, worker: Worker) -> None:
+        first = worker.generation == 1 and worker.restarts == 0
+        worker.state = "running"
+        if not first:
+            self._on_event(worker.plan, "restarted", worker.last_exit or "", worker.restarts)
+        self._tell(worker.plan.id, True)
+
+    def _look(self, worker: Worker, now_s: float) -> None:
+        if worker.state == "restarting":
+            if now_s >= worker.restart_at_s:
+                worker.restarts += 1
+                self._spawn(worker)
+            return
+        if worker.state not in ("starting", "running") or worker.process is None:
+            return
+        self._measure(worker)
+        ended = _ended(worker)
+        if ended is not None:
+            self._failed(worker, *(worker.failure or ("crashed", ended)), exit_text=ended)
+        elif worker.state == "starting" and now_s - worker.started_s > self._settings.workers.start_timeout_s:
+            reason = f"not serving {self._settings.workers.start_timeout_s:g} s after its start"
+            self._kill(worker, "crashed", reason)
+        elif worker.state == "running" and now_s - worker.heard_s > self._settings.supervision.ping_timeout_s:
+            reason = f"no heartbeat for {self._settings.supervision.ping_timeout_s:g} s"
+            self._kill(worker, "hung", reason)
+        else:
+            self._check_memory(worker, now_s)
+
+    def _measure(self, worker: Worker) -> None:
+        if worker.ps is None:
+            return
+        try:
+            with worker.ps.oneshot():
+                worker.rss_bytes = worker.ps.memory_info().rss
+                worker.cpu_percent = worker.ps.cpu_percent()
+        except psutil.Error:
+            pass
+
+    def _check_memory(self, worker: Worker, now_s: float) -> None:
+        limit_bytes = self._settings.workers.max_rss_mb * 1024 * 1024
+        if worker.term_sent_s is not None:
+            if now_s - worker.term_sent_s > TERM_GRACE_S:
+                _signal(worker, signal.SIGKILL)
+            return
+        if worker.rss_bytes > limit_bytes:
+            mb = worker.rss_bytes / 1024 / 1024
+            worker.failure = (
+                "crashed",
+                f"RSS {mb:.0f} MB above max_worker_rss_mb {self._settings.workers.max_rss_mb}",
+            )
+            log.warning("worker %d: %s: SIGTERM", worker.plan.id, worker.failure[1])
+            worker.term_sent_s = now_s
+            _signal(worker, signal.SIGTERM)
+
+    def _kill(self, worker: Worker, event: str, reason: str) -> None:
+        log.warning("worker %d (pid %s): %s: SIGKILL", worker.plan.id, worker.pid, reason)
+        worker.failure = (event, reason)
+        _signal(worker, signal.SIGKILL)
+
+    def _failed(self, worker: Worker, event: str, reason: str, exit_text: str) -> None:
+        """The process is gone: reaped, its connectors told, then restarted later or given up."""
+        assert worker.process is not None
+        worker.process.join(REAP_TIMEOUT_S)
+        worker.last_exit = exit_text
+        self._tell(worker.plan.id, False)
+        now_s = time.monotonic()
+        full = f"{reason} ({exit_text})" if reason != exit_text else reason
+        log.error(
+            "worker %d (connectors %s): %s", worker.plan.id, ", ".join(map(str, worker.plan.indexes)), full
+        )
+        self._on_event(worker.plan, event, full, worker.restarts)
+        worker.process = worker.ps = None
+        if worker.window.record(now_s):
+            worker.state = "gave_up"
+            log.error(
+                "worker %d: more than %d failures within %g s: given up",
+                worker.plan.id,
+                self._settings.supervision.intensity,
+                self._settings.supervision.period_s,
+            )
+            self._on_give_up(worker.plan)
+            self._on_event(worker.plan, "gave_up", full, worker.restarts)
+            return
+        worker.state = "restarting"
+        worker.restart_at_s = now_s + worker.backoff.next_delay_s(now_s)
+
+    def _tell(self, worker_id: int, serving: bool) -> None:
+        for listener in self._listeners:
+            try:
+                listener(worker_id, serving)
+            except Exception:
+                log.exception("a worker listener failed")
+
+
+def _handle(pid: int | None) -> psutil.Process | None:
+    try:
+        return None if pid is None else psutil.Process(pid)
+    except psutil.Error:
+        return None
+
+
+def _signal(worker: Worker, signum: int) -> None:
+    """Through the psutil handle: a pid reused by another process is never signalled."""
+    if worker.ps is None:
+        return
+    with contextlib.suppress(psutil.Error):
+        worker.ps.send_signal(signum)
+
+
+def _ended(worker: Worker) -> str | None:
+    """How the worker's process ended ("exit 1", "signal SIGKILL"), None while it runs."""
+    assert worker.process is not None
+    code = worker.process.exitcode
+    if code is None:
+        if worker.ps is not None:
+            try:
+                if worker.ps.status() != psutil.STATUS_ZOMBIE:
+                    return None
+            except psutil.Error:
+                pass
+        worker.process.join(REAP_TIMEOUT_S)
+        code = worker.process.exitcode
+        if code is None:
+            return "gone"
+    if code < 0:
+        return f"signal {signal.Signals(-code).name}"
+    return f"exit {code}"

@@ -1,0 +1,72 @@
+"""The workers' publications, renumbered by the root: one SUB to every worker's XPUB, onto the root's bus.
+
+A worker's `seq` is its own; the root's bus numbers each source again, so a worker's
+restart never restarts a source's numbering within the root's epoch, and the root's
+`snapshot` holds every variable. The workers' own station heartbeat and energy view stay
+in the workers: the root publishes its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import msgpack
+import zmq
+
+from supervisor.station.bus import Bus
+
+log = logging.getLogger("evse_supervisor.workers")
+
+RELAYED = (b"evse/", b"station/supervision")
+_POLL_MS = 100
+
+
+class PublicationRelay:
+    def __init__(self, bus: Bus, endpoints: Sequence[str]) -> None:
+        self._bus = bus
+        self._context = zmq.Context()
+        self._sub = self._context.socket(zmq.SUB)
+        self._sub.linger = 0
+        self._sub.rcvhwm = 0  # never drop: the root's XPUB is where slow subscribers lose
+        self._sub.setsockopt(zmq.RECONNECT_IVL, 10)
+        for prefix in RELAYED:
+            self._sub.setsockopt(zmq.SUBSCRIBE, prefix)
+        for endpoint in endpoints:
+            self._sub.connect(endpoint)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="workers-publications", daemon=True)
+        self.relayed = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 1.0) -> None:
+        self._stopping.set()
+        self._thread.join(timeout_s)
+        if not self._thread.is_alive():
+            self._context.term()
+
+    def _run(self) -> None:
+        sub = self._sub
+        try:
+            while not self._stopping.is_set():
+                if not sub.poll(_POLL_MS):
+                    continue
+                while sub.poll(0):
+                    frames = sub.recv_multipart()
+                    if len(frames) == 2:
+                        self._relay(frames[0], frames[1])
+        finally:
+            sub.close(linger=0)
+
+    def _relay(self, topic: bytes, body: bytes) -> None:
+        try:
+            payload = msgpack.unpackb(body, raw=False, strict_map_key=False)
+            source, value = payload["source"], payload["value"]
+        except (ValueError, KeyError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+            log.warning("a worker's publication on %r could not be read; dropped", topic[:64])
+            return
+        self._bus.publish(source, topic.decode(), value, event_seq=payload.get("event_seq"))
+        self.relayed += 1

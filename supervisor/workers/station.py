@@ -1,0 +1,299 @@
+"""The root of a process-isolated station: the API's backend for what the root answers itself.
+
+Connector commands never reach it: the API relays them to the connector's worker
+(`supervisor.api.relay`). The root answers the station commands (`status` gathers the
+workers' own), owns the bus the workers' publications are renumbered on, and writes the
+records of a given-up worker's connectors once it is reaped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any
+
+import psutil
+import pykka
+
+from actors.ports import ReplyKey
+from actors.settings import ConnectorSettings
+from drivers.clock import Clock, SystemClock
+from supervisor.api.protocol import Forbidden
+from supervisor.config.settings import StationSettings
+from supervisor.journal import StationJournal, StoredReply
+from supervisor.station.bus import Bus
+from supervisor.station.connector import Connector
+from supervisor.station.simulation import SimulatedHardware
+from supervisor.tree import SupervisionEvent, Unavailable
+from supervisor.workers.gather import ask_all
+from supervisor.workers.plan import WorkerPlan
+from supervisor.workers.pool import WorkerPool
+from supervisor.workers.publications import PublicationRelay
+
+log = logging.getLogger("evse_supervisor.workers")
+
+GATHER_TIMEOUT_S = 1.0
+STOP_TIMEOUT_S = 3.0
+
+
+class ProcessStation:
+    """Implements supervisor.api.backend.Backend for `isolation: process`."""
+
+    def __init__(self, settings: StationSettings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.journal = StationJournal.open(settings.state_dir, clock, [], [])
+        self.journal_id = self.journal.journal_id
+        self.epoch = uuid.uuid4().hex
+        self.bus = Bus(self.epoch, clock)
+        self.chaos_enabled = settings.chaos
+        self.started_monotonic = time.monotonic()
+        self._process = psutil.Process(os.getpid())
+        self._by_index = {c.index: c for c in settings.connectors}
+        self._by_evse_id = {c.evse_id: c.index for c in settings.connectors}
+        self.hardware = SimulatedHardware.open(settings)  # the plant, started before any worker
+        self._socket_dir = tempfile.mkdtemp(prefix="evse-w")
+        self.workers = WorkerPool(settings, pathlib.Path(self._socket_dir), self._worker_event, self._give_up)
+        self._publications = PublicationRelay(
+            self.bus, [w.plan.publish_endpoint for w in self.workers.workers]
+        )
+        self._stopped = threading.Event()
+
+    @classmethod
+    def build(cls, settings: StationSettings, clock: Clock | None = None) -> ProcessStation:
+        return cls(settings, clock or SystemClock())
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._publications.start()
+        self.workers.start()
+
+    def wait_serving(self, timeout_s: float) -> bool:
+        deadline_s = time.monotonic() + timeout_s
+        while time.monotonic() < deadline_s:
+            if self.workers.serving():
+                return True
+            self._stopped.wait(0.02)
+        return self.workers.serving()
+
+    def power_off(self) -> None:
+        """Every worker stopped (SIGTERM: each switches its connectors' power off first), none restarted."""
+        self.workers.stop()
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.workers.stop(timeout_s)
+        self._publications.stop()
+        self.hardware.close()
+        self.journal.close()
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+    # --- workers -------------------------------------------------------------------------
+
+    def _worker_event(self, plan: WorkerPlan, event: str, reason: str, restarts: int) -> None:
+        for index in plan.indexes:
+            value = {
+                "evse": index,
+                "actor": "worker",
+                "event": event,
+                "generation": self.workers.workers[plan.id - 1].generation,
+                "reason": reason,
+                "restarts": restarts,
+                "worker": plan.id,
+            }
+            self.bus.publish("station", "station/supervision", value)
+
+    def _give_up(self, plan: WorkerPlan) -> None:
+        """The reaped worker's connectors Faulted, each as a given-up connector of a thread station."""
+        for settings in plan.connectors:
+            try:
+                self._last_word(settings)
+            except Exception:
+                log.exception("evse %d: the records of its given-up worker were not written", settings.index)
+
+    def _last_word(self, settings: ConnectorSettings) -> None:
+        journal = StationJournal.open(
+            self.settings.state_dir, self.clock, [settings.evse_id], [settings.index]
+        )
+        try:
+            connector = Connector(
+                settings,
+                self.bus,
+                self.clock,
+                self.settings.supervision,
+                self.hardware.simulation,
+                self._on_supervision,
+                journal.connector(settings.index),
+            )
+            try:
+                connector.give_up()
+            finally:
+                connector.plant.close()
+        finally:
+            journal.close()
+
+    def _on_supervision(self, index: int, event: SupervisionEvent) -> None:
+        """The last word's own team reports nothing worth publishing."""
+
+    def kill_worker(self, index: int) -> bool:
+        self._chaos_check()
+        return self.workers.signal(index, signal.SIGKILL)
+
+    def stop_worker(self, index: int, seconds: float) -> bool:
+        self._chaos_check()
+        stopped = self.workers.signal(index, signal.SIGSTOP)
+        if stopped:
+            timer = threading.Timer(seconds, self.workers.signal, args=(index, signal.SIGCONT))
+            timer.daemon = True
+            timer.start()
+        return stopped
+
+    def _chaos_check(self) -> None:
+        if not self.chaos_enabled:
+            raise Forbidden("needs chaos: true in the configuration, or --chaos")
+
+    # --- Backend: what the root answers ----------------------------------------------------
+
+    def evse_count(self) -> int:
+        return len(self.settings.connectors)
+
+    def resolve_evse(self, evse: int | str) -> int | None:
+        if isinstance(evse, int) and not isinstance(evse, bool):
+            return evse if evse in self._by_index else None
+        if isinstance(evse, str):
+            return self._by_evse_id.get(evse)
+        return None
+
+    def is_sim(self, index: int) -> bool:
+        return self._by_index[index].board_driver == "sim"
+
+    def stored_replies(self) -> list[StoredReply]:
+        return []  # each worker answers retries from its own connectors' journals
+
+    def status(self) -> dict[str, Any]:
+        with self._process.oneshot():
+            rss_bytes = self._process.memory_info().rss
+            cpu_percent = self._process.cpu_percent()
+        status: dict[str, Any] = {
+            "name": self.settings.name,
+            "epoch": self.epoch,
+            "journal_id": self.journal_id,
+            "uptime_s": time.monotonic() - self.started_monotonic,
+            "pid": os.getpid(),
+            "rss_bytes": rss_bytes,
+            "cpu_percent": cpu_percent,
+            "evses": self._gather_evses(),
+            "workers": self.workers.describe(),
+        }
+        plant = self.hardware.describe()
+        if plant is not None:
+            status["plant"] = plant
+        return status
+
+    def _gather_evses(self) -> list[dict[str, Any]]:
+        serving = [w for w in self.workers.workers if w.state == "running"]
+        answers = ask_all([w.plan.command_endpoint for w in serving], "status", GATHER_TIMEOUT_S)
+        entries: dict[int, dict[str, Any]] = {}
+        for worker, answer in zip(serving, answers, strict=True):
+            for entry in answer["evses"] if isinstance(answer, dict) else []:
+                entries[int(entry["index"])] = {**entry, "worker": worker.plan.id}
+        for worker in self.workers.workers:
+            for settings in worker.plan.connectors:
+                if settings.index not in entries:
+                    entries[settings.index] = self._absent(
+                        worker.state, worker.plan.id, settings, worker.summary
+                    )
+        return [entries[index] for index in sorted(entries)]
+
+    def _absent(
+        self, state: str, worker_id: int, settings: ConnectorSettings, summary: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A connector whose worker does not answer: what the root knows of it."""
+        last = next((s for s in summary if s.get("index") == settings.index), {})
+        supervisor_state = "gave_up" if state == "gave_up" else "restarting"
+        return {
+            "index": settings.index,
+            "evse_id": settings.evse_id,
+            "state": "Faulted" if state == "gave_up" else last.get("state", "Unavailable"),
+            "supervisor": {
+                "state": supervisor_state,
+                "restarts": last.get("restarts", 0),
+                "failures": last.get("failures", 0),
+                "actors": [],
+            },
+            "worker": worker_id,
+        }
+
+    def list_evses(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "index": entry["index"],
+                "evse_id": entry["evse_id"],
+                "driver": self._by_index[entry["index"]].board_driver,
+                "state": entry["state"],
+            }
+            for entry in self._gather_evses()
+        ]
+
+    def supervision_summary(self) -> list[dict[str, Any]]:
+        summaries: list[dict[str, Any]] = []
+        for worker in self.workers.workers:
+            known = {s.get("index"): s for s in worker.summary}
+            for settings in worker.plan.connectors:
+                entry = known.get(settings.index)
+                if entry is None or worker.state != "running":
+                    absent = self._absent(worker.state, worker.plan.id, settings, worker.summary)
+                    sup = absent["supervisor"]
+                    entry = {
+                        "index": settings.index,
+                        "state": absent["state"],
+                        "restarts": sup["restarts"],
+                        "failures": sup["failures"],
+                    }
+                summaries.append(entry)
+        return summaries
+
+    def set_station_max_current(self, max_current: float) -> bool:
+        raise Unavailable(
+            "the station limit needs isolation: thread (process isolation has no grid limit yet)"
+        )
+
+    # --- Backend: connector commands are relayed, never asked here ---------------------------
+
+    def stall_supervisor(self, index: int, seconds: float) -> bool:
+        raise _relayed()
+
+    def restart_connector(self, index: int) -> bool:
+        raise _relayed()
+
+    def actor_ref(self, index: int, role: str) -> pykka.ActorRef[Any] | None:
+        raise _relayed()
+
+    def decides(self, index: int, message: object) -> bool:
+        raise _relayed()
+
+    def ask_session(self, index: int, message: object, timeout_s: float, key: ReplyKey | None = None) -> Any:
+        raise _relayed()
+
+    def sim(self, index: int, control: str, args: dict[str, Any]) -> bool:
+        raise _relayed()
+
+    def events_since(self, index: int, since: int) -> dict[str, Any]:
+        raise _relayed()
+
+    def events_in_memory(self, index: int, since: int) -> bool:
+        raise _relayed()
+
+
+def _relayed() -> RuntimeError:
+    return RuntimeError("a connector command of a process-isolated station goes to its worker")
