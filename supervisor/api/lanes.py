@@ -73,23 +73,29 @@ class Lanes:
         self._worker = worker
         self._finish = finish
         self._queue_limit = queue_limit
-        self._lanes = {index: _Lane(index) for index in range(1, backend.evse_count() + 1)}
+        self._lanes: dict[int, _Lane] = {}  # the connectors commands came for (a worker's share, say)
         self.restarting: set[int] = set()  # lanes whose next job waits for a new generation
         # Calls are told at the end of the socket thread's round (a batch of requests, or of
         # posted answers), not one by one: an actor woken mid-round would take the GIL each
         # time the socket thread lets go of it in a ZeroMQ call, and the round would crawl.
         self._told: list[tuple[_Lane, _Entry, pykka.ActorRef[Any], Call]] = []
 
+    def _lane(self, index: int) -> _Lane:
+        lane = self._lanes.get(index)
+        if lane is None:
+            lane = self._lanes[index] = _Lane(index)
+        return lane
+
     def waiting(self, index: int) -> int:
         """Jobs waiting behind the one in hand."""
-        return max(0, len(self._lanes[index].entries) - 1)
+        return max(0, len(self._lane(index).entries) - 1)
 
     def full(self, index: int) -> bool:
         return self.waiting(index) >= self._queue_limit
 
     def submit(self, job: Job) -> None:
         """Take the job in its connector's order (the caller checked `full` first)."""
-        lane = self._lanes[job.index]
+        lane = self._lane(job.index)
         lane.entries.append(_Entry(job))
         if len(lane.entries) == lane.sent + 1:
             self._pump(lane)

@@ -58,10 +58,10 @@ class SimulatedHardware:
         """`status`'s `plant`: its endpoint and pid; None without a plant process."""
         return None if self.plant is None else self.plant.describe()
 
-    def close(self) -> None:
+    def close(self, *, stop_plant: bool = True) -> None:
         """The link closed (the boards' keep-alive then switches off whatever is left on), and a
-        plant that a station started stopped."""
+        plant that a station started stopped (not by a worker process: its root stops it)."""
         if self.link is not None:
             self.link.close()
-        if self.plant is not None:
+        if self.plant is not None and stop_plant:
             self.plant.stop_if_ours()

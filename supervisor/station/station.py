@@ -119,7 +119,7 @@ class Station:
         if self.ocpp is not None:
             self.ocpp.start()
 
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S, *, stop_plant: bool = True) -> None:
         """Power off every connector first, then stop the ticker and every connector's actors.
 
         Connectors stop side by side, so one with hung actors costs its own shutdown
@@ -143,7 +143,7 @@ class Station:
                 log.warning("%s did not finish in %.1f s: left behind", stopper.name, timeout_s)
         if not any(stopper.is_alive() for stopper in stoppers):
             self.journal.close()
-        self.hardware.close()
+        self.hardware.close(stop_plant=stop_plant)
 
     def power_off(self) -> None:
         """Switch every connector's power off through its board, whatever its actors are doing."""
@@ -273,6 +273,7 @@ class Station:
             "rss_bytes": rss_bytes,
             "cpu_percent": cpu_percent,
             "evses": [c.describe() for c in self.connectors],
+            "workers": [],  # thread isolation: no worker processes
             "energy": self.energy.status(),
         }
         if self.ocpp is not None:

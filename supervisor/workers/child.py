@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pathlib
 import signal
 import sys
 import threading
@@ -29,6 +30,7 @@ log = logging.getLogger("evse_supervisor.worker")
 
 NO_HEARTBEAT_S = 3600.0  # the worker's own API publishes no station/heartbeat: the root's does
 EXIT_ROOT_LOST = 3
+EXIT_TOLD_TO_FAIL = 4
 _GROW_CHUNK = 1 << 20
 
 
@@ -39,10 +41,14 @@ class WorkerSpec:
     station: StationSettings
     control_endpoint: str
     grow_mb_per_s: float = 0.0  # tests only: the worker's memory grows this fast (the RSS limit)
+    fail_file: str | None = None  # tests only: a worker whose id this file holds exits at its start
 
 
 def main(spec: WorkerSpec) -> None:
     _configure_logging(spec)
+    if _told_to_fail(spec):
+        log.error("worker %d: told to fail at its start (%s)", spec.plan.id, spec.fail_file)
+        os._exit(EXIT_TOLD_TO_FAIL)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C to the root's terminal is the root's to handle
@@ -61,7 +67,7 @@ def main(spec: WorkerSpec) -> None:
     log.info("worker %d: stopping", spec.plan.id)
     station.power_off()
     server.stop(timeout_s=0.5)
-    station.stop(timeout_s=1.5)
+    station.stop(timeout_s=1.5, stop_plant=False)  # the root stops the plant it started
     os._exit(0)
 
 
@@ -115,6 +121,16 @@ def _configure_logging(spec: WorkerSpec) -> None:
     root.handlers[:] = [handler]
     root.setLevel(spec.station.log_level)
     logging.getLogger("pykka").setLevel(logging.WARNING)
+
+
+def _told_to_fail(spec: WorkerSpec) -> bool:
+    if spec.fail_file is None:
+        return False
+    try:
+        named = pathlib.Path(spec.fail_file).read_text().split()
+    except OSError:
+        return False
+    return str(spec.plan.id) in named
 
 
 def _grow(mb_per_s: float) -> None:

@@ -46,6 +46,7 @@ TERM_GRACE_S = 2.0  # SIGTERM (over the RSS limit), then SIGKILL after this long
 REAP_TIMEOUT_S = 2.0
 ROUND_S = 0.05
 GROW_ENV = "EVSE_SUPERVISOR_TEST_WORKER_GROW_MB"  # tests only: workers' memory grows (MB per second)
+FAIL_ENV = "EVSE_SUPERVISOR_TEST_WORKER_FAIL_FILE"  # tests only: workers whose id it holds exit at start
 
 Event = Callable[[WorkerPlan, str, str, int], None]  # (plan, event, reason, restarts)
 Listener = Callable[[int, bool], None]  # (worker id, serving)
@@ -110,6 +111,7 @@ class WorkerPool:
         self._stopping = threading.Event()
         self._wake: list[Callable[[], None]] = []
         self._grow_mb_per_s = float(os.environ.get(GROW_ENV, "0") or 0)
+        self._fail_file = os.environ.get(FAIL_ENV) or None
         self._context: ForkServerContext = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
         self._zmq = zmq.Context()
@@ -206,7 +208,12 @@ class WorkerPool:
     def _spawn(self, worker: Worker) -> None:
         worker.generation += 1
         spec = WorkerSpec(
-            worker.plan, worker.generation, self._settings, self._control_endpoint, self._grow_mb_per_s
+            worker.plan,
+            worker.generation,
+            self._settings,
+            self._control_endpoint,
+            self._grow_mb_per_s,
+            self._fail_file,
         )
         process = self._context.Process(target=main, args=(spec,), name=f"evse-worker-{worker.plan.id}")
         process.daemon = False

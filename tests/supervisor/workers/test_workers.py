@@ -1,0 +1,270 @@
+"""Process isolation end to end: `evse-supervisor run --isolation process`, its workers killed,
+stopped, bloated, failing at start, and its root killed; the connectors carry on."""
+
+from __future__ import annotations
+
+import pathlib
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import msgpack
+import psutil
+import pytest
+import yaml
+import zmq
+
+from supervisor.client import ApiError, Client
+from supervisor.workers.pool import FAIL_ENV, GROW_ENV
+from tests.supervisor.cli.running import RunningStation, wait_until
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def station_config(tmp_path: pathlib.Path, connectors: int = 3, **station: Any) -> pathlib.Path:
+    """The default station, `isolation: process`, with `connectors` simulated connectors."""
+    config = {
+        "station": {
+            "isolation": "process",
+            "supervision": {"intensity": 5, "period_s": 30, "backoff_min_s": 0.01, "backoff_max_s": 0.1},
+            **station,
+        },
+        "sim": {"plant_linger_s": 2},
+        "connectors": [{"evse_id": f"DE*TST*E{n}"} for n in range(1, connectors + 1)],
+    }
+    path = tmp_path / "station.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start(
+    tmp_path: pathlib.Path, *, env: dict[str, str] | None = None, serving: bool = True, **station: Any
+) -> RunningStation:
+    """The station, once every worker serves (unless `serving` is False)."""
+    config = station_config(tmp_path, **station)
+    running = RunningStation(tmp_path / "state", "--config", str(config), env=env)
+    if serving:
+        wait_until(
+            lambda: all(w["state"] == "running" for w in workers(running.client)), "every worker serving"
+        )
+    return running
+
+
+@pytest.fixture
+def running(tmp_path: pathlib.Path) -> Iterator[RunningStation]:
+    station = start(tmp_path)
+    yield station
+    station.stop()
+
+
+def workers(client: Client) -> list[dict[str, Any]]:
+    return list(client.status()["workers"])
+
+
+def evse(client: Client, index: int) -> dict[str, Any]:
+    entry: dict[str, Any] = client.status(evse_from=index, evse_to=index)["evses"][0]
+    return entry
+
+
+def charge(station: RunningStation, index: int) -> str:
+    """Plug in, authorize, Charging: the session's uuid."""
+    station.client.sim_plug_in(index)
+    station.client.authorize(index, "TOKEN-1")
+    wait_until(lambda: evse(station.client, index)["state"] == "Charging", f"evse {index} charging")
+    started = [
+        e for e in station.client.get_events(index)["events"] if e["value"]["event"] == "SessionStarted"
+    ]
+    return str(started[-1]["value"]["uuid"])
+
+
+def energy_wh(client: Client, index: int) -> float:
+    snapshot = client.snapshot(prefix=f"evse/{index}/powermeter")
+    return float(snapshot["vars"][f"evse/{index}/powermeter"]["energy_Wh_import"]["total"])
+
+
+def serving_again(client: Client, worker_id: int, restarts: int) -> dict[str, Any]:
+    def back() -> dict[str, Any] | None:
+        entry = workers(client)[worker_id - 1]
+        return entry if entry["state"] == "running" and entry["restarts"] >= restarts else None
+
+    found: dict[str, Any] = wait_until(back, f"worker {worker_id} serving after {restarts} restart(s)")
+    return found
+
+
+def check_events(events: list[dict[str, Any]]) -> None:
+    """Numbered 1, 2, 3, ... with none missing or doubled."""
+    numbers = [e["event_seq"] for e in events]
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
+
+
+def test_a_worker_killed_mid_charge_is_replaced_and_the_session_goes_on(running: RunningStation) -> None:
+    client = running.client
+    uuid = charge(running, 1)
+    before = workers(client)
+    energy_before = energy_wh(client, 1)
+    assert running.client.call("chaos_kill_worker", 1) is True
+    after = serving_again(client, 1, 1)
+    assert after["pid"] != before[0]["pid"] and after["last_exit"] == "signal SIGKILL"
+    assert workers(client)[1]["pid"] == before[1]["pid"]  # the other connectors' workers untouched
+    wait_until(lambda: evse(client, 1)["state"] == "Charging", "evse 1 charging again")
+    assert energy_wh(client, 1) >= energy_before
+    events = client.get_events(1)["events"]
+    check_events(events)
+    assert {e["value"]["uuid"] for e in events} == {uuid}
+    assert [e["value"]["event"] for e in events].count("SessionStarted") == 1
+    assert evse(client, 1)["worker"] == 1
+
+
+def test_supervision_events_name_the_worker(running: RunningStation) -> None:
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.linger = 0
+    sub.setsockopt(zmq.SUBSCRIBE, b"station/supervision")
+    sub.connect(running.publish)
+    try:
+        seen: list[dict[str, Any]] = []
+
+        def restarted() -> bool:
+            while sub.poll(0):
+                seen.append(msgpack.unpackb(sub.recv_multipart()[1])["value"])
+            return any(v["actor"] == "worker" and v["event"] == "restarted" for v in seen)
+
+        wait_until(lambda: running.client.call("chaos_kill_worker", 2) and True, "the kill")
+        wait_until(restarted, "a worker's restarted event")
+        crashed = [v for v in seen if v["actor"] == "worker" and v["event"] == "crashed"]
+        assert crashed and crashed[0]["evse"] == 2 and "SIGKILL" in crashed[0]["reason"]
+    finally:
+        sub.close()
+
+
+def test_a_stopped_worker_misses_its_heartbeats_and_is_replaced(running: RunningStation) -> None:
+    client = running.client
+    pid = workers(client)[0]["pid"]
+    assert running.client.call("chaos_stop_worker", 1, seconds=10) is True
+    after = serving_again(client, 1, 1)
+    assert after["pid"] != pid and after["last_exit"] == "signal SIGKILL"
+    assert client.enable(1) is True  # it answers again
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_worker_above_its_memory_limit_is_stopped_and_replaced(tmp_path: pathlib.Path) -> None:
+    station = start(tmp_path, env={GROW_ENV: "40"}, serving=False, connectors=1, max_worker_rss_mb=150)
+    try:
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub.linger = 0
+        sub.setsockopt(zmq.SUBSCRIBE, b"station/supervision")
+        sub.connect(station.publish)
+        seen: list[dict[str, Any]] = []
+
+        def over_limit() -> bool:
+            while sub.poll(0):
+                seen.append(msgpack.unpackb(sub.recv_multipart()[1])["value"])
+            return any("above max_worker_rss_mb 150" in str(v.get("reason")) for v in seen)
+
+        wait_until(over_limit, "the worker stopped over its memory limit", timeout_s=40)
+        sub.close()
+        serving_again(station.client, 1, 1)
+        assert "max_worker_rss_mb" in station.log()
+    finally:
+        station.stop()
+
+
+def test_a_worker_failing_at_start_is_given_up_and_disable_enable_brings_it_back(
+    tmp_path: pathlib.Path,
+) -> None:
+    fail_file = tmp_path / "fail"
+    fail_file.write_text("2")
+    station = start(
+        tmp_path,
+        env={FAIL_ENV: str(fail_file)},
+        serving=False,
+        supervision={"intensity": 2, "period_s": 30, "backoff_min_s": 0.01, "backoff_max_s": 0.05},
+    )
+    client = station.client
+    try:
+        wait_until(lambda: workers(client)[1]["state"] == "gave_up", "worker 2 given up")
+        assert workers(client)[1]["last_exit"] == "exit 4"
+        wait_until(lambda: evse(client, 2)["state"] == "Faulted", "evse 2 Faulted")
+        assert evse(client, 2)["supervisor"]["state"] == "gave_up"
+        with pytest.raises(ApiError) as refused:
+            client.pause_charging(2)
+        assert refused.value.code == "unavailable" and "given up" in refused.value.message
+        charge(station, 1)  # the other workers' connectors charge meanwhile
+        assert workers(client)[0]["restarts"] == 0
+        fail_file.write_text("")
+        assert client.disable(2) is True
+        assert client.enable(2) is True
+        assert workers(client)[1]["state"] == "running"
+        wait_until(lambda: evse(client, 2)["state"] == "Idle", "evse 2 Idle again")
+        assert evse(client, 1)["state"] == "Charging"
+    finally:
+        station.stop()
+
+
+def test_a_request_in_flight_during_a_kill_is_answered_once_and_runs_once(running: RunningStation) -> None:
+    client = running.client
+    uuid = charge(running, 1)
+    running.client.chaos_hang(1, "session", 0.8)  # what comes next waits behind the hang, in the worker
+    dealer = zmq.Context.instance().socket(zmq.DEALER)
+    dealer.linger = 0
+    dealer.connect(running.command)
+    try:
+        request = {"v": 1, "id": 7, "cmd": "disable", "evse": 1, "client": "in-flight", "timeout_ms": 8000}
+        dealer.send_multipart([b"", msgpack.packb(request)])
+        assert running.client.call("chaos_kill_worker", 1) is True
+        assert dealer.poll(9000)
+        reply = msgpack.unpackb(dealer.recv_multipart()[-1])
+        assert reply["id"] == 7 and reply["ok"] is True, reply
+        assert not dealer.poll(300)  # one reply only
+    finally:
+        dealer.close()
+    wait_until(lambda: evse(client, 1)["state"] == "Disabled", "evse 1 Disabled")
+    events = client.get_events(1)["events"]
+    check_events(events)
+    names = [e["value"]["event"] for e in events if e["value"]["uuid"] == uuid]
+    assert names.count("SessionCancelled") == 1, " ".join(names)  # disable ran once
+
+
+def test_the_root_killed_takes_its_workers_down_and_the_next_start_recovers(tmp_path: pathlib.Path) -> None:
+    station = start(tmp_path)
+    try:
+        uuid = charge(station, 1)
+        pids = [w["pid"] for w in workers(station.client)]
+        station.signal(signal.SIGKILL)
+        station.proc.wait(10)
+        for pid in pids:
+            assert wait_until(lambda pid=pid: not _alive(pid), f"worker {pid} gone", timeout_s=3.0)
+    finally:
+        station.stop()
+    again = start(tmp_path)
+    try:
+        wait_until(lambda: evse(again.client, 1)["state"] == "Charging", "evse 1 charging after the restart")
+        events = again.client.get_events(1)["events"]
+        check_events(events)
+        assert {e["value"]["uuid"] for e in events} == {uuid}
+    finally:
+        assert again.stop() == 0
+
+
+def test_sigterm_stops_every_worker(running: RunningStation) -> None:
+    pids = [w["pid"] for w in workers(running.client)]
+    assert running.stop() == 0
+    for pid in pids:
+        assert not _alive(pid), pid
+
+
+def test_in_thread_isolation_there_are_no_workers(tmp_path: pathlib.Path) -> None:
+    station = RunningStation(tmp_path / "state")
+    try:
+        assert station.client.status()["workers"] == []
+        with pytest.raises(ApiError) as refused:
+            station.client.call("chaos_kill_worker", 1)
+        assert refused.value.code == "forbidden" and "no workers" in refused.value.message
+    finally:
+        station.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
