@@ -6,6 +6,7 @@ from __future__ import annotations
 import pathlib
 import signal
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import msgpack
@@ -116,7 +117,7 @@ def test_a_worker_killed_mid_charge_is_replaced_and_the_session_goes_on(running:
 
 
 def test_supervision_events_name_the_worker(running: RunningStation) -> None:
-    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
     sub.linger = 0
     sub.setsockopt(zmq.SUBSCRIBE, b"station/supervision")
     sub.connect(running.publish)
@@ -149,7 +150,7 @@ def test_a_stopped_worker_misses_its_heartbeats_and_is_replaced(running: Running
 def test_a_worker_above_its_memory_limit_is_stopped_and_replaced(tmp_path: pathlib.Path) -> None:
     station = start(tmp_path, env={GROW_ENV: "40"}, serving=False, connectors=1, max_worker_rss_mb=150)
     try:
-        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         sub.linger = 0
         sub.setsockopt(zmq.SUBSCRIBE, b"station/supervision")
         sub.connect(station.publish)
@@ -204,7 +205,7 @@ def test_a_request_in_flight_during_a_kill_is_answered_once_and_runs_once(runnin
     client = running.client
     uuid = charge(running, 1)
     running.client.chaos_hang(1, "session", 0.8)  # what comes next waits behind the hang, in the worker
-    dealer = zmq.Context.instance().socket(zmq.DEALER)
+    dealer: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     dealer.linger = 0
     dealer.connect(running.command)
     try:
@@ -232,7 +233,7 @@ def test_the_root_killed_takes_its_workers_down_and_the_next_start_recovers(tmp_
         station.signal(signal.SIGKILL)
         station.proc.wait(10)
         for pid in pids:
-            assert wait_until(lambda pid=pid: not _alive(pid), f"worker {pid} gone", timeout_s=3.0)
+            assert wait_until(partial(_gone, pid), f"worker {pid} gone", timeout_s=3.0)
     finally:
         station.stop()
     again = start(tmp_path)
@@ -261,6 +262,10 @@ def test_in_thread_isolation_there_are_no_workers(tmp_path: pathlib.Path) -> Non
         assert refused.value.code == "forbidden" and "no workers" in refused.value.message
     finally:
         station.stop()
+
+
+def _gone(pid: int) -> bool:
+    return not _alive(pid)
 
 
 def _alive(pid: int) -> bool:
