@@ -23,6 +23,7 @@ from supervisor.config import load_config
 from supervisor.config.settings import ApiSettings, StationSettings
 from supervisor.station import Station
 from supervisor.tree import SupervisionSettings
+from supervisor.workers import ProcessStation
 
 FAST_SUPERVISION = SupervisionSettings(
     intensity=50, period_s=30, backoff_min_s=0.01, backoff_max_s=0.1, ping_interval_s=0.1, ping_timeout_s=0.4
@@ -32,6 +33,12 @@ FAST_SUPERVISION = SupervisionSettings(
 def embedded(settings: StationSettings) -> StationSettings:
     """The simulated hardware in the station's process: for a test that builds the station itself."""
     return dataclasses.replace(settings, sim=dataclasses.replace(settings.sim, plant="embedded"))
+
+
+def in_processes(settings: StationSettings) -> StationSettings:
+    """Process isolation: the connectors in worker processes, the simulated hardware in the plant's."""
+    sim = dataclasses.replace(settings.sim, plant="process", plant_linger_s=2.0)
+    return dataclasses.replace(settings, isolation="process", sim=sim)
 
 
 def live_settings(state_dir: pathlib.Path, **changes: Any) -> StationSettings:
@@ -87,16 +94,30 @@ class LiveStation:
     """The real station and its API server in this process; clients and sockets close with it."""
 
     def __init__(self, settings: StationSettings, *, subscribe: bool = True) -> None:
-        self.station = Station.build(settings)
-        self.server = ApiServer(settings.api, self.station)
-        self.station.start()
-        self.server.start()
+        self.backend: Station | ProcessStation
+        if settings.isolation == "process":  # the root here, its workers in processes of their own
+            self.backend = ProcessStation.build(settings)
+            self.server = ApiServer(settings.api, self.backend)
+            self.server.start()
+            self.backend.start()
+            assert self.backend.wait_serving(WAIT_S), "the workers did not serve in time"
+        else:
+            self.backend = Station.build(settings)
+            self.server = ApiServer(settings.api, self.backend)
+            self.backend.start()
+            self.server.start()
         self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._clients: list[Client] = []
         self._sockets: list[zmq.Socket[bytes]] = []
         self.subscriber = Subscriber(self.context, self.server.publish_endpoint)
         if subscribe:  # wait until the subscription is in place
             self.subscriber.wait_for("station/heartbeat", lambda v: True, 5.0)
+
+    @property
+    def station(self) -> Station:
+        """The thread-isolated station's own objects (a test that reaches into a connector)."""
+        assert isinstance(self.backend, Station), "a process-isolated station's connectors are in its workers"
+        return self.backend
 
     def client(self, **options: Any) -> Client:
         """A client of this station; closed with the station."""
@@ -133,7 +154,7 @@ class LiveStation:
             sock.close(linger=0)
         self.subscriber.close()
         self.server.stop()
-        self.station.stop()
+        self.backend.stop()
         self.context.destroy(linger=0)
 
 

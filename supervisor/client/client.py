@@ -181,6 +181,12 @@ class Client(Connection):
     def chaos_hang_supervisor(self, evse: int | str, seconds: float) -> bool:
         return bool(self.call("chaos_hang_supervisor", evse, seconds=seconds))
 
+    def chaos_kill_worker(self, evse: int | str) -> bool:
+        return bool(self.call("chaos_kill_worker", evse))
+
+    def chaos_stop_worker(self, evse: int | str, seconds: float) -> bool:
+        return bool(self.call("chaos_stop_worker", evse, seconds=seconds))
+
     # publications
 
     def watch(

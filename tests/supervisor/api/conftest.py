@@ -10,7 +10,8 @@ import pytest
 
 from supervisor.client import Client
 from supervisor.config import load_config
-from tests.live import WAIT_S, LiveStation, live_settings
+from supervisor.config.settings import StationSettings
+from tests.live import WAIT_S, LiveStation, in_processes, live_settings
 
 
 class ApiStation(LiveStation):
@@ -20,17 +21,25 @@ class ApiStation(LiveStation):
         return super().client(timeout_s=WAIT_S, retries=0, **options)
 
 
-@pytest.fixture
-def api(tmp_path: pathlib.Path) -> Iterator[ApiStation]:
+ISOLATIONS = ("thread", "process")  # every API test runs against both: clients see no difference
+
+
+def _isolated(settings: StationSettings, isolation: str) -> StationSettings:
+    return in_processes(settings) if isolation == "process" else settings
+
+
+@pytest.fixture(params=ISOLATIONS)
+def api(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[ApiStation]:
     """Fast supervision (a hang is found within half a second)."""
-    station = ApiStation(live_settings(tmp_path), subscribe=False)
+    station = ApiStation(_isolated(live_settings(tmp_path), request.param), subscribe=False)
     yield station
     station.close()
 
 
-@pytest.fixture
-def running(tmp_path: pathlib.Path) -> Iterator[ApiStation]:
+@pytest.fixture(params=ISOLATIONS)
+def running(tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[ApiStation]:
     """The default supervision limits (an actor busy under 1 s is slow, not hung)."""
-    station = ApiStation(live_settings(tmp_path, supervision=load_config(None).supervision), subscribe=False)
+    settings = live_settings(tmp_path, supervision=load_config(None).supervision)
+    station = ApiStation(_isolated(settings, request.param), subscribe=False)
     yield station
     station.close()
