@@ -23,6 +23,8 @@ _Item = tuple[str, dict[str, Any]] | None
 MAX_QUEUED = 100_000
 SNDHWM = 100_000  # per subscriber; beyond it ZeroMQ drops for that subscriber, never blocks
 _IDLE_S = 0.1
+_UNSUBSCRIBED_IDLE_S = 0.005  # until the first subscription: a worker waits for its root's before it starts
+_UNSUBSCRIBED_FOR_S = 5.0  # ... for so long after the start, then at the idle pace anyway
 _MAX_TOPICS = 10_000  # encoded topics kept
 _MORE = zmq.SNDMORE | zmq.NOBLOCK
 
@@ -45,6 +47,7 @@ class PublicationSink:
         self.dropped = 0
         self.sent = 0
         self.subscribed = threading.Event()  # a subscriber's first subscription came in
+        self._eager_until_s = 0.0
 
     def __call__(self, topic: str, payload: dict[str, Any]) -> None:
         if self._queue.qsize() >= MAX_QUEUED:
@@ -53,6 +56,7 @@ class PublicationSink:
         self._queue.put((topic, payload))
 
     def start(self) -> None:
+        self._eager_until_s = time.monotonic() + _UNSUBSCRIBED_FOR_S
         self._thread.start()
 
     @property
@@ -76,8 +80,9 @@ class PublicationSink:
 
     def _pump(self) -> bool:
         """Send what is queued (waiting a little for the first); False at the stop mark."""
+        eager = not self.subscribed.is_set() and time.monotonic() < self._eager_until_s
         try:
-            item = self._queue.get(timeout=_IDLE_S)
+            item = self._queue.get(timeout=_UNSUBSCRIBED_IDLE_S if eager else _IDLE_S)
         except queue.Empty:
             return True
         get, send = self._queue.get_nowait, self._send

@@ -45,6 +45,7 @@ PRELOAD = ["supervisor.workers.child"]  # the station's modules, imported once b
 TERM_GRACE_S = 2.0  # SIGTERM (over the RSS limit), then SIGKILL after this long
 REAP_TIMEOUT_S = 2.0
 ROUND_S = 0.05
+MEASURE_S = 0.5  # RSS, CPU and the zombie check, per worker
 GROW_ENV = "EVSE_SUPERVISOR_TEST_WORKER_GROW_MB"  # tests only: workers' memory grows (MB per second)
 FAIL_ENV = "EVSE_SUPERVISOR_TEST_WORKER_FAIL_FILE"  # tests only: workers whose id it holds exit at start
 
@@ -71,6 +72,7 @@ class Worker:
         self.summary: list[dict[str, Any]] = []
         self.cpu_percent = 0.0
         self.rss_bytes = 0
+        self.measured_s = 0.0
         self.backoff = Backoff(settings.supervision, rng)
         self.window = IntensityWindow(settings.supervision.intensity, settings.supervision.period_s)
 
@@ -234,10 +236,22 @@ class WorkerPool:
     def _run(self) -> None:
         next_look_s = time.monotonic()
         while not self._stopping.is_set():
-            if self._control.poll(int(ROUND_S * 1000)):
+            poller = zmq.Poller()
+            poller.register(self._control, zmq.POLLIN)
+            wait_s = ROUND_S
+            with self._lock:
+                for worker in self.workers:
+                    if worker.process is not None and worker.state in ("starting", "running"):
+                        poller.register(worker.process.sentinel, zmq.POLLIN)  # readable once it ended
+                    elif worker.state == "restarting":  # the poll ends when its restart is due
+                        wait_s = min(wait_s, max(0.0, worker.restart_at_s - time.monotonic()))
+            ready = poller.poll(int(wait_s * 1000) + 1)
+            if any(socket is self._control for socket, _ in ready):
                 self._take_messages()
             now_s = time.monotonic()
-            if now_s >= next_look_s:
+            ended = any(socket is not self._control for socket, _ in ready)
+            due = any(w.state == "restarting" and w.restart_at_s <= now_s for w in self.workers)
+            if ended or due or now_s >= next_look_s:
                 next_look_s = now_s + ROUND_S
                 with self._lock:
                     for worker in self.workers:
@@ -277,13 +291,15 @@ class WorkerPool:
     def _look(self, worker: Worker, now_s: float) -> None:
         if worker.state == "restarting":
             if now_s >= worker.restart_at_s:
-                worker.restarts += 1
-                self._spawn(worker)
+                self._restart(worker)
             return
         if worker.state not in ("starting", "running") or worker.process is None:
             return
-        self._measure(worker)
-        ended = _ended(worker)
+        measure = now_s - worker.measured_s >= MEASURE_S
+        if measure:
+            worker.measured_s = now_s
+            self._measure(worker)
+        ended = _ended(worker, zombie_check=measure)
         if ended is not None:
             self._failed(worker, *(worker.failure or ("crashed", ended)), exit_text=ended)
         elif worker.state == "starting" and now_s - worker.started_s > self._settings.workers.start_timeout_s:
@@ -352,6 +368,12 @@ class WorkerPool:
             return
         worker.state = "restarting"
         worker.restart_at_s = now_s + worker.backoff.next_delay_s(now_s)
+        if worker.restart_at_s <= now_s:  # the first restart of a streak is immediate
+            self._restart(worker)
+
+    def _restart(self, worker: Worker) -> None:
+        worker.restarts += 1
+        self._spawn(worker)
 
     def _tell(self, worker_id: int, serving: bool) -> None:
         for listener in self._listeners:
@@ -376,11 +398,13 @@ def _signal(worker: Worker, signum: int) -> None:
         worker.ps.send_signal(signum)
 
 
-def _ended(worker: Worker) -> str | None:
+def _ended(worker: Worker, *, zombie_check: bool) -> str | None:
     """How the worker's process ended ("exit 1", "signal SIGKILL"), None while it runs."""
     assert worker.process is not None
     code = worker.process.exitcode
     if code is None:
+        if not zombie_check:
+            return None
         if worker.ps is not None:
             try:
                 if worker.ps.status() != psutil.STATUS_ZOMBIE:
