@@ -59,10 +59,11 @@ class _About(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         index = getattr(record, "evse", None)
         evse_id = getattr(record, "evse_id", None)
-        if index is None:
-            record.about = ""
-        else:
-            record.about = f"evse {index} ({evse_id}): " if evse_id else f"evse {index}: "
+        worker = getattr(record, "worker", None)
+        about = "" if worker is None else f"worker {worker}: "
+        if index is not None:
+            about += f"evse {index} ({evse_id}): " if evse_id else f"evse {index}: "
+        record.about = about
         return True
 
 
@@ -122,6 +123,34 @@ class _OnceFormatter(logging.Formatter):
                 record.msg, record.args = f"{record.getMessage()}: {name}: {exc}", None
                 record.exc_info, record.exc_text = None, None
         return self._inner.format(record)
+
+
+_PORTABLE = ("name", "levelno", "levelname", "created", "msecs", "threadName", "evse", "evse_id")
+
+
+def portable(record: logging.LogRecord, once: TracebackOnce) -> dict[str, Any] | None:
+    """The record as plain fields for another process's log (a worker's lines to its root):
+    its message formatted, its traceback text only when `once` shows it; None when dropped."""
+    fields = {name: getattr(record, name) for name in _PORTABLE if hasattr(record, name)}
+    fields["msg"] = record.getMessage()
+    if _has_exception(record):
+        if not once.shown(record):
+            if _from_pykka(record):
+                return None
+            exc_type, exc, _ = record.exc_info or (None, None, None)
+            name = exc_type.__name__ if exc_type is not None else "?"
+            fields["msg"] = f"{fields['msg']}: {name}: {exc}"
+        else:
+            fields["exc_text"] = logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
+            if _from_pykka(record):
+                fields["levelno"], fields["levelname"] = logging.DEBUG, "DEBUG"
+    return fields
+
+
+def quiet_libraries() -> None:
+    """The libraries' loggers at the levels the station logs them (pykka, the ocpp library)."""
+    for name, quieter in _QUIETER.items():
+        logging.getLogger(name).setLevel(quieter)
 
 
 def _has_exception(record: logging.LogRecord) -> bool:
@@ -266,6 +295,5 @@ def configure_logging(
         setattr(ours, _OURS, True)
         root.addHandler(ours)
     root.setLevel(parse_level(level))
-    for name, quieter in _QUIETER.items():
-        logging.getLogger(name).setLevel(quieter)
+    quiet_libraries()
     return LogSetup(handler, ring)

@@ -24,6 +24,7 @@ from supervisor.api.server import ApiServer
 from supervisor.config.settings import StationSettings
 from supervisor.station import Station
 from supervisor.workers import control
+from supervisor.workers.logs import log_to_root
 from supervisor.workers.plan import WorkerPlan
 
 log = logging.getLogger("evse_supervisor.worker")
@@ -40,6 +41,7 @@ class WorkerSpec:
     generation: int
     station: StationSettings
     control_endpoint: str
+    logs_endpoint: str
     grow_mb_per_s: float = 0.0  # tests only: the worker's memory grows this fast (the RSS limit)
     fail_file: str | None = None  # tests only: a worker whose id this file holds exits at its start
 
@@ -47,7 +49,7 @@ class WorkerSpec:
 def main(spec: WorkerSpec) -> None:
     _configure_logging(spec)
     if _told_to_fail(spec):
-        log.error("worker %d: told to fail at its start (%s)", spec.plan.id, spec.fail_file)
+        log.error("told to fail at its start (%s)", spec.fail_file)
         os._exit(EXIT_TOLD_TO_FAIL)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
@@ -57,14 +59,14 @@ def main(spec: WorkerSpec) -> None:
     server = ApiServer(settings.api, station, heartbeat_interval_s=NO_HEARTBEAT_S)
     server.start()
     if not server.wait_subscribed(spec.station.workers.start_timeout_s):  # what it publishes reaches the root
-        log.warning("worker %d: the root did not subscribe to its publications", spec.plan.id)
+        log.warning("the root did not subscribe to its publications")
     station.start()
     beat = Beat(spec, station)
     beat.start()
     if spec.grow_mb_per_s > 0:
         threading.Thread(target=_grow, args=(spec.grow_mb_per_s,), daemon=True).start()
     stopping.wait()
-    log.info("worker %d: stopping", spec.plan.id)
+    log.info("stopping")
     station.power_off()
     server.stop(timeout_s=0.5)
     station.stop(timeout_s=1.5, stop_plant=False)  # the root stops the plant it started
@@ -101,10 +103,12 @@ class Beat:
                 self._root_lost()
 
     def _root_lost(self) -> None:
-        log.error(
-            "worker %d: no heartbeat from the root for %.1f s: power off, exit",
-            self._spec.plan.id,
-            control.ROOT_LOSS_S,
+        """The root is gone (and its log with it): a line on stderr, power off, exit."""
+        print(
+            f"evse-supervisor worker {self._spec.plan.id} (pid {os.getpid()}): no heartbeat from the root "
+            f"for {control.ROOT_LOSS_S:g} s: power off, exit",
+            file=sys.stderr,
+            flush=True,
         )
         try:
             self._station.power_off()
@@ -113,14 +117,7 @@ class Beat:
 
 
 def _configure_logging(spec: WorkerSpec) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)s worker {spec.plan.id} %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(spec.station.log_level)
-    logging.getLogger("pykka").setLevel(logging.WARNING)
+    log_to_root(spec.logs_endpoint, spec.plan.id, spec.station.log_level)
 
 
 def _told_to_fail(spec: WorkerSpec) -> bool:

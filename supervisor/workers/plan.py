@@ -56,3 +56,8 @@ def plan_workers(settings: StationSettings, socket_dir: pathlib.Path) -> list[Wo
 def control_endpoint(socket_dir: pathlib.Path) -> str:
     """The root's control socket: workers' heartbeats and `ready` come in there."""
     return f"ipc://{socket_dir}/control"
+
+
+def logs_endpoint(socket_dir: pathlib.Path) -> str:
+    """The root's log socket: workers' log records come in there."""
+    return f"ipc://{socket_dir}/logs"

@@ -37,7 +37,7 @@ from supervisor.config.settings import StationSettings
 from supervisor.tree.backoff import Backoff, IntensityWindow
 from supervisor.workers import control
 from supervisor.workers.child import WorkerSpec, main
-from supervisor.workers.plan import WorkerPlan, control_endpoint, plan_workers
+from supervisor.workers.plan import WorkerPlan, control_endpoint, logs_endpoint, plan_workers
 
 log = logging.getLogger("evse_supervisor.workers")
 
@@ -103,6 +103,7 @@ class WorkerPool:
     ) -> None:
         self._settings = settings
         self._control_endpoint = control_endpoint(socket_dir)
+        self._logs_endpoint = logs_endpoint(socket_dir)
         self._on_event = on_event
         self._on_give_up = on_give_up
         rng = random.Random()
@@ -214,6 +215,7 @@ class WorkerPool:
             worker.generation,
             self._settings,
             self._control_endpoint,
+            self._logs_endpoint,
             self._grow_mb_per_s,
             self._fail_file,
         )

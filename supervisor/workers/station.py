@@ -33,7 +33,8 @@ from supervisor.station.connector import Connector
 from supervisor.station.simulation import SimulatedHardware
 from supervisor.tree import SupervisionEvent, Unavailable
 from supervisor.workers.gather import ask_all
-from supervisor.workers.plan import WorkerPlan
+from supervisor.workers.logs import LogRelay
+from supervisor.workers.plan import WorkerPlan, logs_endpoint
 from supervisor.workers.pool import WorkerPool
 from supervisor.workers.publications import PublicationRelay
 
@@ -60,6 +61,7 @@ class ProcessStation:
         self._by_evse_id = {c.evse_id: c.index for c in settings.connectors}
         self.hardware = SimulatedHardware.open(settings)  # the plant, started before any worker
         self._socket_dir = tempfile.mkdtemp(prefix="evse-w")
+        self._logs = LogRelay(logs_endpoint(pathlib.Path(self._socket_dir)))
         self.workers = WorkerPool(settings, pathlib.Path(self._socket_dir), self._worker_event, self._give_up)
         self._publications = PublicationRelay(
             self.bus, [w.plan.publish_endpoint for w in self.workers.workers]
@@ -73,6 +75,7 @@ class ProcessStation:
     # --- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._logs.start()
         self._publications.start()
         self.workers.start()
 
@@ -94,6 +97,7 @@ class ProcessStation:
         self._stopped.set()
         self.workers.stop(timeout_s)
         self._publications.stop()
+        self._logs.stop()
         self.hardware.close()
         self.journal.close()
         shutil.rmtree(self._socket_dir, ignore_errors=True)

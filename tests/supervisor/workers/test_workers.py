@@ -3,6 +3,7 @@ stopped, bloated, failing at start, and its root killed; the connectors carry on
 
 from __future__ import annotations
 
+import json
 import pathlib
 import signal
 from collections.abc import Iterator
@@ -39,11 +40,15 @@ def station_config(tmp_path: pathlib.Path, connectors: int = 3, **station: Any) 
 
 
 def start(
-    tmp_path: pathlib.Path, *, env: dict[str, str] | None = None, serving: bool = True, **station: Any
+    tmp_path: pathlib.Path,
+    *flags: str,
+    env: dict[str, str] | None = None,
+    serving: bool = True,
+    **station: Any,
 ) -> RunningStation:
     """The station, once every worker serves (unless `serving` is False)."""
     config = station_config(tmp_path, **station)
-    running = RunningStation(tmp_path / "state", "--config", str(config), env=env)
+    running = RunningStation(tmp_path / "state", "--config", str(config), *flags, env=env)
     if serving:
         wait_until(
             lambda: all(w["state"] == "running" for w in workers(running.client)), "every worker serving"
@@ -251,6 +256,21 @@ def test_sigterm_stops_every_worker(running: RunningStation) -> None:
     assert running.stop() == 0
     for pid in pids:
         assert not _alive(pid), pid
+
+
+def test_workers_log_to_the_roots_log_named(tmp_path: pathlib.Path) -> None:
+    station = start(tmp_path, "--log-format", "json")
+    try:
+        assert station.client.chaos_kill(2, "session") is True
+        station.wait_log("session actor restarted")
+    finally:
+        station.stop()
+    lines = [json.loads(line) for line in station.log().splitlines()]
+    taken_up = [line for line in lines if "taken up" in line["message"] and line.get("worker") is not None]
+    assert sorted(line["worker"] for line in taken_up) == [1, 2, 3]  # each worker's own line, named
+    crash = [line for line in lines if line.get("supervision") == "crashed" and line.get("evse") == 2]
+    assert len(crash) == 1 and crash[0]["actor"] == "session"
+    assert not any("Traceback" in str(line) for line in lines)  # at INFO a failure is one line
 
 
 def test_in_thread_isolation_there_are_no_workers(tmp_path: pathlib.Path) -> None:
