@@ -155,11 +155,11 @@ def _serve_workers(
 ) -> int:
     """`isolation: process`: the root serves the API, its workers the connectors."""
     evse_ids = {c.index: c.evse_id for c in settings.connectors}
-    station.bus.observe(EventLog(evse_ids))
+    metrics = _observe(station, settings, evse_ids)
     server = ApiServer(
         settings.api,
         station,
-        observer=RequestRecorder(evse_ids, None),
+        observer=RequestRecorder(evse_ids, metrics),
         station_hooks={"reload": _restart_to_reload, "logs": logs.ring.read},
     )
     notifier = Notifier.from_environment()
@@ -180,6 +180,8 @@ def _serve_workers(
             server.command_endpoint,
             server.publish_endpoint,
         )
+        if metrics is not None and settings.api.metrics_endpoint is not None:
+            log.info("metrics on %s/metrics", metrics.serve(settings.api.metrics_endpoint))
         if station.wait_serving(settings.workers.start_timeout_s):
             notifier.send(
                 "READY=1",
@@ -190,6 +192,8 @@ def _serve_workers(
         signals.serve({"reload": _restart_to_reload, "reopen": logs.reopen})
     finally:
         station.power_off()
+        if metrics is not None:
+            metrics.stop()
         server.stop(timeout_s=1.0)
         station.stop(timeout_s=3.0)
         notifier.close()
@@ -205,9 +209,11 @@ def _restart_to_reload(**args: object) -> dict[str, object]:
     return {"applied": [], "needs_restart": ["the whole file (isolation: process reloads by a restart)"]}
 
 
-def _observe(station: Station, settings: StationSettings, evse_ids: dict[int, str]) -> StationMetrics | None:
+def _observe(
+    station: Station | ProcessStation, settings: StationSettings, evse_ids: dict[int, str]
+) -> StationMetrics | None:
     """Log every publication worth a line, and feed the metrics when they are served."""
-    metrics = StationMetrics(station) if settings.api.metrics_endpoint else None
+    metrics = StationMetrics(station, evse_ids) if settings.api.metrics_endpoint else None
     station.bus.observe(EventLog(evse_ids))
     if metrics is not None:
         station.bus.observe(metrics.publication)

@@ -138,7 +138,6 @@ def process_problem(settings: StationSettings) -> str | None:
     unsupported = [
         ("an ocpp section", settings.ocpp is not None),
         ("station.grid.max_current_a", settings.grid.max_current_a is not None),
-        ("api.metrics_endpoint", settings.api.metrics_endpoint is not None),
         ("sim.plant: embedded", settings.sim.plant != "process"),
     ]
     named = [name for name, present in unsupported if present]

@@ -1,6 +1,6 @@
 """The Prometheus endpoint (`api.metrics_endpoint`, loopback only, off by default): `/metrics`.
 
-    metrics = StationMetrics(station)
+    metrics = StationMetrics(station, evse_ids)    # a Station, or a process-isolated station's root
     station.bus.observe(metrics.publication)       # sessions, restarts, publications, readings
     ApiServer(..., observer=RequestRecorder(..., metrics))   # requests by command and code
     metrics.serve("http://127.0.0.1:9464")         # the address actually bound
@@ -8,15 +8,17 @@
 
 Per connector (labels `evse`, `evse_id`): its state, current per phase, power, energy,
 sessions started; restarts by role; API requests by command and code with a latency
-histogram; publications by variable; the process's RSS, CPU, threads and descriptors.
-Counters live here; the rest is read from the station at each scrape.
+histogram; publications by variable; the process's RSS, CPU, threads and descriptors, and in
+process isolation each worker's (from the root's watch: the workers' heartbeats bring their
+connectors' states and journal counts). Counters live here; the rest is read from the
+station at each scrape.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIServer
 
@@ -25,7 +27,19 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from supervisor.station import Station
+
+class Figures(Protocol):
+    """What a scrape reads from the station."""
+
+    def connector_figures(self) -> list[dict[str, Any]]:
+        """Per connector: index, evse_id, state, journal_writes, journal_write_failures."""
+        ...
+
+    def worker_figures(self) -> list[dict[str, Any]]:
+        """Per worker process (none in thread isolation): id, pid, state, restarts, rss_bytes,
+        cpu_percent, threads."""
+        ...
+
 
 _LATENCY_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1.0, 5.0)
 
@@ -49,7 +63,7 @@ class _Readings:
 class _StationCollector(Collector):
     """Gauges read at scrape time: connector states and readings, the process's threads."""
 
-    def __init__(self, station: Station, readings: _Readings) -> None:
+    def __init__(self, station: Figures, readings: _Readings) -> None:
         self._station = station
         self._readings = readings
         self._process = psutil.Process()
@@ -64,10 +78,11 @@ class _StationCollector(Collector):
         energy = GaugeMetricFamily(
             "evse_energy_import_watt_hours", "the meter's import register", labels=labels
         )
-        for connector in self._station.connectors:
-            ids = [str(connector.index), connector.settings.evse_id]
-            state.add_metric([*ids, connector.state_name().value], 1.0)
-            reading = self._readings.get(connector.index)
+        connectors = self._station.connector_figures()
+        for connector in connectors:
+            ids = [str(connector["index"]), str(connector["evse_id"])]
+            state.add_metric([*ids, str(connector["state"])], 1.0)
+            reading = self._readings.get(int(connector["index"]))
             if reading is None:
                 continue
             for phase, amperes in reading["current_A"].items():
@@ -75,28 +90,45 @@ class _StationCollector(Collector):
             power.add_metric(ids, float(reading["power_W"]["total"]))
             energy.add_metric(ids, float(reading["energy_Wh_import"]["total"]))
         yield from (state, current, power, energy)
-        yield from self._journal(labels)
+        yield from self._journal(labels, connectors)
         threads = GaugeMetricFamily("process_threads", "threads of the station process")
         threads.add_metric([], float(self._process.num_threads()))
         yield threads
+        yield from self._workers()
 
-    def _journal(self, labels: list[str]) -> Iterator[CounterMetricFamily]:
+    def _workers(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        up = GaugeMetricFamily("evse_worker_up", "1 while the worker process serves", labels=["worker"])
+        rss = GaugeMetricFamily("evse_worker_resident_memory_bytes", "the worker's RSS", labels=["worker"])
+        cpu = GaugeMetricFamily(
+            "evse_worker_cpu_percent", "the worker's CPU, % of one core", labels=["worker"]
+        )
+        threads = GaugeMetricFamily("evse_worker_threads", "the worker's threads", labels=["worker"])
+        restarts = CounterMetricFamily("evse_worker_restarts", "restarts of the worker", labels=["worker"])
+        for worker in self._station.worker_figures():
+            label = [str(worker["id"])]
+            up.add_metric(label, 1.0 if worker["state"] == "running" else 0.0)
+            rss.add_metric(label, float(worker["rss_bytes"]))
+            cpu.add_metric(label, float(worker["cpu_percent"]))
+            threads.add_metric(label, float(worker["threads"]))
+            restarts.add_metric(label, float(worker["restarts"]))
+        yield from (up, rss, cpu, threads, restarts)
+
+    def _journal(self, labels: list[str], connectors: list[dict[str, Any]]) -> Iterator[CounterMetricFamily]:
         writes = CounterMetricFamily("evse_journal_writes", "journal transactions committed", labels=labels)
         failures = CounterMetricFamily(
             "evse_journal_write_failures", "journal writes that failed (disk full, I/O error)", labels=labels
         )
-        for connector in self._station.connectors:
-            journal = self._station.journal.connector(connector.index)
-            ids = [str(connector.index), connector.settings.evse_id]
-            writes.add_metric(ids, float(journal.writes))
-            failures.add_metric(ids, float(journal.write_failures))
+        for connector in connectors:
+            ids = [str(connector["index"]), str(connector["evse_id"])]
+            writes.add_metric(ids, float(connector["journal_writes"]))
+            failures.add_metric(ids, float(connector["journal_write_failures"]))
         yield from (writes, failures)
 
 
 class StationMetrics:
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: Figures, evse_ids: Mapping[int, str]) -> None:
         self.registry = CollectorRegistry()
-        self._evse_ids = {c.index: c.settings.evse_id for c in station.connectors}
+        self._evse_ids = dict(evse_ids)
         self._readings = _Readings()
         ProcessCollector(registry=self.registry)
         self.registry.register(_StationCollector(station, self._readings))

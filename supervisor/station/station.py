@@ -283,6 +283,25 @@ class Station:
             status["plant"] = plant
         return status
 
+    def connector_figures(self) -> list[dict[str, Any]]:
+        """What the metrics read of each connector (supervisor.ops.metrics.Figures)."""
+        figures = []
+        for c in self.connectors:
+            journal = self.journal.connector(c.index)
+            figures.append(
+                {
+                    "index": c.index,
+                    "evse_id": c.settings.evse_id,
+                    "state": c.state_name().value,
+                    "journal_writes": journal.writes,
+                    "journal_write_failures": journal.write_failures,
+                }
+            )
+        return figures
+
+    def worker_figures(self) -> list[dict[str, Any]]:
+        return []  # thread isolation
+
     def set_station_max_current(self, max_current: float) -> bool:
         """Kept, then applied (decreases first) within the API's request timeout."""
         return self.energy.set_station_max_current(max_current, self.settings.api.request_timeout_s)

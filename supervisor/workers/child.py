@@ -93,7 +93,13 @@ class Beat:
         socket.send(control.pack({"t": "ready", "pid": os.getpid()}))
         heard_s = time.monotonic()
         while True:
-            socket.send(control.pack({"t": "hb", "summary": self._station.supervision_summary()}))
+            station = self._station
+            beat = {
+                "t": "hb",
+                "summary": station.supervision_summary(),
+                "figures": station.connector_figures(),
+            }
+            socket.send(control.pack(beat))
             deadline_s = time.monotonic() + control.HEARTBEAT_S
             while (left_s := deadline_s - time.monotonic()) > 0:
                 if socket.poll(int(left_s * 1000) + 1):

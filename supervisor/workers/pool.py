@@ -70,6 +70,8 @@ class Worker:
         self.term_sent_s: float | None = None
         self.failure: tuple[str, str] | None = None  # (event, reason) decided before the process is reaped
         self.summary: list[dict[str, Any]] = []
+        self.figures: list[dict[str, Any]] = []
+        self.threads = 0
         self.cpu_percent = 0.0
         self.rss_bytes = 0
         self.measured_s = 0.0
@@ -148,6 +150,11 @@ class WorkerPool:
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
             return [worker.describe() for worker in self.workers]
+
+    def figures(self) -> list[dict[str, Any]]:
+        """`describe` with each worker's threads (the metrics)."""
+        with self._lock:
+            return [{**worker.describe(), "threads": worker.threads} for worker in self.workers]
 
     def serving(self) -> bool:
         with self._lock:
@@ -279,8 +286,9 @@ class WorkerPool:
                 if message.get("t") == "ready":
                     self._serving(worker)
                 elif message.get("t") == "hb":
-                    summary = message.get("summary")
+                    summary, figures = message.get("summary"), message.get("figures")
                     worker.summary = summary if isinstance(summary, list) else worker.summary
+                    worker.figures = figures if isinstance(figures, list) else worker.figures
                     self._control.send_multipart([frames[0], control.pack({"t": "ack"})])
 
     def _serving(self, worker: Worker) -> None:
@@ -320,6 +328,7 @@ class WorkerPool:
             with worker.ps.oneshot():
                 worker.rss_bytes = worker.ps.memory_info().rss
                 worker.cpu_percent = worker.ps.cpu_percent()
+                worker.threads = worker.ps.num_threads()
         except psutil.Error:
             pass
 

@@ -267,6 +267,21 @@ class ProcessStation:
                 summaries.append(entry)
         return summaries
 
+    def connector_figures(self) -> list[dict[str, Any]]:
+        """The metrics' connector figures, from the workers' last heartbeats (supervisor.ops.metrics)."""
+        figures: list[dict[str, Any]] = []
+        for worker in self.workers.workers:
+            known = {f.get("index"): f for f in worker.figures}
+            for settings in worker.plan.connectors:
+                absent = self._absent(worker.state, worker.plan.id, settings, worker.summary)
+                last = known.get(settings.index, {"journal_writes": 0, "journal_write_failures": 0})
+                state = last.get("state", absent["state"]) if worker.state == "running" else absent["state"]
+                figures.append({**last, "index": settings.index, "evse_id": settings.evse_id, "state": state})
+        return figures
+
+    def worker_figures(self) -> list[dict[str, Any]]:
+        return self.workers.figures()
+
     def set_station_max_current(self, max_current: float) -> bool:
         raise Unavailable(
             "the station limit needs isolation: thread (process isolation has no grid limit yet)"

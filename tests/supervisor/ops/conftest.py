@@ -61,7 +61,9 @@ class OpsStation:
         assert settings.supervision == FAST_SUPERVISION
         self.station = Station.build(settings)
         evse_ids = {c.index: c.settings.evse_id for c in self.station.connectors}
-        self.metrics = StationMetrics(self.station)
+        self.metrics = StationMetrics(
+            self.station, {c.index: c.settings.evse_id for c in self.station.connectors}
+        )
         self.station.bus.observe(EventLog(evse_ids))
         self.station.bus.observe(self.metrics.publication)
         self.reloader = Reloader(self.load, settings, self.station, logs)

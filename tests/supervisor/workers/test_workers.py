@@ -18,14 +18,23 @@ import zmq
 
 from supervisor.client import ApiError, Client
 from supervisor.workers.pool import FAIL_ENV, GROW_ENV
-from tests.supervisor.cli.running import RunningStation, wait_until
+from tests.supervisor.cli.running import RunningStation, free_endpoint, wait_until
+from tests.supervisor.ops.test_metrics import Samples, scrape
+
 
 pytestmark = pytest.mark.timeout(90)
 
 
-def station_config(tmp_path: pathlib.Path, connectors: int = 3, **station: Any) -> pathlib.Path:
+def labelled(**labels: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+def station_config(
+    tmp_path: pathlib.Path, connectors: int = 3, api: dict[str, Any] | None = None, **station: Any
+) -> pathlib.Path:
     """The default station, `isolation: process`, with `connectors` simulated connectors."""
-    config = {
+    config: dict[str, Any] = {
+        "api": api or {},
         "station": {
             "isolation": "process",
             "supervision": {"intensity": 5, "period_s": 30, "backoff_min_s": 0.01, "backoff_max_s": 0.1},
@@ -271,6 +280,40 @@ def test_workers_log_to_the_roots_log_named(tmp_path: pathlib.Path) -> None:
     crash = [line for line in lines if line.get("supervision") == "crashed" and line.get("evse") == 2]
     assert len(crash) == 1 and crash[0]["actor"] == "session"
     assert not any("Traceback" in str(line) for line in lines)  # at INFO a failure is one line
+
+
+def test_the_metrics_endpoint_is_gathered_by_the_root(tmp_path: pathlib.Path) -> None:
+    address = free_endpoint("http")
+    station = start(tmp_path, api={"metrics_endpoint": address})
+    client = station.client
+    try:
+        charge(station, 1)
+        assert client.chaos_kill(2, "session") is True
+        station.wait_log("session actor restarted")
+        assert client.chaos_kill_worker(3) is True
+        serving_again(client, 3, 1)
+        e1 = {"evse": "1", "evse_id": "DE*TST*E1"}
+
+        def scraped() -> Samples | None:
+            samples = scrape(address)
+            charging = samples.get(("evse_state", labelled(state="Charging", **e1)))
+            power = samples.get(("evse_power_watts", labelled(**e1)), 0.0)
+            return samples if charging == 1 and power > 0 else None
+
+        samples: Samples = wait_until(scraped, "evse 1 charging in the metrics")
+    finally:
+        station.stop()
+    assert samples[("evse_sessions_total", labelled(**e1))] == 1
+    assert samples[("evse_journal_writes_total", labelled(**e1))] >= 4
+    assert samples[("evse_restarts_total", labelled(role="session", evse="2", evse_id="DE*TST*E2"))] == 1
+    assert samples[("evse_restarts_total", labelled(role="worker", evse="3", evse_id="DE*TST*E3"))] == 1
+    assert samples[("api_request_duration_seconds_count", labelled(command="authorize", code="ok"))] == 1
+    assert samples[("evse_worker_restarts_total", labelled(worker="3"))] == 1
+    for worker in ("1", "2", "3"):
+        assert samples[("evse_worker_up", labelled(worker=worker))] == 1
+        assert samples[("evse_worker_resident_memory_bytes", labelled(worker=worker))] > 0
+        assert samples[("evse_worker_threads", labelled(worker=worker))] > 4
+    assert samples[("process_resident_memory_bytes", ())] > 0
 
 
 def test_in_thread_isolation_there_are_no_workers(tmp_path: pathlib.Path) -> None:
