@@ -21,7 +21,6 @@ from supervisor.workers.pool import FAIL_ENV, GROW_ENV
 from tests.supervisor.cli.running import RunningStation, free_endpoint, wait_until
 from tests.supervisor.ops.test_metrics import Samples, scrape
 
-
 pytestmark = pytest.mark.timeout(90)
 
 
