@@ -16,7 +16,6 @@ the reaping, writes its connectors' records).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
@@ -27,23 +26,22 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.context import ForkServerContext
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 import psutil
 import zmq
 
 from supervisor.config.settings import StationSettings
-from supervisor.tree.backoff import Backoff, IntensityWindow
 from supervisor.workers import control
 from supervisor.workers.child import WorkerSpec, main
 from supervisor.workers.plan import WorkerPlan, control_endpoint, logs_endpoint, plan_workers
+from supervisor.workers.process import REAP_TIMEOUT_S, Worker, ended, handle, signal_worker
 
 log = logging.getLogger("evse_supervisor.workers")
 
 PRELOAD = ["supervisor.workers.child"]  # the station's modules, imported once by the forkserver
 TERM_GRACE_S = 2.0  # SIGTERM (over the RSS limit), then SIGKILL after this long
-REAP_TIMEOUT_S = 2.0
+
 ROUND_S = 0.05
 MEASURE_S = 0.5  # RSS, CPU and the zombie check, per worker
 GROW_ENV = "EVSE_SUPERVISOR_TEST_WORKER_GROW_MB"  # tests only: workers' memory grows (MB per second)
@@ -51,48 +49,6 @@ FAIL_ENV = "EVSE_SUPERVISOR_TEST_WORKER_FAIL_FILE"  # tests only: workers whose 
 
 Event = Callable[[WorkerPlan, str, str, int], None]  # (plan, event, reason, restarts)
 Listener = Callable[[int, bool], None]  # (worker id, serving)
-
-
-class Worker:
-    """One worker slot: its plan, its current process, its state and history."""
-
-    def __init__(self, plan: WorkerPlan, rng: random.Random, settings: StationSettings) -> None:
-        self.plan = plan
-        self.generation = 0
-        self.process: BaseProcess | None = None
-        self.ps: psutil.Process | None = None
-        self.state = "stopped"  # starting | running | restarting | gave_up | stopped
-        self.restarts = 0
-        self.last_exit: str | None = None
-        self.started_s = 0.0
-        self.heard_s = 0.0
-        self.restart_at_s = 0.0
-        self.term_sent_s: float | None = None
-        self.failure: tuple[str, str] | None = None  # (event, reason) decided before the process is reaped
-        self.summary: list[dict[str, Any]] = []
-        self.figures: list[dict[str, Any]] = []
-        self.threads = 0
-        self.cpu_percent = 0.0
-        self.rss_bytes = 0
-        self.measured_s = 0.0
-        self.backoff = Backoff(settings.supervision, rng)
-        self.window = IntensityWindow(settings.supervision.intensity, settings.supervision.period_s)
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.plan.id,
-            "pid": self.pid if self.state in ("starting", "running") else None,
-            "evses": list(self.plan.indexes),
-            "state": self.state,
-            "restarts": self.restarts,
-            "rss_bytes": self.rss_bytes,
-            "cpu_percent": self.cpu_percent,
-            "last_exit": self.last_exit,
-        }
 
 
 class WorkerPool:
@@ -114,7 +70,6 @@ class WorkerPool:
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._wake: list[Callable[[], None]] = []
         self._grow_mb_per_s = float(os.environ.get(GROW_ENV, "0") or 0)
         self._fail_file = os.environ.get(FAIL_ENV) or None
         self._context: ForkServerContext = multiprocessing.get_context("forkserver")
@@ -200,14 +155,14 @@ class WorkerPool:
         with self._lock:
             live = [w for w in self.workers if w.process is not None and w.process.exitcode is None]
             for worker in live:
-                _signal(worker, signal.SIGTERM)
+                signal_worker(worker, signal.SIGTERM)
             deadline_s = time.monotonic() + timeout_s
             for worker in live:
                 assert worker.process is not None
                 worker.process.join(max(0.0, deadline_s - time.monotonic()))
                 if worker.process.exitcode is None:
                     log.warning("worker %d did not stop within %.1f s: killed", worker.plan.id, timeout_s)
-                    _signal(worker, signal.SIGKILL)
+                    signal_worker(worker, signal.SIGKILL)
                     worker.process.join(REAP_TIMEOUT_S)
                 worker.state = "stopped"
         self._control.close(linger=0)
@@ -230,7 +185,7 @@ class WorkerPool:
         process.daemon = False
         process.start()
         worker.process = process
-        worker.ps = _handle(process.pid)
+        worker.ps = handle(process.pid)
         worker.state = "starting"
         worker.started_s = worker.heard_s = time.monotonic()
         worker.term_sent_s = None
@@ -309,9 +264,9 @@ class WorkerPool:
         if measure:
             worker.measured_s = now_s
             self._measure(worker)
-        ended = _ended(worker, zombie_check=measure)
-        if ended is not None:
-            self._failed(worker, *(worker.failure or ("crashed", ended)), exit_text=ended)
+        how = ended(worker, zombie_check=measure)
+        if how is not None:
+            self._failed(worker, *(worker.failure or ("crashed", how)), exit_text=how)
         elif worker.state == "starting" and now_s - worker.started_s > self._settings.workers.start_timeout_s:
             reason = f"not serving {self._settings.workers.start_timeout_s:g} s after its start"
             self._kill(worker, "crashed", reason)
@@ -336,7 +291,7 @@ class WorkerPool:
         limit_bytes = self._settings.workers.max_rss_mb * 1024 * 1024
         if worker.term_sent_s is not None:
             if now_s - worker.term_sent_s > TERM_GRACE_S:
-                _signal(worker, signal.SIGKILL)
+                signal_worker(worker, signal.SIGKILL)
             return
         if worker.rss_bytes > limit_bytes:
             mb = worker.rss_bytes / 1024 / 1024
@@ -346,12 +301,12 @@ class WorkerPool:
             )
             log.warning("worker %d: %s: SIGTERM", worker.plan.id, worker.failure[1])
             worker.term_sent_s = now_s
-            _signal(worker, signal.SIGTERM)
+            signal_worker(worker, signal.SIGTERM)
 
     def _kill(self, worker: Worker, event: str, reason: str) -> None:
         log.warning("worker %d (pid %s): %s: SIGKILL", worker.plan.id, worker.pid, reason)
         worker.failure = (event, reason)
-        _signal(worker, signal.SIGKILL)
+        signal_worker(worker, signal.SIGKILL)
 
     def _failed(self, worker: Worker, event: str, reason: str, exit_text: str) -> None:
         """The process is gone: reaped, its connectors told, then restarted later or given up."""
@@ -392,40 +347,3 @@ class WorkerPool:
                 listener(worker_id, serving)
             except Exception:
                 log.exception("a worker listener failed")
-
-
-def _handle(pid: int | None) -> psutil.Process | None:
-    try:
-        return None if pid is None else psutil.Process(pid)
-    except psutil.Error:
-        return None
-
-
-def _signal(worker: Worker, signum: int) -> None:
-    """Through the psutil handle: a pid reused by another process is never signalled."""
-    if worker.ps is None:
-        return
-    with contextlib.suppress(psutil.Error):
-        worker.ps.send_signal(signum)
-
-
-def _ended(worker: Worker, *, zombie_check: bool) -> str | None:
-    """How the worker's process ended ("exit 1", "signal SIGKILL"), None while it runs."""
-    assert worker.process is not None
-    code = worker.process.exitcode
-    if code is None:
-        if not zombie_check:
-            return None
-        if worker.ps is not None:
-            try:
-                if worker.ps.status() != psutil.STATUS_ZOMBIE:
-                    return None
-            except psutil.Error:
-                pass
-        worker.process.join(REAP_TIMEOUT_S)
-        code = worker.process.exitcode
-        if code is None:
-            return "gone"
-    if code < 0:
-        return f"signal {signal.Signals(-code).name}"
-    return f"exit {code}"

@@ -315,6 +315,12 @@ def test_the_metrics_endpoint_is_gathered_by_the_root(tmp_path: pathlib.Path) ->
     assert samples[("process_resident_memory_bytes", ())] > 0
 
 
+def test_a_reload_names_the_file_for_the_next_start(running: RunningStation) -> None:
+    result = running.client.reload()
+    assert result["applied"] == [] and "isolation: process" in result["needs_restart"][0]
+    assert evse(running.client, 1)["state"] == "Idle"  # nothing was restarted
+
+
 def test_in_thread_isolation_there_are_no_workers(tmp_path: pathlib.Path) -> None:
     station = RunningStation(tmp_path / "state")
     try:
