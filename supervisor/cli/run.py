@@ -28,6 +28,7 @@ from supervisor.ops import (
     Reloader,
     RequestRecorder,
     StartRefused,
+    StationHealth,
     StationMetrics,
     Watchdog,
     preflight,
@@ -134,7 +135,7 @@ def _serve(
         return 1
     write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
     station.start()
-    watchdog = Watchdog(station, server.command_endpoint, notifier, watchdog_interval_s())
+    watchdog = Watchdog(StationHealth(station), server.command_endpoint, notifier, watchdog_interval_s())
     try:
         _announce(settings, station, server, metrics, watchdog)
         signals.serve({"reload": reloader.reload, "reopen": logs.reopen})
@@ -171,6 +172,7 @@ def _serve_workers(
         return 1
     write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
     station.start()
+    watchdog = Watchdog(station, server.command_endpoint, notifier, watchdog_interval_s())
     try:
         log.info(
             "station %s serving %d connectors in %d worker processes: commands on %s, publications on %s",
@@ -182,15 +184,13 @@ def _serve_workers(
         )
         if metrics is not None and settings.api.metrics_endpoint is not None:
             log.info("metrics on %s/metrics", metrics.serve(settings.api.metrics_endpoint))
-        if station.wait_serving(settings.workers.start_timeout_s):
-            notifier.send(
-                "READY=1",
-                f"STATUS={len(settings.connectors)} connectors in {len(station.workers.workers)} workers",
-            )
-        else:
-            log.error("not ready: workers not serving within %g s", settings.workers.start_timeout_s)
+        silent = watchdog.wait_ready(settings.workers.start_timeout_s)
+        if silent:
+            log.error("not ready, workers not serving: %s", "; ".join(silent))
+        watchdog.start()
         signals.serve({"reload": _restart_to_reload, "reopen": logs.reopen})
     finally:
+        watchdog.stop()
         station.power_off()
         if metrics is not None:
             metrics.stop()

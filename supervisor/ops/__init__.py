@@ -1,7 +1,7 @@
 """Running the station in production: logging, systemd, metrics, reload, one station per state dir."""
 
 from supervisor.ops.event_log import EventLog
-from supervisor.ops.health import Watchdog
+from supervisor.ops.health import StationHealth, Watchdog
 from supervisor.ops.logs import LOG_FORMATS, LogFormat, LogSetup, about, configure_logging, parse_level
 from supervisor.ops.metrics import StationMetrics
 from supervisor.ops.notify import Notifier, watchdog_interval_s
@@ -20,6 +20,7 @@ __all__ = [
     "RequestRecorder",
     "StartRefused",
     "StateLock",
+    "StationHealth",
     "StationMetrics",
     "Watchdog",
     "about",

@@ -1,6 +1,7 @@
 """The station's health as systemd sees it: READY once every connector answers, then WATCHDOG.
 
-    watchdog = Watchdog(station, command_endpoint, notifier, interval_s)
+    watchdog = Watchdog(StationHealth(station), command_endpoint, notifier, interval_s)
+                     # (a process-isolated station's root is its own Health)
     watchdog.wait_ready(timeout_s)   # every connector's session actor answered: READY=1
     watchdog.start()                 # WATCHDOG=1 every interval while `problems()` is empty
     watchdog.stop()                  # STOPPING=1
@@ -17,6 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from typing import Protocol
 
 from supervisor.client import ApiError, Client
 from supervisor.ops.notify import Notifier
@@ -29,11 +31,54 @@ API_PING_TIMEOUT_S = 1.0
 STATUS_INTERVAL_S = 1.0  # STATUS= and the checks, without a systemd watchdog
 
 
+class Health(Protocol):
+    """What the watchdog asks of a station."""
+
+    def silent(self, timeout_s: float) -> list[str]:
+        """Whatever does not answer within `timeout_s` (every connector's session actor)."""
+        ...
+
+    def stalled(self) -> list[str]:
+        """Supervisor loops that do not take their turns, each named."""
+        ...
+
+    def tally(self) -> tuple[Counter[str], int, int]:
+        """(connectors by state, failures, restarts)."""
+        ...
+
+
+class StationHealth:
+    """A thread-isolated station's health, read off its connectors."""
+
+    def __init__(self, station: Station) -> None:
+        self._station = station
+
+    def silent(self, timeout_s: float) -> list[str]:
+        deadline = time.monotonic() + timeout_s
+        silent = []
+        for connector in self._station.connectors:
+            try:
+                connector.tree.ask("session", Ping(), max(0.01, deadline - time.monotonic()))
+            except Exception as exc:  # noqa: BLE001 - any failure means it did not answer
+                silent.append(f"evse {connector.index}: {exc}")
+        return silent
+
+    def stalled(self) -> list[str]:
+        return [f"evse {index} supervisor loop stalled" for index in self._station.stalled_connectors()]
+
+    def tally(self) -> tuple[Counter[str], int, int]:
+        states = Counter(c.state_name().value for c in self._station.connectors)
+        supervision = [c.tree.describe() for c in self._station.connectors]
+        failures = sum(int(s["failures"]) for s in supervision)
+        restarts = sum(int(s["restarts"]) for s in supervision)
+        return states, failures, restarts
+
+
 class Watchdog:
     def __init__(
-        self, station: Station, command_endpoint: str, notifier: Notifier, interval_s: float | None
+        self, health: Health, command_endpoint: str, notifier: Notifier, interval_s: float | None
     ) -> None:
-        self._station = station
+        self._health = health
         self._notifier = notifier
         self._interval_s = interval_s
         self._client = Client(command_endpoint, timeout_s=API_PING_TIMEOUT_S, retries=0, client_id="watchdog")
@@ -43,24 +88,14 @@ class Watchdog:
 
     def wait_ready(self, timeout_s: float) -> list[str]:
         """Ask every connector's session actor once; READY=1 when all answered, else what did not."""
-        deadline = time.monotonic() + timeout_s
-        silent = []
-        for connector in self._station.connectors:
-            try:
-                connector.tree.ask("session", Ping(), max(0.01, deadline - time.monotonic()))
-            except Exception as exc:  # noqa: BLE001 - any failure means it did not answer
-                silent.append(f"evse {connector.index}: {exc}")
+        silent = self._health.silent(timeout_s)
         if not silent:
             self._notifier.send("READY=1", f"STATUS={self.summary()}")
         return silent
 
     def problems(self) -> list[str]:
         """What is unhealthy now; empty when all is well."""
-        found = [
-            f"evse {c.index} supervisor loop stalled"
-            for c in self._station.connectors
-            if not c.tree.loop_alive()
-        ]
+        found = self._health.stalled()
         try:
             self._client.ping()
         except (ApiError, TimeoutError) as exc:
@@ -73,13 +108,10 @@ class Watchdog:
         `failures` counts each actor that died or hung once; `restarts` every generation after
         the first, siblings a failure took along included: the two columns of `evsectl status`.
         """
-        states = Counter(c.state_name().value for c in self._station.connectors)
-        supervision = [c.tree.describe() for c in self._station.connectors]
-        failures = sum(int(s["failures"]) for s in supervision)
-        restarts = sum(int(s["restarts"]) for s in supervision)
+        states, failures, restarts = self._health.tally()
         by_state = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
         line = (
-            f"{len(self._station.connectors)} connectors: {by_state}; "
+            f"{sum(states.values())} connectors: {by_state}; "
             f"{_counted(failures, 'failure')} ({_counted(restarts, 'restart')})"
         )
         return f"{line}; unhealthy: {'; '.join(self._problems)}" if self._problems else line

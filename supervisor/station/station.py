@@ -283,6 +283,10 @@ class Station:
             status["plant"] = plant
         return status
 
+    def stalled_connectors(self) -> list[int]:
+        """The connectors whose supervisor loop does not take its turns (the health check)."""
+        return [c.index for c in self.connectors if not c.tree.loop_alive()]
+
     def connector_figures(self) -> list[dict[str, Any]]:
         """What the metrics read of each connector (supervisor.ops.metrics.Figures)."""
         figures = []

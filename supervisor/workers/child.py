@@ -98,6 +98,7 @@ class Beat:
                 "t": "hb",
                 "summary": station.supervision_summary(),
                 "figures": station.connector_figures(),
+                "stalled": station.stalled_connectors(),
             }
             socket.send(control.pack(beat))
             deadline_s = time.monotonic() + control.HEARTBEAT_S

@@ -2,7 +2,8 @@
 
 A worker's DEALER, named `<worker id>.<generation>`, connects to the root's ROUTER. The
 worker sends `{"t": "ready"}` once it serves, then every `HEARTBEAT_S` `{"t": "hb",
-"summary": [...], "figures": [...]}` (its connectors' supervision and metrics figures); the
+"summary": [...], "figures": [...], "stalled": [...]}` (its connectors' supervision, metrics
+figures and stalled supervisor loops); the
 root answers each heartbeat with `{"t": "ack"}`. A worker that hears nothing from its root
 for `ROOT_LOSS_S` takes it for dead (its connectors' power off, exit).
 """

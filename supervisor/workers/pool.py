@@ -111,6 +111,10 @@ class WorkerPool:
         with self._lock:
             return [{**worker.describe(), "threads": worker.threads} for worker in self.workers]
 
+    def watching(self) -> bool:
+        """The watch thread runs (the health check)."""
+        return self._thread.is_alive()
+
     def serving(self) -> bool:
         with self._lock:
             return all(w.state == "running" for w in self.workers)
@@ -244,6 +248,8 @@ class WorkerPool:
                     summary, figures = message.get("summary"), message.get("figures")
                     worker.summary = summary if isinstance(summary, list) else worker.summary
                     worker.figures = figures if isinstance(figures, list) else worker.figures
+                    stalled = message.get("stalled")
+                    worker.stalled = stalled if isinstance(stalled, list) else worker.stalled
                     self._control.send_multipart([frames[0], control.pack({"t": "ack"})])
 
     def _serving(self, worker: Worker) -> None:

@@ -36,6 +36,7 @@ class Worker:
         self.failure: tuple[str, str] | None = None  # (event, reason) decided before the process is reaped
         self.summary: list[dict[str, Any]] = []
         self.figures: list[dict[str, Any]] = []
+        self.stalled: list[int] = []  # its connectors whose supervisor loop stalled, by its last heartbeat
         self.threads = 0
         self.cpu_percent = 0.0
         self.rss_bytes = 0

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import psutil
@@ -281,6 +282,27 @@ class ProcessStation:
 
     def worker_figures(self) -> list[dict[str, Any]]:
         return self.workers.figures()
+
+    # --- health (supervisor.ops.health.Health) -------------------------------------------------
+
+    def silent(self, timeout_s: float) -> list[str]:
+        if self.wait_serving(timeout_s):
+            return []
+        return [f"worker {w.plan.id}: {w.state}" for w in self.workers.workers if w.state != "running"]
+
+    def stalled(self) -> list[str]:
+        found = [] if self.workers.watching() else ["the workers' watch thread stopped"]
+        for worker in self.workers.workers:
+            if worker.state == "running":
+                found += [f"evse {index} supervisor loop stalled" for index in worker.stalled]
+        return found
+
+    def tally(self) -> tuple[Counter[str], int, int]:
+        summary = self.supervision_summary()
+        states = Counter(str(entry["state"]) for entry in summary)
+        failures = sum(int(entry.get("failures", 0)) for entry in summary)
+        restarts = sum(int(entry.get("restarts", 0)) for entry in summary)
+        return states, failures, restarts
 
     def set_station_max_current(self, max_current: float) -> bool:
         raise Unavailable(

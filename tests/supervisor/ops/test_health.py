@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from supervisor.ops.health import Watchdog
+from supervisor.ops.health import StationHealth, Watchdog
 from supervisor.ops.notify import Notifier
 from tests.supervisor.ops.conftest import OpsStation
 
@@ -14,7 +14,8 @@ def _supervision(live: OpsStation) -> list[dict[str, Any]]:
 
 
 def test_status_line_counts_a_failure_once_and_its_restarts_apart(ops_station: OpsStation) -> None:
-    watchdog = Watchdog(ops_station.station, ops_station.server.command_endpoint, Notifier(None), None)
+    health = StationHealth(ops_station.station)
+    watchdog = Watchdog(health, ops_station.server.command_endpoint, Notifier(None), None)
     watchdog.start()
     try:
         assert watchdog.summary() == "2 connectors: 2 Idle; 0 failures (0 restarts)"

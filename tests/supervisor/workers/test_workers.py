@@ -19,6 +19,7 @@ import zmq
 from supervisor.client import ApiError, Client
 from supervisor.workers.pool import FAIL_ENV, GROW_ENV
 from tests.supervisor.cli.running import RunningStation, free_endpoint, wait_until
+from tests.supervisor.cli.test_operations import NotifySocket
 from tests.supervisor.ops.test_metrics import Samples, scrape
 
 pytestmark = pytest.mark.timeout(90)
@@ -313,6 +314,29 @@ def test_the_metrics_endpoint_is_gathered_by_the_root(tmp_path: pathlib.Path) ->
         assert samples[("evse_worker_resident_memory_bytes", labelled(worker=worker))] > 0
         assert samples[("evse_worker_threads", labelled(worker=worker))] > 4
     assert samples[("process_resident_memory_bytes", ())] > 0
+
+
+def test_sd_notify_ready_and_the_watchdog_stopped_by_a_stalled_loop_in_a_worker(
+    tmp_path: pathlib.Path,
+) -> None:
+    notify = NotifySocket()
+    env = {"NOTIFY_SOCKET": notify.name, "WATCHDOG_USEC": "400000"}
+    station = start(tmp_path, env=env)
+    try:
+        ready = notify.wait_for(lambda m: m.startswith("READY=1\nSTATUS=3 connectors: 3 Idle"), "READY=1")
+        notify.wait_for(lambda m: "WATCHDOG=1" in m, "WATCHDOG=1", after=ready)
+        assert station.client.chaos_hang_supervisor(2, 7) is True
+        sick = notify.wait_for(lambda m: "unhealthy: evse 2 supervisor loop stalled" in m, "unhealthy STATUS")
+        well = notify.wait_for(
+            lambda m: m.startswith("STATUS=") and "unhealthy" not in m, "healthy", after=sick
+        )
+        assert not any("WATCHDOG=1" in m for m in notify.messages[sick:well])
+        assert "WATCHDOG=1" in notify.messages[well]
+        assert station.stop() == 0
+        notify.wait_for(lambda m: m.startswith("STOPPING=1"), "STOPPING=1")
+    finally:
+        station.stop()
+        notify.sock.close()
 
 
 def test_a_reload_names_the_file_for_the_next_start(running: RunningStation) -> None:
