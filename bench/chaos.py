@@ -3,15 +3,21 @@
 
     .venv/bin/python bench/chaos.py [--duration-s 600] [--kill-rate 5] [--hang-rate 0.1] [--hang-s 1.0]
         [--connectors 8] [--clients 4] [--time-scale 60] [--seed N] [--json FILE]
+        [--isolation thread|process] [--worker-kill-rate R] [--connectors-per-worker N]
 
 Starts `evse-supervisor run` (chaos allowed, supervision limits raised so that no connector
 is given up) in a subprocess. A simulated car per connector cycles sessions (plug in,
 authorize, charge a few seconds, unplug), command clients send random valid connector
 commands, and a killer sends `chaos_kill` and `chaos_hang` to random actors at the given
 rates; after each, a probe times the connector's recovery (from the kill to its next ok
-reply once the restarted session actor was announced). A short warm-up of the same load
+reply once the restarted session actor was announced). With `--isolation process` the
+killer also sends `chaos_kill_worker` (SIGKILL of a random connector's worker) at
+`--worker-kill-rate`, and the probe asks at once, timing the kill to its next ok reply
+(the root holds the request until the new worker serves). A short warm-up of the same load
 comes first. At the end every connector's event log and every publication seen are
-checked, the station is measured (psutil) against the start, stopped with SIGTERM, and a
+checked (and no reservation started twice: a double execution), the station's processes
+(the root, and with process isolation the forkserver and its workers; not the plant) are
+measured (psutil) against the start, stopped with SIGTERM, and a
 report is printed (and written as JSON with --json).
 """
 
@@ -35,7 +41,15 @@ import chaos_station_kills
 import zmq
 from chaos_kill import Blow, Killer, Probe
 from chaos_load import CommandClient, CountingClient, EventCollector, SessionDriver, Tally
-from chaos_report import all_violations, blow_figures, format_report, targets
+from chaos_report import (
+    all_violations,
+    blow_figures,
+    double_executions,
+    format_report,
+    lost_at_crashes,
+    lost_sessions,
+    targets,
+)
 from chaos_station import Limits, StationProcess, config_text
 from chaos_watch import Watcher
 
@@ -50,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kill-rate", type=float, default=5.0, help="chaos_kill per second (default 5)")
     parser.add_argument("--hang-rate", type=float, default=0.1, help="chaos_hang per second (default 0.1)")
     parser.add_argument("--hang-s", type=float, default=1.0, help="how long a hung actor blocks (default 1)")
+    parser.add_argument(
+        "--isolation",
+        choices=("thread", "process"),
+        default="thread",
+        help="station.isolation (default thread)",
+    )
+    parser.add_argument(
+        "--worker-kill-rate", type=float, default=0.0, help="chaos_kill_worker per second (process isolation)"
+    )
+    parser.add_argument(
+        "--connectors-per-worker", type=int, default=1, help="station.connectors_per_worker (default 1)"
+    )
     parser.add_argument("--connectors", type=int, default=8, help="simulated connectors (default 8)")
     parser.add_argument("--clients", type=int, default=4, help="command clients (default 4)")
     parser.add_argument("--client-pause-s", type=float, default=0.0, help="pause between commands")
@@ -96,7 +122,7 @@ class Phase:
             for i in range(1, opts.clients + 1)
         ]
         self.probes = [Probe(client(self.chaos, f"probe{i}"), i, watcher) for i in range(1, n + 1)]
-        rates = (opts.kill_rate, opts.hang_rate)
+        rates = (opts.kill_rate, opts.hang_rate, opts.worker_kill_rate)
         self.killer = Killer(client(self.chaos, "killer"), self.probes, watcher, rates, opts.hang_s, seed)
 
     def run(self, seconds: float, until: Callable[[], bool] = lambda: True, most_s: float = 0.0) -> float:
@@ -133,7 +159,8 @@ class Phase:
         now = self.station.measure()
         self.samples.append({"elapsed_s": round(elapsed_s, 1), **now.to_json()})
         print(f"[{elapsed_s:6.0f} s] kills {self.killer.sent['kill']}, hangs {self.killer.sent['hang']}, "
-              f"requests {sent}, unanswered {unanswered}; station threads {now.threads}, fds {now.fds}, "
+              f"worker kills {self.killer.sent['worker']}, requests {sent}, unanswered {unanswered}; "
+              f"station processes {now.processes}, threads {now.threads}, fds {now.fds}, "
               f"RSS {now.rss_bytes / 2**20:.1f} MiB", flush=True)  # fmt: skip
 
     def blows(self) -> list[Blow]:
@@ -141,7 +168,10 @@ class Phase:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    opts = _parser().parse_args(argv)
+    parser = _parser()
+    opts = parser.parse_args(argv)
+    if opts.worker_kill_rate > 0 and opts.isolation != "process":
+        parser.error("--worker-kill-rate needs --isolation process (with threads there are no workers)")
     seed = opts.seed if opts.seed is not None else random.randrange(1, 10**6)
     if opts.station_kills > 0:
         opts.seed = seed
@@ -149,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     limits = Limits()
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
     config = workdir / "station.yaml"
-    config.write_text(config_text(opts.connectors, opts.time_scale, limits))
+    config.write_text(
+        config_text(opts.connectors, opts.time_scale, limits, opts.isolation, opts.connectors_per_worker)
+    )
     log_path = opts.log or Path(tempfile.gettempdir()) / f"chaos-station-{uuid.uuid4().hex[:8]}.log"
     station = StationProcess(config, workdir / "state", log_path)
     try:
@@ -180,6 +212,7 @@ class Run:
 
     def report(self) -> dict[str, Any]:
         self.station.wait_ready()
+        _wait_workers(self.admin)
         fresh = self.station.measure()
         self.watcher.start()
         if not self.watcher.heartbeat.wait(10):
@@ -190,6 +223,7 @@ class Run:
         before = self.admin.status()
         self.admin.close()
         supervision_before = Counter(self.watcher.supervision)
+        workers_before = Counter(self.watcher.worker_supervision)
         time.sleep(3.0)
         start = self.station.measure()
         print(f"start: {start}; chaos for {self.opts.duration_s:.0f} s", flush=True)
@@ -198,10 +232,13 @@ class Run:
         end, settle_s = self.station.settle(start, 3.0, 20.0)
         after, epoch = self._finish()
         exit_code, exit_s = self.station.stop()
-        report = self._figures(phase, before, after, supervision_before)
+        report = self._figures(phase, warmup, before, after, (supervision_before, workers_before))
         report.update(warmup_s=warmup.elapsed_s, exit_code=exit_code, exit_s=exit_s, settle_s=settle_s,
                       station_log=self.station.log_summary(), samples=phase.samples)  # fmt: skip
         report["violations"] = self._violations(phase, warmup, epoch, after)
+        report["double_executions"] = sum(
+            len(double_executions(e, log)) for e, log in self.pager.events.items()
+        )
         report["resources"] = {"fresh": fresh.to_json(), "start": start.to_json(), "end": end.to_json()}
         report["rss_growth_pct"] = (end.rss_bytes - start.rss_bytes) / start.rss_bytes * 100.0
         report["targets"] = targets(report)
@@ -243,7 +280,12 @@ class Run:
         return found
 
     def _figures(
-        self, phase: Phase, before: dict[str, Any], after: dict[str, Any], supervision_before: Counter[str]
+        self,
+        phase: Phase,
+        warmup: Phase,
+        before: dict[str, Any],
+        after: dict[str, Any],
+        supervision_before: tuple[Counter[str], Counter[str]],
     ) -> dict[str, Any]:
         opts, killer = self.opts, phase.killer
         tallies = {
@@ -256,14 +298,19 @@ class Run:
         for tally in tallies.values():
             every.merge(tally)
         names = [str(e["value"]["event"]) for events in self.pager.events.values() for e in events]
+        plugged = sum(d.plugged for d in [*warmup.drivers, *phase.drivers])
         return {
-            "duration_s": opts.duration_s, "kill_rate": opts.kill_rate, "hang_rate": opts.hang_rate,
+            "duration_s": opts.duration_s, "isolation": opts.isolation, "kill_rate": opts.kill_rate,
+            "hang_rate": opts.hang_rate, "worker_kill_rate": opts.worker_kill_rate,
             "hang_s": opts.hang_s, "connectors": opts.connectors, "clients": opts.clients,
             "time_scale": opts.time_scale, "seed": self.seed, "limits": dataclasses.asdict(self.limits),
             "kills_sent": killer.sent["kill"], "hangs_sent": killer.sent["hang"],
+            "worker_kills_sent": killer.sent["worker"],
+            "worker_restarts_status": _worker_restarts(after) - _worker_restarts(before),
+            "worker_supervision_events": dict(self.watcher.worker_supervision - supervision_before[1]),
             "kills_refused": dict(killer.refused), "killer_late_s": killer.late_s,
             "restarts_status": _restarts(after) - _restarts(before),
-            "supervision_events": dict(self.watcher.supervision - supervision_before),
+            "supervision_events": dict(self.watcher.supervision - supervision_before[0]),
             "blows": blow_figures(phase.blows()),
             "requests": {**{name: t.to_json() for name, t in tallies.items()}, "all": every.to_json()},
             "sessions": {
@@ -272,13 +319,28 @@ class Run:
                 "started": names.count("SessionStarted"),
                 "finished": names.count("SessionFinished"),
             },
+            "lost_sessions": lost_sessions(self.pager.events, plugged),
             "events_logged": {evse: len(events) for evse, events in self.pager.events.items()},
             "publications": self.watcher.publications, "powermeter": self.watcher.powermeter_count,
+            "publications_lost_at_crashes": lost_at_crashes(self.watcher, self.pager.events),
         }  # fmt: skip
 
 
 def _restarts(status: dict[str, Any]) -> int:
     return sum(int(e["supervisor"]["restarts"]) for e in status["evses"])
+
+
+def _wait_workers(admin: CountingClient, timeout_s: float = 30.0) -> None:
+    """Until every worker serves (at once with thread isolation: no workers)."""
+    deadline = time.monotonic() + timeout_s
+    while any(w["state"] != "running" for w in admin.status().get("workers", [])):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the station's workers did not all serve within {timeout_s:g} s")
+        time.sleep(0.1)
+
+
+def _worker_restarts(status: dict[str, Any]) -> int:
+    return sum(int(w["restarts"]) for w in status.get("workers", []))
 
 
 if __name__ == "__main__":

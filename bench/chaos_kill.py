@@ -1,4 +1,4 @@
-"""Kills and hangs at a given rate, and per connector a probe that times each recovery."""
+"""Kills, hangs and worker kills at given rates, and per connector a probe that times each recovery."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from chaos_load import CountingClient
 from chaos_watch import Watcher
 
 ROLES = ("hardware", "meter", "reservation", "session")
+KINDS = ("kill", "hang", "worker")
 RECOVERY_DEADLINE_S = 20.0
 
 
@@ -20,13 +21,13 @@ RECOVERY_DEADLINE_S = 20.0
 class Blow:
     """One kill or hang sent to a connector, and what the probe measured after it."""
 
-    kind: str  # "kill" or "hang"
+    kind: str  # "kill", "hang" or "worker" (chaos_kill_worker: SIGKILL of the connector's worker)
     evse: int
-    role: str
+    role: str  # "worker" for a worker kill
     sent_at: float
-    session_generation: int  # the session's generation before: every role's restart restarts it too
-    restarted_s: float | None = None  # until the session's next generation was seen
-    detected_s: float | None = None  # hangs: until the `hung` event was seen
+    generation: int  # the session's (the worker's) generation before: a restart makes a later one
+    restarted_s: float | None = None  # until the session's (the worker's) next generation was seen
+    detected_s: float | None = None  # hangs: until `hung` was seen; worker kills: `crashed`
     recovered_s: float | None = None  # until the connector's next ok reply after the restart
 
 
@@ -65,11 +66,25 @@ class Probe(threading.Thread):
 
     def _measure(self, blow: Blow) -> None:
         deadline = blow.sent_at + RECOVERY_DEADLINE_S
+        if blow.kind == "worker":
+            self._measure_worker(blow, deadline)
+            return
         if blow.kind == "hang":
             seen = self.watcher.wait_hung(blow.evse, blow.role, blow.sent_at, deadline)
             blow.detected_s = None if seen is None else seen - blow.sent_at
-        seen = self.watcher.wait_generation(blow.evse, "session", blow.session_generation, deadline)
+        seen = self.watcher.wait_generation(blow.evse, "session", blow.generation, deadline)
         blow.restarted_s = None if seen is None else seen - blow.sent_at
+        self._until_ok(blow, deadline)
+
+    def _measure_worker(self, blow: Blow, deadline: float) -> None:
+        """At once: the root holds the request while the worker is down and sends it to the new one."""
+        self._until_ok(blow, deadline)
+        failed = self.watcher.wait_worker_failure(blow.evse, blow.sent_at, deadline)
+        blow.detected_s = None if failed is None else failed - blow.sent_at
+        seen = self.watcher.wait_generation(blow.evse, "worker", blow.generation, deadline)
+        blow.restarted_s = None if seen is None else seen - blow.sent_at
+
+    def _until_ok(self, blow: Blow, deadline: float) -> None:
         while time.monotonic() < deadline:
             outcome, _ = self.client.attempt("get_signed_meter_value", self.evse)
             if outcome == "ok":
@@ -78,14 +93,15 @@ class Probe(threading.Thread):
 
 
 class Killer(threading.Thread):
-    """Sends `chaos_kill` at `kill_rate` per second and `chaos_hang` at `hang_rate`, to random actors."""
+    """Sends `chaos_kill` at `kill_rate` per second and `chaos_hang` at `hang_rate`, to random actors,
+    and `chaos_kill_worker` at `worker_rate` to random connectors' workers."""
 
     def __init__(
         self,
         client: CountingClient,
         probes: list[Probe],
         watcher: Watcher,
-        rates: tuple[float, float],
+        rates: tuple[float, float, float],
         hang_s: float,
         seed: int,
     ) -> None:
@@ -93,7 +109,7 @@ class Killer(threading.Thread):
         self.client = client
         self.probes = probes
         self.watcher = watcher
-        self.kill_rate, self.hang_rate = rates
+        self.rates = dict(zip(KINDS, rates, strict=True))
         self.hang_s = hang_s
         self.rng = random.Random(seed)
         self.halt = threading.Event()
@@ -103,19 +119,14 @@ class Killer(threading.Thread):
 
     def run(self) -> None:
         now = time.monotonic()
-        next_kill = now + self._interval(self.kill_rate)
-        next_hang = now + self._interval(self.hang_rate)
+        due = {kind: now + self._interval(rate) for kind, rate in self.rates.items()}
         while True:
-            due = min(next_kill, next_hang)
-            if self.halt.wait(max(0.0, due - time.monotonic())):
+            kind = min(due, key=due.__getitem__)
+            if self.halt.wait(max(0.0, due[kind] - time.monotonic())):
                 return
-            self.late_s = max(self.late_s, time.monotonic() - due)
-            if next_kill <= next_hang:
-                self._blow("kill")
-                next_kill = max(next_kill + self._interval(self.kill_rate), time.monotonic() - 1.0)
-            else:
-                self._blow("hang")
-                next_hang = max(next_hang + self._interval(self.hang_rate), time.monotonic() - 1.0)
+            self.late_s = max(self.late_s, time.monotonic() - due[kind])
+            self._blow(kind)
+            due[kind] = max(due[kind] + self._interval(self.rates[kind]), time.monotonic() - 1.0)
 
     @staticmethod
     def _interval(rate: float) -> float:
@@ -124,13 +135,15 @@ class Killer(threading.Thread):
     def _blow(self, kind: str) -> None:
         idle = [probe for probe in self.probes if not probe.busy()]
         probe = self.rng.choice(idle or self.probes)
-        role = self.rng.choice(ROLES)
-        generation = self.watcher.generation(probe.evse, "session")
+        role = "worker" if kind == "worker" else self.rng.choice(ROLES)
+        generation = self.watcher.generation(probe.evse, "worker" if kind == "worker" else "session")
         sent_at = time.monotonic()
         if kind == "kill":
             outcome, _ = self.client.attempt("chaos_kill", probe.evse, actor=role)
-        else:
+        elif kind == "hang":
             outcome, _ = self.client.attempt("chaos_hang", probe.evse, actor=role, seconds=self.hang_s)
+        else:
+            outcome, _ = self.client.attempt("chaos_kill_worker", probe.evse)
         if outcome != "ok":
             self.refused[f"{kind} {outcome}"] += 1
             return

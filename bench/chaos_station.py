@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import socket
@@ -34,9 +35,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class Resources:
+    """Summed over the station's processes: the root, and with process isolation its forkserver
+    and workers (the plant, a process of its own, is not counted)."""
+
     threads: int
     fds: int
     rss_bytes: int
+    processes: int = 1
 
     def to_json(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -48,10 +53,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def config_text(connectors: int, time_scale: float, limits: Limits) -> str:
+def config_text(
+    connectors: int, time_scale: float, limits: Limits, isolation: str = "thread", per_worker: int = 1
+) -> str:
     """A station of `connectors` identical simulated connectors, chaos commands allowed."""
+    station: dict[str, Any] = {"name": "chaos", "chaos": True, "supervision": dataclasses.asdict(limits)}
+    if isolation != "thread":
+        station.update(isolation=isolation, connectors_per_worker=per_worker)
     document: dict[str, Any] = {
-        "station": {"name": "chaos", "chaos": True, "supervision": dataclasses.asdict(limits)},
+        "station": station,
         "connectors": [
             {"evse_id": f"XX*CHAOS*E1*{index}", "max_current_a": 32} for index in range(1, connectors + 1)
         ],
@@ -94,18 +104,34 @@ class StationProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def tree(self) -> list[psutil.Process]:
+        """The root and its descendants (the forkserver, the workers it forked) but the plant."""
+        found = [self.process]
+        with contextlib.suppress(psutil.Error):
+            found += self.process.children(recursive=True)
+        return [p for p in found if not _is_plant(p)]
+
     def measure(self) -> Resources:
-        with self.process.oneshot():
-            return Resources(
-                self.process.num_threads(), self.process.num_fds(), self.process.memory_info().rss
-            )
+        threads = fds = rss_bytes = processes = 0
+        for process in self.tree():
+            try:
+                with process.oneshot():
+                    threads += process.num_threads()
+                    fds += process.num_fds()
+                    rss_bytes += process.memory_info().rss
+                    processes += 1
+            except psutil.Error:
+                continue  # a worker that ended while it was measured
+        return Resources(threads, fds, rss_bytes, processes)
 
     def settle(self, start: Resources, min_s: float, max_s: float) -> tuple[Resources, float]:
-        """Wait `min_s`, then up to `max_s` for threads and fds to be back to `start`; the measure."""
+        """Wait `min_s`, then up to `max_s` for threads and fds (and processes) to be back to `start`."""
         began = time.monotonic()
         time.sleep(min_s)
         now = self.measure()
-        while time.monotonic() - began < max_s and (now.threads > start.threads or now.fds > start.fds):
+        while time.monotonic() - began < max_s and (
+            now.threads > start.threads or now.fds > start.fds or now.processes != start.processes
+        ):
             time.sleep(0.25)
             now = self.measure()
         return now, time.monotonic() - began
@@ -135,3 +161,12 @@ class StationProcess:
             "error_lines": len(errors),
             "chaos_lines": len(chaos),
         }
+
+
+def _is_plant(process: psutil.Process) -> bool:
+    """The simulated plant (`python -m supervisor.cli.main plant ...`) outlives a station: not counted."""
+    try:
+        command = process.cmdline()
+        return "supervisor.cli.main" in command and "plant" in command
+    except psutil.Error:
+        return False

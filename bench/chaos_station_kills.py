@@ -187,7 +187,9 @@ def run(opts: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="station-kills-"))
     state_dir = work / "state"
     config = work / "station.yaml"
-    config.write_text(config_text(opts.connectors, 60.0, Limits()))
+    config.write_text(
+        config_text(opts.connectors, 60.0, Limits(), opts.isolation, opts.connectors_per_worker)
+    )
     plant = f"ipc://{state_dir}/plant.sock"
     tally = Tally()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import Counter, defaultdict
@@ -11,6 +12,7 @@ import msgpack
 import zmq
 
 Key = tuple[int, str]  # (evse, role)
+RELAY_LAG_S = 0.5  # a dead worker's last publications may reach the root after its failure is told
 
 
 class Watcher(threading.Thread):
@@ -29,8 +31,11 @@ class Watcher(threading.Thread):
         self.generations: dict[Key, list[tuple[int, float]]] = defaultdict(list)  # (generation, seen at)
         self.hung: dict[Key, list[float]] = defaultdict(list)
         self.supervision: Counter[str] = Counter()
+        self.worker_supervision: Counter[str] = Counter()  # the events of "actor": "worker"
         self.given_up: list[dict[str, Any]] = []
         self.events: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # evse → event_seq → value
+        self.event_seen: dict[int, dict[int, float]] = defaultdict(dict)  # evse → event_seq → first seen
+        self.worker_crashes: dict[int, list[float]] = defaultdict(list)  # evse → its worker's failures seen
         self.energy_violations: list[str] = []
         self.powermeter_count = 0
         self._energy_wh: dict[int, float] = {}
@@ -64,6 +69,33 @@ class Watcher(threading.Thread):
                 if remaining_s <= 0:
                     return None
                 self._cond.wait(min(0.1, remaining_s))
+
+    def wait_worker_failure(self, evse: int, after: float, deadline: float) -> float | None:
+        """When the connector's worker was reported crashed or hung after `after`; None at the deadline."""
+        with self._cond:
+            while True:
+                later = [t for t in self.worker_crashes.get(evse, []) if t >= after]
+                if later:
+                    return min(later)
+                remaining_s = deadline - time.monotonic()
+                if remaining_s <= 0:
+                    return None
+                self._cond.wait(min(0.1, remaining_s))
+
+    def lost_at_a_crash(self, evse: int, seq: int) -> bool:
+        """Whether the event's publication, never seen, fell between the last one seen before a
+        failure of its worker and the first one after: "publications may miss an event published
+        just before a crash" (durability.md)."""
+        with self._cond:
+            seen = self.event_seen.get(evse, {})
+            before = [t for s, t in seen.items() if s < seq]
+            after = [t for s, t in seen.items() if s > seq]
+            last_before = max(before, default=-math.inf)
+            first_after = min(after, default=math.inf)
+            return any(
+                last_before <= crash + RELAY_LAG_S and first_after >= crash
+                for crash in self.worker_crashes.get(evse, [])
+            )
 
     def wait_hung(self, evse: int, role: str, after: float, deadline: float) -> float | None:
         """When the role was reported hung after `after`; None at the deadline."""
@@ -99,8 +131,10 @@ class Watcher(threading.Thread):
         elif topic == "station/supervision":
             self._supervision(value, seen_at)
         elif topic.endswith("/session_events"):
+            evse, seq = int(topic.split("/")[1]), int(payload["event_seq"])
             with self._cond:
-                self.events[int(topic.split("/")[1])][int(payload["event_seq"])] = value
+                self.events[evse][seq] = value
+                self.event_seen[evse].setdefault(seq, seen_at)
         elif topic.endswith("/powermeter"):
             self._energy(int(topic.split("/")[1]), value)
 
@@ -117,6 +151,12 @@ class Watcher(threading.Thread):
         key = (int(value["evse"] or 0), str(value["actor"]))
         with self._cond:
             self.supervision[event] += 1
+            if key[1] == "worker":
+                self.worker_supervision[event] += 1
+                if event in ("crashed", "hung"):  # the new worker's actors count their generations anew
+                    self.worker_crashes[key[0]].append(seen_at)
+                    for other in [k for k in self.generations if k[0] == key[0] and k[1] != "worker"]:
+                        del self.generations[other]
             if event in ("started", "restarted"):
                 self.generations[key].append((int(value["generation"]), seen_at))
             elif event == "hung":
