@@ -36,6 +36,7 @@ from supervisor.client.operations import cmd_logs, cmd_reload, cmd_restart
 from supervisor.client.options import Target, UsageError, parse, target
 from supervisor.client.top import cmd_top
 from supervisor.client.values import call_args, check_scope
+from supervisor.client.workers import workers_table
 
 
 def parse_evse(text: str) -> int | str | None:
@@ -102,13 +103,24 @@ def cmd_status(client: Client, options: argparse.Namespace, where: Target) -> in
     )
     if status.get("ocpp"):
         print(_ocpp_line(status["ocpp"]))
+    workers = status.get("workers") or []
+    _console().print(_evse_table(status.get("evses", []), bool(workers)))
+    if workers:
+        _console().print(workers_table(workers))
+    return 0
+
+
+def _evse_table(evses: list[dict[str, Any]], with_workers: bool) -> Table:
+    """One row per connector; its worker's id too with process isolation."""
     table = Table("evse", "evse_id", "state", "supervisor", "failures", "restarts", "actors")
-    for entry in status.get("evses", []):
+    if with_workers:
+        table.add_column("worker")
+    for entry in evses:
         supervision = entry.get("supervisor") or {}
         actors = " ".join(
             f"{a.get('role')}:{a.get('state')}/g{a.get('generation')}" for a in supervision.get("actors", [])
         )
-        table.add_row(
+        cells = [
             str(entry.get("index")),
             str(entry.get("evse_id")),
             str(entry.get("state")),
@@ -116,9 +128,9 @@ def cmd_status(client: Client, options: argparse.Namespace, where: Target) -> in
             str(supervision.get("failures", 0)),
             str(supervision.get("restarts")),
             actors,
-        )
-    _console().print(table)
-    return 0
+        ]
+        table.add_row(*cells, *([str(entry.get("worker", "-"))] if with_workers else []))
+    return table
 
 
 def short(value: Any, limit: int = 100) -> str:

@@ -4,7 +4,9 @@ A header names the station, its epoch, uptime and link: connected, stale (two he
 missed) or no answer (the station does not answer a ping). Each row shows the active
 error, the session's energy (the meter's register minus its value at SessionStarted) and
 the connector's failures (actors that failed, not the siblings restarted with them). The
-columns that do not fit the width are dropped, least important first. `q` quits.
+columns that do not fit the width are dropped, least important first. With process
+isolation a second table shows the workers of the page's connectors (pid, RSS, CPU,
+restarts, state, last exit; `workers.py`). `q` quits.
 
 Only one page of connectors, the rows that fit the terminal's height, is fetched, kept and
 drawn (see `top_page`): at 1,000 connectors `top` asks the station for the page's range
@@ -28,9 +30,11 @@ from rich.text import Text
 from supervisor.client import Client
 from supervisor.client.options import Target
 from supervisor.client.top_page import Page, rows_for
+from supervisor.client.workers import apply_event, page_workers, rows_fitting, workers_table
 
 HEARTBEAT_S = 1.0  # the station's heartbeat interval
 STALE_AFTER_S = 2 * HEARTBEAT_S
+EVERY_ROW = 1_000_000  # `--once` into a pipe: one page of every connector
 ERROR_STATES = ("Error", "Faulted")
 # (header, importance: lower stays longer)
 COLUMNS = (
@@ -98,6 +102,7 @@ class TopModel:
     link: str = "connected"
     last_heartbeat_s: float = field(default_factory=time.monotonic)
     rows: dict[int, Row] = field(default_factory=dict)  # the page's rows only
+    workers: list[dict[str, Any]] = field(default_factory=list)  # `status`'s workers (process isolation)
     page: Page = field(default_factory=Page)
     start_at: int | None = None  # `--evse N`: the first page starts there
     typing: str | None = None  # a jump being typed, shown in the footer
@@ -118,6 +123,7 @@ class TopModel:
         low, high = span if span else (None, None)
         self.rows = {index: Row(index) for index in self.page.visible()}
         status = client.status(evse_from=low, evse_to=high)
+        self.workers = list(status.get("workers") or [])
         self.name, self.epoch = str(status.get("name") or self.where.name or "?"), str(status.get("epoch"))
         self.uptime_s, self.link, self.last_heartbeat_s = (
             float(status.get("uptime_s", 0)),
@@ -148,6 +154,8 @@ class TopModel:
                 row.failures = int(entry.get("failures", row.failures))
                 if row.state not in ERROR_STATES:
                     row.error = ""
+        elif topic == "station/supervision" and isinstance(value, dict) and value.get("actor") == "worker":
+            apply_event(self.workers, value)
         elif topic == "station/energy":
             for entry in value.get("evses", []):
                 if (row := self.row(int(entry["index"]))) is not None:
@@ -164,10 +172,22 @@ class TopModel:
         if self.link == "connected" and now_s - self.last_heartbeat_s > STALE_AFTER_S:
             self.link = "stale"
 
+    def refresh_workers(self, client: Client) -> None:
+        """The workers' pids, RSS and CPU again (`status` of the page's first connector only)."""
+        span = self.page.span()
+        low = span[0] if span else None
+        self.workers = list(client.status(evse_from=low, evse_to=low).get("workers") or [])
+
+    def rows_fitting(self, lines: int) -> int:
+        """Connector rows for a terminal of `lines` lines, room left for the workers' table."""
+        return rows_fitting(rows_for(lines), self.workers)
+
     def render(self, width: int) -> Group:
+        shown = page_workers(self.workers, self.page.visible())
         return Group(
             Text(self.header(), no_wrap=True, overflow="ellipsis"),
             self.table(width),
+            *([workers_table(shown)] if shown else []),
             Text(self.page.footer(self.typing), no_wrap=True, overflow="ellipsis"),
         )
 
@@ -269,7 +289,7 @@ def page_rows(options: argparse.Namespace) -> int:
     if options.rows:
         return int(options.rows)
     if options.once and not sys.stdout.isatty():
-        return 1_000_000
+        return EVERY_ROW
     return rows_for(shutil.get_terminal_size((80, 24)).lines)
 
 
@@ -277,9 +297,13 @@ def cmd_top(client: Client, options: argparse.Namespace, where: Target) -> int:
     """One frame (`--once`) or the live view; exit 3 when the station does not answer."""
     model, width = TopModel(where, start_at=options.evse), screen_width(options)
     model.page.size = page_rows(options)
+    fits_terminal = not options.rows and model.page.size != EVERY_ROW
     console = Console(width=width, force_terminal=sys.stdout.isatty())
     try:
         model.load(client)
+        if model.workers and fits_terminal:  # room for the workers' table too
+            model.page.resize(model.rows_fitting(shutil.get_terminal_size((80, 24)).lines))
+            model.load_page(client)
     except TimeoutError:
         model.link = "no answer"
         console.print(model.render(width))

@@ -24,9 +24,10 @@ from rich.live import Live
 
 from supervisor.client import Client
 from supervisor.client.top import STALE_AFTER_S, TopModel
-from supervisor.client.top_page import Keys, rows_for
+from supervisor.client.top_page import Keys
 
 POLL_MS = 250
+WORKERS_EVERY_S = 2.0  # the workers' pids, RSS and CPU asked again (process isolation only)
 
 
 @contextlib.contextmanager
@@ -58,6 +59,11 @@ def _check(client: Client, model: TopModel) -> None:
         client.timeout_s, client.retries = timeout_s, retries
 
 
+def _refresh_workers(client: Client, model: TopModel) -> None:
+    with contextlib.suppress(TimeoutError):
+        model.refresh_workers(client)
+
+
 class Subscriptions:
     """The SUB socket's topics kept to the page's (`TopModel.topics`)."""
 
@@ -76,7 +82,7 @@ class Subscriptions:
 def _follow_page(client: Client, model: TopModel, shown: list[int], fixed_rows: bool) -> list[int]:
     """After a key or a resize: the new page's rows fetched when it shows other connectors."""
     if not fixed_rows:
-        model.page.resize(rows_for(shutil.get_terminal_size((80, 24)).lines))
+        model.page.resize(model.rows_fitting(shutil.get_terminal_size((80, 24)).lines))
     if model.page.visible() != shown:
         try:
             model.load_page(client)
@@ -92,7 +98,7 @@ def run_live(client: Client, model: TopModel, console: Console, width: int, fixe
     subscriptions = Subscriptions(sub)
     subscriptions.follow(model.topics())
     sub.connect(client.publish_endpoint)
-    checked_s = time.monotonic()
+    checked_s = workers_s = time.monotonic()
     typed = Keys(model.page)
     shown = model.page.visible()
     try:
@@ -116,6 +122,9 @@ def run_live(client: Client, model: TopModel, console: Console, width: int, fixe
                 if model.link != "connected" and now_s - checked_s > STALE_AFTER_S:
                     checked_s = now_s
                     _check(client, model)
+                elif model.workers and now_s - workers_s > WORKERS_EVERY_S:
+                    workers_s = now_s
+                    _refresh_workers(client, model)
                 live.update(model.render(width), refresh=True)
     except KeyboardInterrupt:
         return 0

@@ -12,7 +12,10 @@ import threading
 from dataclasses import dataclass, field
 
 BIN = pathlib.Path(sys.executable).parent
-SERVING = re.compile(r"station (\S+) serving \d+ connectors: commands on (\S+), publications on (\S+)")
+SERVING = re.compile(
+    r"station (\S+) serving \d+ connectors(?: in \d+ worker processes)?: "
+    r"commands on (\S+), publications on (\S+)"
+)
 START_S = 30.0
 
 
@@ -30,11 +33,15 @@ class StationProcess:
     serving: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def start(cls, directory: pathlib.Path, name: str, connectors: int = 2) -> StationProcess:
+    def start(
+        cls, directory: pathlib.Path, name: str, connectors: int = 2, isolation: str = "thread"
+    ) -> StationProcess:
+        """With `isolation: process` it serves once its root does: its workers may still be starting."""
         directory.mkdir(parents=True, exist_ok=True)
         config = directory / "station.yaml"
         lines = [
             f"station:\n  name: {name}\n  state_dir: {directory / 'state'}\n  chaos: true",
+            *([f"  isolation: {isolation}", "sim:\n  plant_linger_s: 2"] if isolation != "thread" else []),
             "api:\n  command_endpoint: tcp://127.0.0.1:*\n  publish_endpoint: tcp://127.0.0.1:*",
             "connectors:",
             *(
