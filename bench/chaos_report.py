@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -48,15 +47,16 @@ def session_violations(evse: int, events: list[dict[str, Any]]) -> list[str]:
 
 def double_executions(evse: int, events: list[dict[str, Any]]) -> list[str]:
     """A reservation id started twice: a `reserve_now` run twice (every one the clients send has its own)."""
-    ids = [
-        e["value"]["reservation_start"].get("reservation_id")
-        for e in events
-        if e["value"]["event"] == "ReservationStart" and "reservation_start" in e["value"]
-    ]
+    starts: dict[Any, list[str]] = {}
+    for entry in events:
+        value = entry["value"]
+        if value["event"] == "ReservationStart" and "reservation_start" in value:
+            where = f"event {entry['event_seq']} at {value.get('timestamp', '?')}"
+            starts.setdefault(value["reservation_start"].get("reservation_id"), []).append(where)
     return [
-        f"evse {evse}: reservation {rid} started {n} times (a double execution)"
-        for rid, n in Counter(ids).items()
-        if n > 1
+        f"evse {evse}: reservation {rid} started {len(seen)} times ({', '.join(seen)}): a double execution"
+        for rid, seen in starts.items()
+        if len(seen) > 1
     ]
 
 
