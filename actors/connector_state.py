@@ -121,12 +121,6 @@ class ConnectorState:
             self._write({"outbox": self.outbox[1:]})
             self.outbox = self.outbox[1:]
 
-    def set_reservation(self, lease: Lease, reservation: Reservation | None) -> None:
-        with self._lock:
-            lease.check()
-            self._write({"reservation": reservation})
-            self.reservation = reservation
-
     def set_applied_output(self, lease: Lease, output: HardwareOutput | None) -> None:
         with self._lock:
             lease.check()

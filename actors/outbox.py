@@ -52,8 +52,8 @@ class OutboxCarrier(ConnectorActor):
         return done.get(Unlock)
 
     def _store_reservation(self, output: StartReservation) -> None:
+        """The reservation actor takes the output out of the outbox with its ReservationStart."""
         self.ctx.peers.ask("reservation", StoreReservation(output.reservation), ASK_TIMEOUT_S)
-        self.ctx.state.pop_output(self.lease)
 
     def _end_reservation(self, output: EndReservation) -> None:
         self.ctx.peers.ask("reservation", EndReservationNow(output.reason), ASK_TIMEOUT_S)

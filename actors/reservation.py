@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from actors.base import ConnectorActor
 from actors.messages import EndReservationNow, StoreReservation, Tick
-from actors.model import SessionEvent
+from actors.model import SessionEvent, StartReservation
 
 
 class ReservationActor(ConnectorActor):
@@ -32,15 +30,26 @@ class ReservationActor(ConnectorActor):
             self._end(EndReservationNow("Expired"))
 
     def _store(self, message: StoreReservation) -> None:
-        """Keep the reservation the session's step accepted, and publish ReservationStart."""
-        self.ctx.state.set_reservation(self.lease, message.reservation)
-        self._publish(
-            SessionEvent.ReservationStart, {"reservation_start": message.reservation.start_payload()}
+        """Keep the reservation the session's step accepted and publish ReservationStart, taking the
+        outbox's StartReservation out in the same transaction: a crash between them (a worker's
+        SIGKILL) never leaves the output to be carried out, and the reservation started, again.
+        A StoreReservation whose output is no longer the outbox's oldest was carried out already."""
+        state = self.ctx.state
+        head = state.outbox[0] if state.outbox else None
+        if not isinstance(head, StartReservation) or head.reservation != message.reservation:
+            return
+        value = {
+            "uuid": state.model.session_uuid,
+            "event": SessionEvent.ReservationStart.value,
+            "reservation_start": message.reservation.start_payload(),
+        }
+        state.publish_event(
+            self.lease,
+            self.ctx.clock.time(),
+            value,
+            from_outbox=True,
+            fields={"reservation": message.reservation},
         )
 
     def _end(self, message: EndReservationNow) -> bool:
         return self.ctx.state.end_reservation(self.lease, message.reason, self.ctx.clock.time())
-
-    def _publish(self, event: SessionEvent, details: dict[str, Any]) -> None:
-        value = {"uuid": self.ctx.state.model.session_uuid, "event": event.value, **details}
-        self.ctx.state.publish_event(self.lease, self.ctx.clock.time(), value)

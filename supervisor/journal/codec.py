@@ -22,6 +22,7 @@ from actors.model import (
     Reservation,
     Session,
     SessionEvent,
+    StartReservation,
     Unlock,
 )
 from drivers.base import CPState, MeterReading
@@ -89,6 +90,10 @@ def _output(record: dict[str, Any]) -> Output:
         if fields.get("error") is not None:
             fields["error"] = Error(fields["error"])
         return Emit(**fields)
+    if kind == "StartReservation":
+        reservation = reservation_from(record["reservation"])
+        assert reservation is not None
+        return StartReservation(reservation)
     if kind == "EndReservation":
         return EndReservation(**_known(EndReservation, record))
     if kind == "Unlock":

@@ -166,6 +166,56 @@ def test_a_reservation_is_kept_or_expires_by_wall_clock_time(start: Starter) -> 
     assert station.connector(2).state.reservation is not None
 
 
+class CrashAfter:
+    """A connector's journal that writes nothing more once a transaction `committed(fields, events)`
+    names was committed: what a SIGKILL of its process right after that commit leaves on disk."""
+
+    def __init__(self, journal: Any, committed: Callable[[Any, Any], bool]) -> None:
+        self._journal, self._committed, self.crashed = journal, committed, False
+
+    def write(self, fields: Any, events: Any = (), reply: Any = None, **options: Any) -> None:
+        if self.crashed:
+            return
+        self._journal.write(fields, events, reply, **options)
+        self.crashed = self._committed(fields, events)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._journal, name)
+
+
+def reserve_then_crash(start: Starter, committed: Callable[[Any, Any], bool]) -> Station:
+    """Reserve evse 1 (id 7) with its journal crashing after `committed`; the station started again."""
+    first, _ = start()
+    state = first.connector(1).state
+    state._journal = CrashAfter(state._journal, committed)
+    assert first.ask_session(1, ReserveNow(7, "R", first.clock.time() + 3600.0), 5.0) == "Accepted"
+    settle(first)
+    assert state._journal.crashed
+    station, _ = start()
+    settle(station)
+    return station
+
+
+def test_a_crash_right_after_reserve_now_was_decided_starts_the_reservation_once(start: Starter) -> None:
+    def decided(fields: Any, events: Any) -> bool:
+        return any(type(output).__name__ == "StartReservation" for output in fields.get("outbox", ()))
+
+    station = reserve_then_crash(start, decided)  # the outbox's StartReservation read back, carried out
+    assert names(events(station, 1)) == ["ReservationStart"]
+    reservation = station.connector(1).state.reservation
+    assert reservation is not None and reservation.reservation_id == 7
+
+
+def test_a_crash_right_after_reservation_start_was_written_never_starts_it_again(start: Starter) -> None:
+    def started(fields: Any, events: Any) -> bool:
+        return any(value.get("event") == "ReservationStart" for _, _, value in events)
+
+    station = reserve_then_crash(start, started)
+    assert names(events(station, 1)) == ["ReservationStart"]  # the outbox left with it
+    reservation = station.connector(1).state.reservation
+    assert reservation is not None and reservation.reservation_id == 7
+
+
 def test_a_keyed_request_is_answered_from_the_journal_after_a_restart(start: Starter) -> None:
     first, _ = start()
     reply = first.ask_session(1, SetLocalMaxCurrent(12.0), 5.0, ("ops", 7))
