@@ -1,6 +1,7 @@
 """Benchmark of the ZeroMQ API: round trips against the station and against a bare echo, publications.
 
     .venv/bin/python bench/api.py [--requests N] [--runs R] [--clients C] [--publications N]
+        [--isolation thread|process]
 
 1. A bare pyzmq ROUTER that echoes every request (a subprocess): the floor.
 2. `evse-supervisor run` in a subprocess (free loopback ports, a temporary state dir):
@@ -9,7 +10,10 @@
    socket thread while nothing else of evse 1 is queued) and of `resume_charging` on an idle
    evse 1 (a connector command through the connector's worker and its session actor, which
    answers false), with 1 and 16 requests in flight; then `resume_charging` spread over the
-   8 connectors of config/examples/eight-connectors.yaml in turn.
+   8 connectors of config/examples/eight-connectors.yaml in turn. With `--isolation
+   process` the station runs its connectors in worker processes (one connector each): a
+   connector command goes from the root's socket thread over `ipc://` to the worker's API
+   and back; `ping` stays the root's. The station is measured once every worker serves.
    The client is a tight DEALER loop over requests packed before the clock starts; with
    `--clients C` the 16 in flight are shared by C client processes (one process drives
    the echo at ~75,000/s on 2 cores, so 1 is the default).
@@ -71,9 +75,29 @@ def wait_for_ping(endpoint: str, timeout_s: float = 20.0) -> None:
     raise RuntimeError(f"nothing answers on {endpoint}")
 
 
+def wait_for_workers(endpoint: str, timeout_s: float = 30.0) -> None:
+    """Until `status` shows every worker serving (at once with thread isolation: no workers)."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    sock = context.socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(endpoint)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            sock.send(msgpack.packb({"v": 1, "id": 1, "cmd": "status"}))
+            if sock.poll(5000):
+                workers = msgpack.unpackb(sock.recv(), raw=False)["result"].get("workers", [])
+                if all(w["state"] == "running" for w in workers):
+                    return
+            time.sleep(0.1)
+    finally:
+        sock.close()
+    raise RuntimeError(f"the workers behind {endpoint} did not all serve within {timeout_s:g} s")
+
+
 @contextlib.contextmanager
-def station(config: str | None = None) -> Iterator[str]:
-    """`evse-supervisor run` on a free port; yields the command endpoint."""
+def station(config: str | None = None, isolation: str = "thread") -> Iterator[str]:
+    """`evse-supervisor run` on a free port in that isolation; yields the command endpoint."""
     state_dir = tempfile.mkdtemp(prefix="bench-api-")
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     argv = [str(BIN / "evse-supervisor"), "run", "--command-endpoint", endpoint,
@@ -81,9 +105,11 @@ def station(config: str | None = None) -> Iterator[str]:
             "--log-level", "WARNING"]  # fmt: skip
     if config is not None:
         argv += ["--config", config]
+    argv += ["--isolation", isolation]
     proc = subprocess.Popen(argv, start_new_session=True)
     try:
         wait_for_ping(endpoint)
+        wait_for_workers(endpoint)
         yield endpoint
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -302,6 +328,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clients", type=int, default=1, help="client processes for 16 in flight")
     parser.add_argument("--publications", type=int, default=200_000)
+    parser.add_argument(
+        "--isolation", choices=("thread", "process"), default="thread", help="the station's (default thread)"
+    )
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.role:
@@ -309,14 +338,16 @@ def main() -> int:
     ping = {"v": 1, "cmd": "ping"}
     connector = {"v": 1, "cmd": "get_events", "evse": 1, "args": {"since": 10**12}}
     through_actor = {"v": 1, "cmd": "resume_charging", "evse": 1}  # worker → session actor, answers false
-    print(f"round trips over tcp loopback, DEALERs, {options.runs} runs x {options.requests} requests")
+    print(f"round trips over tcp loopback, DEALERs, {options.runs} runs x {options.requests} requests; "
+          f"the station in isolation {options.isolation}")  # fmt: skip
     print(f"{'target':30} {'in flight':>9} {'clients':>7} {'p50 µs':>9} {'p99 µs':>9} "
           f"{'req/s median':>12} {'req/s best':>10}")  # fmt: skip
     spread = {**through_actor, "evse": list(range(1, 9))}  # over the 8 connectors in turn
     eight = str(ROOT / "config" / "examples" / "eight-connectors.yaml")
+    isolated = partial(station, isolation=options.isolation)
     targets = (("bare ROUTER echo (floor)", [ping], echo_server),
-               ("station", [ping, connector, through_actor], station),
-               ("station, 8 evses", [spread], partial(station, eight)))  # fmt: skip
+               ("station", [ping, connector, through_actor], isolated),
+               ("station, 8 evses", [spread], partial(isolated, eight)))  # fmt: skip
     for name, requests, serve in targets:
         with serve() as endpoint:
             for request in requests:

@@ -1,14 +1,16 @@
 """Scale: a station of N connectors at rest and under a little load.
 
     .venv/bin/python bench/scale.py [--connectors 1000] [--runs 3] [--idle-s 30] [--requests 2000]
-        [--fill-cycles 0] [--json FILE]
+        [--fill-cycles 0] [--json FILE] [--isolation thread|process] [--connectors-per-worker N]
 
 Each run starts `evse-supervisor run` in a subprocess on the default connector settings
 (telemetry and meter readings every 1 s, the default supervision limits) and measures:
 1. the time from the process start until every connector answers a command that goes
    through its session and reservation actors (`cancel_reservation`, false when idle);
 2. idle: the station's CPU over `--idle-s` seconds as % of one core (psutil, user + system),
-   its threads and RSS; the plant's (the simulated hardware's process) CPU apart;
+   its threads and RSS, each summed over the station's processes (with `--isolation
+   process` the root, its forkserver and the workers; the root's own apart); the plant's
+   (the simulated hardware's process) CPU apart;
 3. with `--fill-cycles` sessions (plug in, authorize, unplug) on every connector first, the
    RSS with the in-memory event windows full;
 4. with 10 % of the connectors charging, the round trip of `cancel_reservation` on the
@@ -120,7 +122,9 @@ def percentiles(times: list[float]) -> dict[str, float]:
 
 def one_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     config = work / "station.yaml"
-    config.write_text(config_text(args.connectors, 1.0, DEFAULT_LIMITS))
+    config.write_text(
+        config_text(args.connectors, 1.0, DEFAULT_LIMITS, args.isolation, args.connectors_per_worker)
+    )
     shutil.rmtree(work / "state", ignore_errors=True)
     began = time.monotonic()
     station = StationProcess(config, work / "state", work / "station.log")
@@ -131,12 +135,14 @@ def one_run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         result["all_answering_s"] = until_all_answer(pipe, args.connectors, began)
         time.sleep(5.0)  # the start's work settles
         plant = _plant_process(work / "state")
-        cpu_before, plant_before, idle_began = station.process.cpu_times(), _cpu_s(plant), time.monotonic()
+        cpu_before, plant_before, idle_began = _tree_cpu_s(station), _cpu_s(plant), time.monotonic()
         time.sleep(args.idle_s)
-        cpu_after, idle_s = station.process.cpu_times(), time.monotonic() - idle_began
-        used_s = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
+        cpu_after, idle_s = _tree_cpu_s(station), time.monotonic() - idle_began
+        used_s = sum(cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after)
+        root_s = cpu_after[station.process.pid] - cpu_before[station.process.pid]
         resources = station.measure()
         result.update(idle_cpu_percent=100.0 * used_s / idle_s, threads=resources.threads)
+        result.update(root_idle_cpu_percent=100.0 * root_s / idle_s, processes=resources.processes)
         result["plant_idle_cpu_percent"] = 100.0 * (_cpu_s(plant) - plant_before) / idle_s
         result.update(idle_rss_mib=resources.rss_bytes / 2**20, fds=resources.fds)
         all_evses = range(1, args.connectors + 1)
@@ -165,6 +171,17 @@ def _plant_process(state_dir: Path) -> psutil.Process | None:
     but a status of every connector may not be answered in time on a large station)."""
     found = call(public_endpoint(state_dir), "ping", 2.0)
     return None if found is None else psutil.Process(int(found["pid"]))
+
+
+def _tree_cpu_s(station: StationProcess) -> dict[int, float]:
+    """The CPU seconds of each of the station's processes (the root, and its workers), by pid."""
+    found = {}
+    for process in station.tree():
+        try:
+            found[process.pid] = _cpu_s(process)
+        except psutil.Error:
+            continue
+    return found
 
 
 def _cpu_s(process: psutil.Process | None) -> float:
@@ -203,6 +220,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--fill-cycles", type=int, default=0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--isolation", choices=("thread", "process"), default="thread")
+    parser.add_argument("--connectors-per-worker", type=int, default=125, help="with --isolation process")
     args = parser.parse_args()
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
@@ -213,7 +232,10 @@ def main() -> int:
     summary = {
         "connectors": args.connectors,
         "all_answering_s": statistics.median(r["all_answering_s"] for r in runs),
+        "isolation": args.isolation,
+        "connectors_per_worker": args.connectors_per_worker if args.isolation == "process" else None,
         "idle_cpu_percent": statistics.median(r["idle_cpu_percent"] for r in runs),
+        "root_idle_cpu_percent": statistics.median(r["root_idle_cpu_percent"] for r in runs),
         "plant_idle_cpu_percent": statistics.median(r["plant_idle_cpu_percent"] for r in runs),
         "threads": statistics.median(r["threads"] for r in runs),
         "idle_rss_mib": statistics.median(r["idle_rss_mib"] for r in runs),
