@@ -116,7 +116,7 @@ def _serve(
     if isinstance(station, int):
         return station
     if isinstance(station, ProcessStation):
-        return _serve_workers(settings, station, logs, signals)
+        return _serve_workers(settings, load, station, logs, signals)
     evse_ids = {c.index: c.settings.evse_id for c in station.connectors}
     metrics = _observe(station, settings, evse_ids)
     reloader = Reloader(load, settings, station, logs)
@@ -152,16 +152,21 @@ def _serve(
 
 
 def _serve_workers(
-    settings: StationSettings, station: ProcessStation, logs: LogSetup, signals: Signals
+    settings: StationSettings,
+    load: Callable[[], StationSettings],
+    station: ProcessStation,
+    logs: LogSetup,
+    signals: Signals,
 ) -> int:
     """`isolation: process`: the root serves the API, its workers the connectors."""
     evse_ids = {c.index: c.evse_id for c in settings.connectors}
     metrics = _observe(station, settings, evse_ids)
+    reloader = Reloader(load, settings, station, logs)
     server = ApiServer(
         settings.api,
         station,
         observer=RequestRecorder(evse_ids, metrics),
-        station_hooks={"reload": _restart_to_reload, "logs": logs.ring.read},
+        station_hooks={"reload": reloader.reload, "logs": logs.ring.read},
     )
     notifier = Notifier.from_environment()
     try:
@@ -188,7 +193,7 @@ def _serve_workers(
         if silent:
             log.error("not ready, workers not serving: %s", "; ".join(silent))
         watchdog.start()
-        signals.serve({"reload": _restart_to_reload, "reopen": logs.reopen})
+        signals.serve({"reload": reloader.reload, "reopen": logs.reopen})
     finally:
         watchdog.stop()
         station.power_off()
@@ -199,14 +204,6 @@ def _serve_workers(
         notifier.close()
         log.info("stopped")
     return 0
-
-
-def _restart_to_reload(**args: object) -> dict[str, object]:
-    """Process isolation applies a changed configuration file at the next start."""
-    log.warning(
-        "reload: process isolation applies a changed configuration at the next start; nothing changed"
-    )
-    return {"applied": [], "needs_restart": ["the whole file (isolation: process reloads by a restart)"]}
 
 
 def _observe(

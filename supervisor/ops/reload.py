@@ -15,12 +15,13 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
+from actors.settings import ConnectorSettings
 from supervisor.config import ConfigError
 from supervisor.config.settings import StationSettings
 from supervisor.ops.logs import LogSetup
-from supervisor.station import Station
+from supervisor.tree import SupervisionSettings
 
 log = logging.getLogger("evse_supervisor.reload")
 
@@ -64,11 +65,29 @@ def _show(value: Any) -> str:
     return "true" if value is True else "false" if value is False else str(value)
 
 
+class Target(Protocol):
+    """What a reload changes in a running station (a Station, or a process-isolated root)."""
+
+    def set_station_max_current(self, max_current: float) -> bool: ...
+
+    def set_supervision(self, limits: SupervisionSettings) -> None:
+        """Every connector supervisor's restart limits from now on."""
+        ...
+
+    def update_connector(self, settings: ConnectorSettings) -> None:
+        """A connector's settings read at each decision (free_charging, ...), from the next one on."""
+        ...
+
+    def set_log_level(self, level: str) -> None:
+        """Anything beyond this process that logs (a root's workers); the process's own is `logs`'s."""
+        ...
+
+
 class Reloader:
     """Re-reads the file through `load` (which applies the command line's flags again)."""
 
     def __init__(
-        self, load: Callable[[], StationSettings], running: StationSettings, station: Station, logs: LogSetup
+        self, load: Callable[[], StationSettings], running: StationSettings, station: Target, logs: LogSetup
     ) -> None:
         self._load = load
         self.running = running
@@ -106,12 +125,12 @@ class Reloader:
                 needs_restart.append(_key_name(path))
         if new.log_level != old.log_level:
             self._logs.set_level(new.log_level)
+            self._station.set_log_level(new.log_level)
         limit_a = new.grid.max_current_a
         if _live_grid_limit("grid.max_current_a", limit_a) and limit_a != old.grid.max_current_a:
             self._station.set_station_max_current(float(limit_a))  # type: ignore[arg-type]
         if new.supervision != old.supervision:
-            for connector in self._station.connectors:
-                connector.tree.set_limits(new.supervision)
+            self._station.set_supervision(new.supervision)
         connectors, connector_applied, connector_restart = self._connectors(old, new)
         self.running = dataclasses.replace(
             old, log_level=new.log_level, supervision=new.supervision, connectors=connectors
@@ -141,5 +160,5 @@ class Reloader:
                     needs_restart.append(name)
             if live:
                 running[position] = dataclasses.replace(before, **live)
-                self._station.connector(position + 1).update_settings(running[position])
+                self._station.update_connector(running[position])
         return tuple(running), applied, needs_restart

@@ -20,6 +20,7 @@ import pykka
 
 from actors.messages import Authorize
 from actors.ports import ReplyKey
+from actors.settings import ConnectorSettings
 from drivers.clock import Clock, SystemClock
 from supervisor.api.protocol import Forbidden
 from supervisor.config.settings import StationSettings
@@ -30,7 +31,7 @@ from supervisor.station.bus import Bus
 from supervisor.station.connector import Connector
 from supervisor.station.simulation import SimulatedHardware
 from supervisor.station.timer import ConnectorTimer, StationTimer
-from supervisor.tree import SupervisionEvent
+from supervisor.tree import SupervisionEvent, SupervisionSettings
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,18 @@ class Station:
         if plant is not None:
             status["plant"] = plant
         return status
+
+    # --- reload (supervisor.ops.reload.Target) ----------------------------------------------
+
+    def set_supervision(self, limits: SupervisionSettings) -> None:
+        for connector in self.connectors:
+            connector.tree.set_limits(limits)
+
+    def update_connector(self, settings: ConnectorSettings) -> None:
+        self._by_index[settings.index].update_settings(settings)
+
+    def set_log_level(self, level: str) -> None:
+        """Nothing beyond this process logs (its own level is the log setup's)."""
 
     def stalled_connectors(self) -> list[int]:
         """The connectors whose supervisor loop does not take its turns (the health check)."""

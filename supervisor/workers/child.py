@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+import pickle
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import zmq
 
@@ -104,10 +106,22 @@ class Beat:
             deadline_s = time.monotonic() + control.HEARTBEAT_S
             while (left_s := deadline_s - time.monotonic()) > 0:
                 if socket.poll(int(left_s * 1000) + 1):
-                    socket.recv()
+                    self._take(control.unpack(socket.recv()))
                     heard_s = time.monotonic()
             if time.monotonic() - heard_s > control.ROOT_LOSS_S:
                 self._root_lost()
+
+    def _take(self, message: dict[str, Any] | None) -> None:
+        """The root's answer to a heartbeat, or settings a reload changed."""
+        if message is None or message.get("t") != "settings":
+            return
+        settings: StationSettings = pickle.loads(message["settings"])  # from the root, over its own ipc
+        station = self._station
+        station.set_supervision(settings.supervision)
+        for connector in settings.connectors:
+            station.update_connector(connector)
+        logging.getLogger().setLevel(settings.log_level)
+        log.info("settings of a reload applied")
 
     def _root_lost(self) -> None:
         """The root is gone (and its log with it): a line on stderr, power off, exit."""

@@ -16,10 +16,12 @@ the reaping, writes its connectors' records).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
 import pathlib
+import pickle
 import random
 import signal
 import threading
@@ -68,6 +70,7 @@ class WorkerPool:
         self.workers = [Worker(plan, rng, settings) for plan in plan_workers(settings, socket_dir)]
         self._by_index = {i: w for w in self.workers for i in w.plan.indexes}
         self._listeners: list[Listener] = []
+        self._outbox: list[tuple[bytes, dict[str, Any]]] = []  # to workers, sent by the watch thread
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._grow_mb_per_s = float(os.environ.get(GROW_ENV, "0") or 0)
@@ -110,6 +113,18 @@ class WorkerPool:
         """`describe` with each worker's threads (the metrics)."""
         with self._lock:
             return [{**worker.describe(), "threads": worker.threads} for worker in self.workers]
+
+    def reconfigure(self, settings: StationSettings) -> None:
+        """Settings a reload changed live: the workers serving now are told, later ones start with them."""
+        with self._lock:
+            self._settings = settings
+            by_index = {c.index: c for c in settings.connectors}
+            for worker in self.workers:
+                connectors = tuple(by_index[c.index] for c in worker.plan.connectors)
+                worker.plan = dataclasses.replace(worker.plan, connectors=connectors)
+                if worker.state == "running":
+                    message = {"t": "settings", "settings": pickle.dumps(worker.plan.settings(settings))}
+                    self._outbox.append((control.identity(worker.plan.id, worker.generation), message))
 
     def watching(self) -> bool:
         """The watch thread runs (the health check)."""
@@ -216,6 +231,7 @@ class WorkerPool:
             ready = poller.poll(int(wait_s * 1000) + 1)
             if any(socket is self._control for socket, _ in ready):
                 self._take_messages()
+            self._send_outbox()
             now_s = time.monotonic()
             ended = any(socket is not self._control for socket, _ in ready)
             due = any(w.state == "restarting" and w.restart_at_s <= now_s for w in self.workers)
@@ -224,6 +240,12 @@ class WorkerPool:
                 with self._lock:
                     for worker in self.workers:
                         self._look(worker, now_s)
+
+    def _send_outbox(self) -> None:
+        with self._lock:
+            outbox, self._outbox = self._outbox, []
+        for who, message in outbox:
+            self._control.send_multipart([who, control.pack(message)])
 
     def _take_messages(self) -> None:
         while self._control.poll(0):

@@ -8,6 +8,7 @@ records of a given-up worker's connectors once it is reaped.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pathlib
@@ -32,7 +33,7 @@ from supervisor.journal import StationJournal, StoredReply
 from supervisor.station.bus import Bus
 from supervisor.station.connector import Connector
 from supervisor.station.simulation import SimulatedHardware
-from supervisor.tree import SupervisionEvent, Unavailable
+from supervisor.tree import SupervisionEvent, SupervisionSettings, Unavailable
 from supervisor.workers.gather import ask_all
 from supervisor.workers.logs import LogRelay
 from supervisor.workers.plan import WorkerPlan, logs_endpoint
@@ -303,6 +304,22 @@ class ProcessStation:
         failures = sum(int(entry.get("failures", 0)) for entry in summary)
         restarts = sum(int(entry.get("restarts", 0)) for entry in summary)
         return states, failures, restarts
+
+    # --- reload (supervisor.ops.reload.Target): the workers told through the pool -------------
+
+    def set_supervision(self, limits: SupervisionSettings) -> None:
+        self._reconfigure(dataclasses.replace(self.settings, supervision=limits))
+
+    def update_connector(self, settings: ConnectorSettings) -> None:
+        connectors = tuple(settings if c.index == settings.index else c for c in self.settings.connectors)
+        self._reconfigure(dataclasses.replace(self.settings, connectors=connectors))
+
+    def set_log_level(self, level: str) -> None:
+        self._reconfigure(dataclasses.replace(self.settings, log_level=level))
+
+    def _reconfigure(self, settings: StationSettings) -> None:
+        self.settings = settings
+        self.workers.reconfigure(settings)
 
     def set_station_max_current(self, max_current: float) -> bool:
         raise Unavailable(

@@ -81,6 +81,10 @@ def evse(client: Client, index: int) -> dict[str, Any]:
     return entry
 
 
+def in_state(client: Client, index: int, state: str) -> bool:
+    return bool(evse(client, index)["state"] == state)
+
+
 def charge(station: RunningStation, index: int) -> str:
     """Plug in, authorize, Charging: the session's uuid."""
     station.client.sim_plug_in(index)
@@ -339,10 +343,30 @@ def test_sd_notify_ready_and_the_watchdog_stopped_by_a_stalled_loop_in_a_worker(
         notify.sock.close()
 
 
-def test_a_reload_names_the_file_for_the_next_start(running: RunningStation) -> None:
-    result = running.client.reload()
-    assert result["applied"] == [] and "isolation: process" in result["needs_restart"][0]
-    assert evse(running.client, 1)["state"] == "Idle"  # nothing was restarted
+def test_a_reload_applies_live_keys_in_the_workers_and_to_the_next_ones(tmp_path: pathlib.Path) -> None:
+    station = start(tmp_path)
+    client = station.client
+    try:
+        config = tmp_path / "station.yaml"
+        text = yaml.safe_load(config.read_text())
+        text["connectors"][0]["free_charging"] = True
+        text["connectors"][1]["free_charging"] = True
+        text["station"]["log_level"] = "DEBUG"
+        text["station"]["connectors_per_worker"] = 2
+        config.write_text(yaml.safe_dump(text))
+        result = client.reload()
+        assert "connectors[0].free_charging: false -> true" in result["applied"]
+        assert "station.log_level: INFO -> DEBUG" in result["applied"]
+        assert result["needs_restart"] == ["station.workers.connectors_per_worker"]
+        assert client.chaos_kill_worker(2) is True  # a worker started after the reload has them too
+        serving_again(client, 2, 1)
+        for index in (1, 2):
+            client.sim_plug_in(index)
+            wait_until(partial(in_state, client, index, "Charging"), f"evse {index} charging for free")
+        assert evse(client, 3)["state"] == "Idle"
+        station.wait_log("settings of a reload applied")
+    finally:
+        station.stop()
 
 
 def test_in_thread_isolation_there_are_no_workers(tmp_path: pathlib.Path) -> None:
