@@ -34,7 +34,7 @@ from supervisor.station.bus import Bus
 from supervisor.station.connector import Connector
 from supervisor.station.simulation import SimulatedHardware
 from supervisor.tree import SupervisionEvent, SupervisionSettings, Unavailable
-from supervisor.workers.gather import ask_all
+from supervisor.workers import views
 from supervisor.workers.logs import LogRelay
 from supervisor.workers.plan import WorkerPlan, logs_endpoint
 from supervisor.workers.pool import WorkerPool
@@ -198,47 +198,13 @@ class ProcessStation:
             "pid": os.getpid(),
             "rss_bytes": rss_bytes,
             "cpu_percent": cpu_percent,
-            "evses": self._gather_evses(),
+            "evses": views.evses(self.workers.workers, GATHER_TIMEOUT_S),
             "workers": self.workers.describe(),
         }
         plant = self.hardware.describe()
         if plant is not None:
             status["plant"] = plant
         return status
-
-    def _gather_evses(self) -> list[dict[str, Any]]:
-        serving = [w for w in self.workers.workers if w.state == "running"]
-        answers = ask_all([w.plan.command_endpoint for w in serving], "status", GATHER_TIMEOUT_S)
-        entries: dict[int, dict[str, Any]] = {}
-        for worker, answer in zip(serving, answers, strict=True):
-            for entry in answer["evses"] if isinstance(answer, dict) else []:
-                entries[int(entry["index"])] = {**entry, "worker": worker.plan.id}
-        for worker in self.workers.workers:
-            for settings in worker.plan.connectors:
-                if settings.index not in entries:
-                    entries[settings.index] = self._absent(
-                        worker.state, worker.plan.id, settings, worker.summary
-                    )
-        return [entries[index] for index in sorted(entries)]
-
-    def _absent(
-        self, state: str, worker_id: int, settings: ConnectorSettings, summary: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        """A connector whose worker does not answer: what the root knows of it."""
-        last = next((s for s in summary if s.get("index") == settings.index), {})
-        supervisor_state = "gave_up" if state == "gave_up" else "restarting"
-        return {
-            "index": settings.index,
-            "evse_id": settings.evse_id,
-            "state": "Faulted" if state == "gave_up" else last.get("state", "Unavailable"),
-            "supervisor": {
-                "state": supervisor_state,
-                "restarts": last.get("restarts", 0),
-                "failures": last.get("failures", 0),
-                "actors": [],
-            },
-            "worker": worker_id,
-        }
 
     def list_evses(self) -> list[dict[str, Any]]:
         return [
@@ -248,38 +214,15 @@ class ProcessStation:
                 "driver": self._by_index[entry["index"]].board_driver,
                 "state": entry["state"],
             }
-            for entry in self._gather_evses()
+            for entry in views.evses(self.workers.workers, GATHER_TIMEOUT_S)
         ]
 
     def supervision_summary(self) -> list[dict[str, Any]]:
-        summaries: list[dict[str, Any]] = []
-        for worker in self.workers.workers:
-            known = {s.get("index"): s for s in worker.summary}
-            for settings in worker.plan.connectors:
-                entry = known.get(settings.index)
-                if entry is None or worker.state != "running":
-                    absent = self._absent(worker.state, worker.plan.id, settings, worker.summary)
-                    sup = absent["supervisor"]
-                    entry = {
-                        "index": settings.index,
-                        "state": absent["state"],
-                        "restarts": sup["restarts"],
-                        "failures": sup["failures"],
-                    }
-                summaries.append(entry)
-        return summaries
+        return views.summaries(self.workers.workers)
 
     def connector_figures(self) -> list[dict[str, Any]]:
-        """The metrics' connector figures, from the workers' last heartbeats (supervisor.ops.metrics)."""
-        figures: list[dict[str, Any]] = []
-        for worker in self.workers.workers:
-            known = {f.get("index"): f for f in worker.figures}
-            for settings in worker.plan.connectors:
-                absent = self._absent(worker.state, worker.plan.id, settings, worker.summary)
-                last = known.get(settings.index, {"journal_writes": 0, "journal_write_failures": 0})
-                state = last.get("state", absent["state"]) if worker.state == "running" else absent["state"]
-                figures.append({**last, "index": settings.index, "evse_id": settings.evse_id, "state": state})
-        return figures
+        """The metrics' connector figures (supervisor.ops.metrics)."""
+        return views.figures(self.workers.workers)
 
     def worker_figures(self) -> list[dict[str, Any]]:
         return self.workers.figures()
