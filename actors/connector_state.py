@@ -134,12 +134,16 @@ class ConnectorState:
                 self.plug_count = plug_count
 
     def set_last_reading(self, lease: Lease, reading: MeterReading) -> None:
-        """A meter checkpoint (journaled without a sync of its own; the meter keeps its register)."""
+        """A meter checkpoint, journaled (without a sync of its own; the meter keeps its register)
+        only when an energy register moved: an idle connector's readings write nothing."""
         with self._lock:
             lease.check()
-            if self.last_reading is None or reading.energy_import_wh >= self.last_reading.energy_import_wh:
+            last = self.last_reading
+            if last is not None and reading.energy_import_wh < last.energy_import_wh:
+                return
+            if last is None or _registers(reading) != _registers(last):
                 self._write({"last_reading": reading}, durable=False)
-                self.last_reading = reading
+            self.last_reading = reading
 
     def finish_recovery(self, lease: Lease, reason: str) -> None:
         """The journal's state was reconciled with the board; tell it on `station/supervision`."""
@@ -230,3 +234,8 @@ class ConnectorState:
         assert journal is not None  # events_in_memory is True without one
         rows = journal.events_since(since, min(limit, last - since))
         return {"events": [LoggedEvent(*row).to_wire() for row in rows], "last_event_seq": last}
+
+
+def _registers(reading: MeterReading) -> tuple[float, float, str]:
+    """What a checkpoint keeps for recovery: the energy registers (and whose they are)."""
+    return (reading.energy_import_wh, reading.energy_export_wh, reading.meter_id)
