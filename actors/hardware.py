@@ -1,4 +1,10 @@
-"""HardwareActor: owns the board driver; polls it and tells the session actor what changed."""
+"""HardwareActor: owns the board driver; reads it and tells the session actor what changed.
+
+A board that tells its changes is read on them; one that also reports by itself (the
+plant's) sends its status and telemetry every telemetry interval, and is read only when a
+report is a whole interval late (a board or link that went silent fails the actor as a
+failed read does). Any other board is polled.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,16 @@ from dataclasses import dataclass
 from functools import partial
 
 from actors.base import ConnectorActor, ConnectorContext
-from actors.messages import ApplyOutput, BoardReport, PhasesSwitched, ReadStatus, SetLock, SwitchPhases, Tick
+from actors.messages import (
+    ApplyOutput,
+    BoardReport,
+    PhasesSwitched,
+    ReadStatus,
+    Reported,
+    SetLock,
+    SwitchPhases,
+    Tick,
+)
 from actors.model import HardwareOutput
 from drivers.base import Board, BoardStatus, CPState, DriverError, PilotSignal
 from supervisor.tree import Lease
@@ -33,6 +48,7 @@ class HardwareActor(ConnectorActor):
     handlers = {
         **ConnectorActor.handlers,
         Tick: "_tick",
+        Reported: "_reported",
         ApplyOutput: "_apply",
         ReadStatus: "_read_status",
         SetLock: "_set_lock",
@@ -45,6 +61,7 @@ class HardwareActor(ConnectorActor):
         self._next_telemetry_at = 0.0
         self._switch: _PhaseSwitch | None = None
         self._told = False  # the board tells its changes (a Tick), so it is read on them
+        self._reports = False  # the board sends its status and telemetry by itself (Reported)
 
     @property
     def board(self) -> Board:
@@ -56,9 +73,16 @@ class HardwareActor(ConnectorActor):
         self.make_safe()
         self.ctx.state.set_applied_output(self.lease, None)
         self._told = self.ctx.board.on_change(partial(self.ctx.peers.tell, "hardware", Tick()))
+        interval_s = self.ctx.settings.telemetry_interval_s
+        self._reports = self._told and self.ctx.board.on_report(
+            interval_s, partial(self.ctx.peers.tell, "hardware", Reported())
+        )
 
     def next_tick_s(self) -> float:
-        """The next telemetry, or sooner while the board must be read (polled, or mid-switch)."""
+        """The next telemetry, or sooner while the board must be read (polled, or mid-switch); with
+        reports, once the next one is a whole interval late."""
+        if self._switch is None and self._reports:
+            return self._next_telemetry_at + self.ctx.settings.telemetry_interval_s
         if self._switch is None and self._told:
             return self._next_telemetry_at
         return min(self._next_telemetry_at, self.ctx.clock.monotonic() + POLL_S)
@@ -73,15 +97,26 @@ class HardwareActor(ConnectorActor):
             log.error("evse %d: could not switch the power off: %s", self.ctx.settings.index, exc)
 
     def _tick(self, message: Tick) -> None:
-        status = self.board.status()
+        self._take(self.board.status())
+        now = self.ctx.clock.monotonic()
+        if now >= self._next_telemetry_at:
+            self._next_telemetry_at = now + self.ctx.settings.telemetry_interval_s
+            if self.ctx.settings.telemetry:
+                self.ctx.state.publish(self.lease, "telemetry", self.board.telemetry().to_payload())
+
+    def _reported(self, message: Reported) -> None:
+        """The board's own report: its status taken as a read one, its telemetry published."""
+        status, telemetry = self.board.reported()
+        self._take(status)
+        self._next_telemetry_at = self.ctx.clock.monotonic() + self.ctx.settings.telemetry_interval_s
+        if self.ctx.settings.telemetry:
+            self.ctx.state.publish(self.lease, "telemetry", telemetry.to_payload())
+
+    def _take(self, status: BoardStatus) -> None:
         if self._switch is not None:
             self._continue_switch(self._switch, status)  # a status mid-switch is not reported
         else:
             self._report(status)
-        now = self.ctx.clock.monotonic()
-        if self.ctx.settings.telemetry and now >= self._next_telemetry_at:
-            self._next_telemetry_at = now + self.ctx.settings.telemetry_interval_s
-            self.ctx.state.publish(self.lease, "telemetry", self.board.telemetry().to_payload())
 
     def _read_status(self, message: ReadStatus) -> BoardStatus:
         status = self.board.status()

@@ -14,6 +14,11 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Reported:
+    """The device sent its periodic report by itself (`reported()` of its driver gives it)."""
+
+
+@dataclass(frozen=True)
 class ChaosKill:
     """Fail as if the handler raised (chaos testing)."""
 

@@ -168,6 +168,18 @@ class Board(abc.ABC):
         A later call replaces the earlier `notify`."""
         return False
 
+    def on_report(self, interval_s: float, notify: Callable[[], None]) -> bool:
+        """Have the board send its status and telemetry by itself every `interval_s`, calling
+        `notify` (on any thread, never blocking) as each arrives; `reported()` then gives it
+        without a call. False when the board cannot: it is read on a timer. A later call
+        replaces the earlier one."""
+        return False
+
+    def reported(self) -> tuple[BoardStatus, Telemetry]:
+        """The newest status and telemetry the board sent (or a call read); DriverError when the
+        board reported that it does not answer."""
+        return self.status(), self.telemetry()
+
 
 @dataclass(frozen=True)
 class MeterReading:
@@ -215,3 +227,14 @@ class Meter(abc.ABC):
     @abc.abstractmethod
     def public_key_pem(self) -> str | None:
         """The meter's signing key (PEM SubjectPublicKeyInfo), or None if it does not sign."""
+
+    def on_report(self, interval_s: float, notify: Callable[[], None]) -> bool:
+        """Have the meter send its reading by itself every `interval_s`, calling `notify` (on any
+        thread, never blocking) as each arrives; `reported()` then gives it without a call.
+        False when the meter cannot: it is read on a timer. A later call replaces the earlier one."""
+        return False
+
+    def reported(self) -> MeterReading:
+        """The newest reading the meter sent (a fresh one is `reading()`); DriverError when the
+        meter reported that it does not answer."""
+        return self.reading()

@@ -98,6 +98,12 @@ class WatchedBoard(Board):
     def on_change(self, notify: Callable[[], None]) -> bool:
         return self.inner.on_change(notify)
 
+    def on_report(self, interval_s: float, notify: Callable[[], None]) -> bool:
+        return self.inner.on_report(interval_s, notify)
+
+    def reported(self) -> tuple[BoardStatus, Telemetry]:
+        return self.watch.call(self.inner.reported)
+
 
 class WatchedMeter(Meter):
     """A meter whose every call goes through `watch`."""
@@ -114,3 +120,9 @@ class WatchedMeter(Meter):
 
     def public_key_pem(self) -> str | None:
         return self.watch.call(self.inner.public_key_pem)
+
+    def on_report(self, interval_s: float, notify: Callable[[], None]) -> bool:
+        return self.inner.on_report(interval_s, notify)
+
+    def reported(self) -> MeterReading:
+        return self.watch.call(self.inner.reported)

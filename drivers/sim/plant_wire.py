@@ -9,7 +9,11 @@ ZeroMQ's `ipc://` (107 bytes) becomes an abstract socket named from the state di
 A driver request is one MessagePack map `{"id", "op", "evse", "args"}` from a DEALER; the
 reply `{"id", "ok": true, "result"}` or `{"id", "ok": false, "kind", "message"}`, where
 `kind` is one of `ERROR_KINDS`. The plant pushes `{"changed": evse_id}` to every link
-attached to a connector whose car, faults or keep-alive changed what its board shows.
+attached to a connector whose car, faults or keep-alive changed what its board shows, and
+`{"reports": [[evse_id, kind, value, error], ...]}` to a link that subscribed to a
+connector's reports (`report` with `{"kind": "board" | "meter", "interval_s"}`): the
+`status` (with its telemetry and `at_ns`) or the `reading` every interval, or the error
+of a device that does not answer.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ A call takes a DEALER socket of a small pool, sends and waits on it for its repl
 thread may call, none waits for long, and no call goes through another thread. The
 link's own thread, on a socket of its own, sends the keep-alive of every attached
 connector four times a second, asks the plant to push each watched connector's changes
-there, and calls the watchers when it does. A plant that restarted does not know
+and its subscribed reports (a board's status, a meter's reading every interval) there,
+and calls the watchers and the reports' handlers when it does. A plant that restarted does not know
 the connector any more: the link attaches it again and repeats the call once.
 """
 
@@ -23,6 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
@@ -46,6 +48,8 @@ KEEPALIVE_EVERY_S = wire.KEEPALIVE_S / 4
 TELEMETRY_FRESH_S = 0.1  # telemetry that came with a status this recently is not asked for again
 POOL_SIZE = 16  # sockets for calls: as many calls in flight at once, each without a thread hop
 
+ReportHandler = Callable[[Any, str | None], None]  # (a report's value, or its device's error)
+
 
 class PlantLink:
     """A station's connection to its plant (thread-safe)."""
@@ -55,11 +59,13 @@ class PlantLink:
         self._timeout_s = call_timeout_s
         self._context = context or zmq.Context.instance()
         self._ids = itertools.count(1)
+        self.calls = 0  # requests made (not the link's keep-alive, watches and subscriptions)
         self._pool: queue.LifoQueue[zmq.Socket[bytes]] = queue.LifoQueue()
         self._sockets: list[zmq.Socket[bytes]] = []
         self._outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._attached: dict[str, dict[str, Any]] = {}  # evse_id -> the attach arguments
         self._watchers: dict[str, Callable[[], None]] = {}
+        self._reports: dict[tuple[str, str], tuple[float, ReportHandler]] = {}  # (evse_id, kind)
         self._lock = threading.Lock()
         self._closed = False
         self._wake_read, self._wake_write = os.pipe()
@@ -99,6 +105,13 @@ class PlantLink:
             self._watchers[evse_id] = notify
         self._ask_for_changes(evse_id)
 
+    def subscribe(self, evse_id: str, kind: str, interval_s: float, handle: ReportHandler) -> None:
+        """Have the plant send the connector's `kind` report ("board", "meter") every `interval_s`;
+        `handle(value, error)` runs on the link's thread as each arrives."""
+        with self._lock:
+            self._reports[(evse_id, kind)] = (interval_s, handle)
+        self._ask_for_changes(evse_id)
+
     def call(self, evse_id: str, op: str, **args: Any) -> Any:
         """One operation on the connector's hardware: its result; DriverError when the plant does
         not answer in time or the device is away, ValueError for an impossible value."""
@@ -133,6 +146,7 @@ class PlantLink:
     ) -> Any:
         timeout_s = self._timeout_s if timeout_s is None else timeout_s
         request_id = next(self._ids)
+        self.calls += 1
         deadline_s = time.monotonic() + timeout_s
         frame = wire.pack(
             {"id": request_id, "op": op, "evse": evse_id, "args": args, "until": time.time() + timeout_s}
@@ -193,8 +207,15 @@ class PlantLink:
     # --- the link's thread: keep-alive and the plant's pushes --------------------------------
 
     def _ask_for_changes(self, evse_id: str) -> None:
-        """The plant pushes the connector's changes to the link's thread (its own socket)."""
+        """The plant pushes the connector's changes and reports to the link's thread (its own socket)."""
+        with self._lock:
+            reports = [
+                (kind, every_s) for (evse, kind), (every_s, _) in self._reports.items() if evse == evse_id
+            ]
         self._outgoing.put(wire.pack({"id": 0, "op": "watch", "evse": evse_id, "args": {}}))
+        for kind, every_s in reports:
+            args = {"kind": kind, "interval_s": every_s}
+            self._outgoing.put(wire.pack({"id": 0, "op": "report", "evse": evse_id, "args": args}))
         self._wake()
 
     def _wake(self) -> None:
@@ -261,12 +282,26 @@ class PlantLink:
                 continue
             if isinstance(message, dict) and "changed" in message:
                 self._changed(message["changed"])
+            elif isinstance(message, dict) and isinstance(message.get("reports"), list):
+                self._reported(message["reports"])
 
     def _changed(self, evse_id: Any) -> None:
         with self._lock:
             notify = self._watchers.get(evse_id) if isinstance(evse_id, str) else None
         if notify is not None:
             notify()
+
+    def _reported(self, entries: list[Any]) -> None:
+        with self._lock:
+            calls = [
+                (subscribed[1], entry[2], entry[3])
+                for entry in entries
+                if isinstance(entry, list)
+                and len(entry) == 4
+                and (subscribed := self._reports.get((entry[0], entry[1]))) is not None
+            ]
+        for handle, value, error in calls:
+            handle(value, None if error is None else str(error))
 
 
 class _Detached(Exception):
@@ -291,6 +326,8 @@ class RemoteBoard(Board):
         self._link = link
         self._evse_id = evse_id
         self._telemetry: tuple[float, Telemetry] | None = None  # (when, what) came with a status
+        self._lock = threading.Lock()
+        self._newest: _BoardReport | None = None  # the newest status the plant sent or a call read
 
     def _call(self, op: str, **args: Any) -> Any:
         return self._link.call(self._evse_id, op, **args)
@@ -299,14 +336,46 @@ class RemoteBoard(Board):
         self._link.watch(self._evse_id, notify)
         return True
 
+    def on_report(self, interval_s: float, notify: Callable[[], None]) -> bool:
+        def handle(value: Any, error: str | None) -> None:
+            if error is not None:
+                self._keep(_BoardReport(time.monotonic_ns(), None, error))
+            elif isinstance(value, dict):
+                self._keep(_BoardReport(int(value.get("at_ns", 0)), value, None))
+            notify()
+
+        self._link.subscribe(self._evse_id, "board", interval_s, handle)
+        return True
+
+    def reported(self) -> tuple[BoardStatus, Telemetry]:
+        with self._lock:
+            newest = self._newest
+        if newest is None:
+            return self.status(), self.telemetry()
+        if newest.value is None:
+            raise DriverError(newest.error or "the board does not answer")
+        value = dict(newest.value)
+        value.pop("at_ns", None)
+        telemetry = wire.telemetry_from_wire(value.pop("telemetry"))
+        return wire.status_from_wire(value), telemetry
+
+    def _keep(self, report: _BoardReport) -> None:
+        """Newer than what is kept: a report that crossed a call's fresher reply is dropped."""
+        with self._lock:
+            if self._newest is None or report.at_ns >= self._newest.at_ns:
+                self._newest = report
+
     def capabilities(self) -> BoardCapabilities:
         return wire.capabilities_from_wire(self._call("capabilities"))
 
     def status(self) -> BoardStatus:
         value = dict(self._call("status"))
+        at_ns = value.pop("at_ns", None)
         telemetry = value.pop("telemetry", None)
         if telemetry is not None:
             self._telemetry = (time.monotonic(), wire.telemetry_from_wire(telemetry))
+            if isinstance(at_ns, int):
+                self._keep(_BoardReport(at_ns, {**value, "telemetry": telemetry}, None))
         return wire.status_from_wire(value)
 
     def set_pilot(self, signal: PilotSignal) -> None:
@@ -329,12 +398,37 @@ class RemoteBoard(Board):
         return wire.telemetry_from_wire(self._call("telemetry"))
 
 
+@dataclass(frozen=True)
+class _BoardReport:
+    at_ns: int  # the plant's monotonic clock when it read the board (a report of an error: ours)
+    value: dict[str, Any] | None  # the status on the wire, with its telemetry
+    error: str | None = None  # the board did not answer
+
+
 class RemoteMeter(Meter):
     """The meter driver of a connector in the plant (the plant keeps the register and the key)."""
 
     def __init__(self, link: PlantLink, evse_id: str) -> None:
         self._link = link
         self._evse_id = evse_id
+        self._newest: tuple[Any, str | None] | None = None  # the last report: (reading, error)
+
+    def on_report(self, interval_s: float, notify: Callable[[], None]) -> bool:
+        def handle(value: Any, error: str | None) -> None:
+            self._newest = (value, error)
+            notify()
+
+        self._link.subscribe(self._evse_id, "meter", interval_s, handle)
+        return True
+
+    def reported(self) -> MeterReading:
+        newest = self._newest
+        if newest is None:
+            return self.reading()
+        value, error = newest
+        if error is not None or not isinstance(value, dict):
+            raise DriverError(error or "the meter sent no reading")
+        return wire.reading_from_wire(value)
 
     def reading(self) -> MeterReading:
         return wire.reading_from_wire(self._link.call(self._evse_id, "reading"))

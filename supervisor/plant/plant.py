@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,9 +117,7 @@ class Plant:
         if op == "capabilities":
             return wire.capabilities_to_wire(board.capabilities())
         if op == "status":  # with the telemetry, which a driver reads right after the status
-            value = wire.status_to_wire(board.status())
-            value["telemetry"] = wire.telemetry_to_wire(board.telemetry())
-            return value
+            return self._status(connector)
         if op == "telemetry":
             return wire.telemetry_to_wire(board.telemetry())
         if op == "set_pilot":
@@ -133,14 +132,30 @@ class Plant:
             board.switch_phases(bool(args["three_phases"]))
             return None
         if op == "reading":
-            reading = meter.reading()
-            self._registers.note(meter_id(connector), reading.energy_import_wh)
-            return wire.reading_to_wire(reading)
+            return self._reading(connector)
         if op == "signed_reading":
             return self._signed_reading(connector, args)
         if op == "public_key_pem":
             return meter.public_key_pem()
         raise ValueError(f"unknown plant operation {op!r}")
+
+    def report(self, connector: PlantConnector, kind: str) -> Any:
+        """What a subscribed link gets by itself: the board's status with its telemetry, or the
+        meter's reading; DriverError while the device is away. No keep-alive: the plant talks."""
+        return self._status(connector) if kind == "board" else self._reading(connector)
+
+    def _status(self, connector: PlantConnector) -> dict[str, Any]:
+        """The board's status, its telemetry, and when (the plant's monotonic ns, to order them)."""
+        board = connector.sim.board
+        value = wire.status_to_wire(board.status())
+        value["telemetry"] = wire.telemetry_to_wire(board.telemetry())
+        value["at_ns"] = time.monotonic_ns()
+        return value
+
+    def _reading(self, connector: PlantConnector) -> dict[str, Any]:
+        reading = connector.sim.meter.reading()
+        self._registers.note(meter_id(connector), reading.energy_import_wh)
+        return wire.reading_to_wire(reading)
 
     def _signed_reading(self, connector: PlantConnector, args: dict[str, Any]) -> str:
         context = args.get("context")

@@ -1,8 +1,10 @@
 """The plant's sockets: the drivers' endpoint and the public one, served by one thread.
 
-Each turn takes every request waiting on both sockets, runs them on the hardware, writes
-the meter registers the replies report (one commit), then sends the replies and pushes
-the changes to the links attached to the changed connectors. Between turns it switches
+Each turn takes every request waiting on both sockets, runs them on the hardware, reads
+the reports due (`reports`: a connector's status or reading every interval, one message a
+link), writes the meter registers the replies and reports carry (one commit), then sends
+the replies and the reports and pushes the changes to the links attached to the changed
+connectors. Between turns it switches
 off the boards whose keep-alive ran out, and it exits when nobody (station or client) has
 talked to it for `linger_s`, or on `plant_stop`.
 """
@@ -37,6 +39,7 @@ from supervisor.api.protocol import (
 )
 from supervisor.plant.plant import Detached, Plant
 from supervisor.plant.registers import RegistersError
+from supervisor.plant.reports import ReportSchedule
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ class PlantServer:
         self._last_talk_s = self._started_s
         self._stop = False
         self._changed: set[str] = set()
+        self._schedule = ReportSchedule()
         self.drivers = self._bind(zmq.ROUTER, drivers_endpoint)
         try:
             self.public = self._bind(zmq.ROUTER, public_endpoint)
@@ -125,7 +129,7 @@ class PlantServer:
                 if self.public in ready:
                     replies += self._take(self.public, self._public_request)
                 self.plant.expire_keepalives()
-                self._send(replies)
+                self._send(replies, self._reports())
                 if self._clock.monotonic() - self._last_talk_s >= self._linger_s:
                     return f"nobody talked to the plant for {self._linger_s:g} s"
             return "plant_stop"
@@ -145,16 +149,33 @@ class PlantServer:
             if reply is not None:
                 replies.append(reply)
 
-    def _send(self, replies: list[_Reply]) -> None:
-        """The registers on disk, then the replies, then the changes pushed to the links."""
+    def _reports(self) -> dict[bytes, list[list[Any]]]:
+        """The reports due this turn, by link: [evse_id, kind, value, error] each."""
+        by_peer: dict[bytes, list[list[Any]]] = {}
+        for peer, evse_id, kind in self._schedule.due(self._clock.monotonic()):
+            connector = self.plant.connectors.get(evse_id)
+            if connector is None:
+                continue
+            try:
+                entry = [evse_id, kind, self.plant.report(connector, kind), None]
+            except DriverError as exc:
+                entry = [evse_id, kind, None, str(exc)]
+            by_peer.setdefault(peer, []).append(entry)
+        return by_peer
+
+    def _send(self, replies: list[_Reply], reports: dict[bytes, list[list[Any]]]) -> None:
+        """The registers on disk, then the replies and the reports, then the changes pushed to the links."""
         try:
             self.plant.commit()
         except RegistersError as exc:
             log.error("%s", exc)
             replies = [_unreported(reply, str(exc)) for reply in replies]
+            reports = {}  # readings not on disk are not reported; the links' drivers ask again
         for reply in replies:
             frame = reply.message if isinstance(reply.message, bytes) else wire.pack(reply.message)
             _send_now(reply.socket, [*reply.envelope, frame])
+        for peer, entries in reports.items():
+            _send_now(self.drivers, [peer, wire.pack({"reports": entries})])
         for evse_id in sorted(self._changed):
             connector = self.plant.connectors.get(evse_id)
             for peer in () if connector is None else sorted(connector.watchers):
@@ -176,15 +197,29 @@ class PlantServer:
         args: dict[str, Any] = given if isinstance(given, dict) else {}
         if op == "keepalive":
             self.plant.keepalive([e for e in args.get("evse_ids", ()) if isinstance(e, str)])
+            self._schedule.heard(peer, self._clock.monotonic())
             return None
         if op == "watch":  # from the link's own socket: push this connector's changes there
             if isinstance(evse, str) and evse in self.plant.connectors:
                 self.plant.connectors[evse].watchers.add(peer)
             return None
+        if op == "report":  # from the link's own socket: send this connector's reports there
+            self._subscribe(peer, evse, args)
+            return None
         until = message.get("until")
         if isinstance(until, (int, float)) and until < time.time():
             return None  # the caller gave up waiting: a late power-on must not happen
         return _Reply(socket, [peer], self._run_driver_op(request_id, op, evse, args), op in _ENERGY_OPS)
+
+    def _subscribe(self, peer: bytes, evse: Any, args: dict[str, Any]) -> None:
+        if not isinstance(evse, str) or evse not in self.plant.connectors:
+            return  # the link attaches the connector and subscribes again when a call finds it unknown
+        try:
+            self._schedule.subscribe(
+                peer, evse, str(args.get("kind")), float(args["interval_s"]), self._clock.monotonic()
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("a link's report subscription for %s was refused: %s", evse, exc)
 
     def _run_driver_op(self, request_id: Any, op: str, evse: Any, args: dict[str, Any]) -> dict[str, Any]:
         try:

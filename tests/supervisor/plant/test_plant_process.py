@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -186,3 +186,47 @@ def test_plant_stop_and_the_linger_time_end_it(tmp_path: pathlib.Path) -> None:
     assert lingering.proc.wait(WAIT_S) == 0  # nobody talked to it for 1 s
     lingering.stop()
     assert "nobody talked to the plant for 1 s" in (tmp_path / "b" / "plant.log").read_text()
+
+
+def test_a_link_gets_the_reports_it_subscribed_to_without_asking(plant: PlantProcess) -> None:
+    link = plant.link()
+    try:
+        attach(link)
+        board, meter = RemoteBoard(link, EVSE), RemoteMeter(link, EVSE)
+        board_reports, meter_reports = threading.Semaphore(0), threading.Semaphore(0)
+        assert board.on_report(0.1, board_reports.release) is True
+        assert meter.on_report(0.1, meter_reports.release) is True
+        calls = link.calls
+        for _ in range(5):
+            assert board_reports.acquire(timeout=WAIT_S) and meter_reports.acquire(timeout=WAIT_S)
+        assert link.calls == calls  # five of each came, and nothing was asked
+        status, telemetry = board.reported()
+        assert status.cp is CPState.A and telemetry.relais_on is False
+        assert meter.reported().meter_id == f"SIM-{EVSE}"
+        assert plant.request("sim_plug_in", evse=1) is True
+        assert eventually(lambda: board.reported()[0].cp is CPState.B, "the plug-in in a report")
+        assert plant.request("sim_fault", evse=1, args={"kind": "meter_comm"}) is True
+        assert eventually(lambda: _refused(meter.reported), "the meter's silence in a report")
+    finally:
+        link.close()
+
+
+def test_a_status_a_call_read_is_the_newest_report_until_a_later_one(plant: PlantProcess) -> None:
+    link = plant.link()
+    try:
+        attach(link)
+        board = RemoteBoard(link, EVSE)
+        assert board.on_report(60.0, lambda: None) is True  # the first report at some phase of a minute
+        assert plant.request("sim_plug_in", evse=1) is True
+        assert board.status().cp is CPState.B  # a call keeps what it read as the newest
+        assert board.reported()[0].cp is CPState.B
+    finally:
+        link.close()
+
+
+def _refused(read: Callable[[], object]) -> bool:
+    try:
+        read()
+    except DriverError:
+        return True
+    return False
