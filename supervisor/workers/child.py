@@ -9,6 +9,7 @@ power goes off first.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import pathlib
@@ -94,15 +95,8 @@ class Beat:
         socket.connect(self._spec.control_endpoint)
         socket.send(control.pack({"t": "ready", "pid": os.getpid()}))
         heard_s = time.monotonic()
-        while True:
-            station = self._station
-            beat = {
-                "t": "hb",
-                "summary": station.supervision_summary(),
-                "figures": station.connector_figures(),
-                "stalled": station.stalled_connectors(),
-            }
-            socket.send(control.pack(beat))
+        for beats in itertools.count():
+            socket.send(control.pack(self._beat(full=beats % control.FULL_EVERY == 0)))
             deadline_s = time.monotonic() + control.HEARTBEAT_S
             while (left_s := deadline_s - time.monotonic()) > 0:
                 if socket.poll(int(left_s * 1000) + 1):
@@ -110,6 +104,15 @@ class Beat:
                     heard_s = time.monotonic()
             if time.monotonic() - heard_s > control.ROOT_LOSS_S:
                 self._root_lost()
+
+    def _beat(self, *, full: bool) -> dict[str, Any]:
+        """A heartbeat; every `FULL_EVERY`th one with the connectors' summaries and figures."""
+        station = self._station
+        beat: dict[str, Any] = {"t": "hb", "stalled": station.stalled_connectors()}
+        if full:
+            beat["summary"] = station.supervision_summary()
+            beat["figures"] = station.connector_figures()
+        return beat
 
     def _take(self, message: dict[str, Any] | None) -> None:
         """The root's answer to a heartbeat, or settings a reload changed."""

@@ -2,8 +2,8 @@
 
 A worker's DEALER, named `<worker id>.<generation>`, connects to the root's ROUTER. The
 worker sends `{"t": "ready"}` once it serves, then every `HEARTBEAT_S` `{"t": "hb",
-"summary": [...], "figures": [...], "stalled": [...]}` (its connectors' supervision, metrics
-figures and stalled supervisor loops); the
+"stalled": [...]}` (its connectors whose supervisor loop stalled), every `FULL_EVERY`th with
+`"summary"` and `"figures"` (its connectors' supervision and metrics figures); the
 root answers each heartbeat with `{"t": "ack"}`. A worker that hears nothing from its root
 for `ROOT_LOSS_S` takes it for dead (its connectors' power off, exit).
 """
@@ -15,6 +15,7 @@ from typing import Any
 import msgpack
 
 HEARTBEAT_S = 0.2
+FULL_EVERY = 5  # beats: the connectors' summaries and figures once a second
 ROOT_LOSS_S = 1.0  # + one heartbeat + power off: a worker is gone within 2 s of its root
 
 
