@@ -137,7 +137,7 @@ class WorkerPool:
     def start(self) -> None:
         with self._lock:
             for worker in self.workers:
-                self._spawn(worker)
+                self._start_or_fail(worker)
         self._thread.start()
 
     def revive(self, worker_id: int) -> bool:
@@ -149,7 +149,7 @@ class WorkerPool:
             worker.window.reset()
             worker.backoff.reset()
             log.info("worker %d revived by an operator", worker_id)
-            self._spawn(worker)
+            self._start_or_fail(worker)
             return True
 
     def signal(self, index: int, signum: int) -> bool:
@@ -219,27 +219,35 @@ class WorkerPool:
     def _run(self) -> None:
         next_look_s = time.monotonic()
         while not self._stopping.is_set():
-            poller = zmq.Poller()
-            poller.register(self._control, zmq.POLLIN)
-            wait_s = ROUND_S
+            try:
+                next_look_s = self._round(next_look_s)
+            except Exception:  # the watch must go on whatever one round met
+                log.exception("the workers' watch failed a round")
+
+    def _round(self, next_look_s: float) -> float:
+        """One round: heartbeats in, replies out, every worker looked at when it is time; the next look."""
+        poller = zmq.Poller()
+        poller.register(self._control, zmq.POLLIN)
+        wait_s = ROUND_S
+        with self._lock:
+            for worker in self.workers:
+                if worker.process is not None and worker.state in ("starting", "running"):
+                    poller.register(worker.process.sentinel, zmq.POLLIN)  # readable once it ended
+                elif worker.state == "restarting":  # the poll ends when its restart is due
+                    wait_s = min(wait_s, max(0.0, worker.restart_at_s - time.monotonic()))
+        ready = poller.poll(int(wait_s * 1000) + 1)
+        if any(socket is self._control for socket, _ in ready):
+            self._take_messages()
+        self._send_outbox()
+        now_s = time.monotonic()
+        ended = any(socket is not self._control for socket, _ in ready)
+        due = any(w.state == "restarting" and w.restart_at_s <= now_s for w in self.workers)
+        if ended or due or now_s >= next_look_s:
+            next_look_s = now_s + ROUND_S
             with self._lock:
                 for worker in self.workers:
-                    if worker.process is not None and worker.state in ("starting", "running"):
-                        poller.register(worker.process.sentinel, zmq.POLLIN)  # readable once it ended
-                    elif worker.state == "restarting":  # the poll ends when its restart is due
-                        wait_s = min(wait_s, max(0.0, worker.restart_at_s - time.monotonic()))
-            ready = poller.poll(int(wait_s * 1000) + 1)
-            if any(socket is self._control for socket, _ in ready):
-                self._take_messages()
-            self._send_outbox()
-            now_s = time.monotonic()
-            ended = any(socket is not self._control for socket, _ in ready)
-            due = any(w.state == "restarting" and w.restart_at_s <= now_s for w in self.workers)
-            if ended or due or now_s >= next_look_s:
-                next_look_s = now_s + ROUND_S
-                with self._lock:
-                    for worker in self.workers:
-                        self._look(worker, now_s)
+                    self._look(worker, now_s)
+        return next_look_s
 
     def _send_outbox(self) -> None:
         with self._lock:
@@ -338,8 +346,8 @@ class WorkerPool:
 
     def _failed(self, worker: Worker, event: str, reason: str, exit_text: str) -> None:
         """The process is gone: reaped, its connectors told, then restarted later or given up."""
-        assert worker.process is not None
-        worker.process.join(REAP_TIMEOUT_S)
+        if worker.process is not None:
+            worker.process.join(REAP_TIMEOUT_S)
         worker.last_exit = exit_text
         self._tell(worker.plan.id, False)
         now_s = time.monotonic()
@@ -367,7 +375,15 @@ class WorkerPool:
 
     def _restart(self, worker: Worker) -> None:
         worker.restarts += 1
-        self._spawn(worker)
+        self._start_or_fail(worker)
+
+    def _start_or_fail(self, worker: Worker) -> None:
+        """Start the worker; a process that cannot even be started counts as a failure of it."""
+        try:
+            self._spawn(worker)
+        except Exception as exc:
+            log.exception("worker %d could not be started", worker.plan.id)
+            self._failed(worker, "crashed", f"not started: {exc}", "not started")
 
     def _tell(self, worker_id: int, serving: bool) -> None:
         for listener in self._listeners:
