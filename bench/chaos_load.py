@@ -24,14 +24,17 @@ class Tally:
         self.outcomes: Counter[str] = Counter()
         self.resends = 0
         self.strays: list[str] = []  # replies whose id was not the one awaited
+        self.errors: Counter[str] = Counter()  # "cmd code: message" of the error answers
 
     def sending(self) -> None:
         with self._lock:
             self.sent += 1
 
-    def record(self, outcome: str) -> None:
+    def record(self, outcome: str, error: str | None = None) -> None:
         with self._lock:
             self.outcomes[outcome] += 1
+            if error is not None:
+                self.errors[error] += 1
 
     def resend(self) -> None:
         with self._lock:
@@ -48,10 +51,11 @@ class Tally:
             self.outcomes.update(other.outcomes)
             self.resends += other.resends
             self.strays.extend(other.strays)
+            self.errors.update(other.errors)
 
     def to_json(self) -> dict[str, Any]:
         return {"sent": self.sent, "outcomes": dict(self.outcomes), "resends": self.resends,
-                "strays": len(self.strays)}  # fmt: skip
+                "strays": len(self.strays), "errors": dict(self.errors.most_common(20))}  # fmt: skip
 
 
 class CountingClient(Client):
@@ -80,7 +84,7 @@ class CountingClient(Client):
         try:
             result = self.call(cmd, evse, **args)
         except ApiError as exc:
-            self.tally.record(exc.code)
+            self.tally.record(exc.code, f"{cmd} {exc.code}: {exc.message[:100]}")
             return exc.code, None
         except TimeoutError:
             self.tally.record("unanswered")

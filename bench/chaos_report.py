@@ -243,6 +243,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"  chaos + probes:  {_outcomes(r['requests']['chaos'])}",
         f"  event pager:     {_outcomes(r['requests']['pager'])}",
         f"  all:             {_outcomes(r['requests']['all'])}",
+        *[f"    {n} times {error}" for error, n in r["requests"]["all"].get("errors", {}).items()],
         f"sessions: cars plugged {r['sessions']['plugged']}, unplugged {r['sessions']['unplugged']}; "
         f"in the event logs (warm-up included): started {r['sessions']['started']}, "
         f"finished {r['sessions']['finished']}",
