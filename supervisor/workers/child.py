@@ -35,6 +35,7 @@ log = logging.getLogger("evse_supervisor.worker")
 NO_HEARTBEAT_S = 3600.0  # the worker's own API publishes no station/heartbeat: the root's does
 EXIT_ROOT_LOST = 3
 EXIT_TOLD_TO_FAIL = 4
+EXIT_CANNOT_SERVE = 5
 _GROW_CHUNK = 1 << 20
 
 
@@ -53,7 +54,15 @@ def main(spec: WorkerSpec) -> None:
     _configure_logging(spec)
     if _told_to_fail(spec):
         log.error("told to fail at its start (%s)", spec.fail_file)
-        os._exit(EXIT_TOLD_TO_FAIL)
+        _exit(EXIT_TOLD_TO_FAIL)
+    try:
+        _serve(spec)
+    except Exception as exc:
+        log.error("could not serve: %s: %s", type(exc).__name__, exc, exc_info=True)
+        _exit(EXIT_CANNOT_SERVE)
+
+
+def _serve(spec: WorkerSpec) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C to the root's terminal is the root's to handle
@@ -73,7 +82,13 @@ def main(spec: WorkerSpec) -> None:
     station.power_off()
     server.stop(timeout_s=0.5)
     station.stop(timeout_s=1.5, stop_plant=False)  # the root stops the plant it started
-    os._exit(0)
+    _exit(0)
+
+
+def _exit(code: int) -> None:
+    """Exit now, once the last log lines left for the root (threads left running are not waited for)."""
+    logging.shutdown()
+    os._exit(code)
 
 
 class Beat:

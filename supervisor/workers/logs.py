@@ -8,6 +8,7 @@ the same format (text or JSON), reopened on SIGUSR2 like the root's own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -45,6 +46,14 @@ class ToRoot(logging.Handler):
             pass
         except Exception:  # noqa: BLE001 - a log line must never take the worker down
             self.handleError(record)
+
+    def close(self) -> None:
+        """What is queued goes out (for at most the socket's linger), then the socket closes."""
+        with self.lock or contextlib.nullcontext():
+            if not self._socket.closed:
+                self._socket.close()
+                self._context.term()
+        super().close()
 
 
 def log_to_root(endpoint: str, worker_id: int, level: str) -> None:

@@ -202,6 +202,7 @@ def test_a_worker_failing_at_start_is_given_up_and_disable_enable_brings_it_back
     try:
         wait_until(lambda: workers(client)[1]["state"] == "gave_up", "worker 2 given up")
         assert workers(client)[1]["last_exit"] == "exit 4"
+        assert "worker 2: told to fail at its start" in station.log()  # its last words reached the log
         wait_until(lambda: evse(client, 2)["state"] == "Faulted", "evse 2 Faulted")
         assert evse(client, 2)["supervisor"]["state"] == "gave_up"
         with pytest.raises(ApiError) as refused:
