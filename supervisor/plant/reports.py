@@ -64,6 +64,10 @@ class ReportSchedule:
         """The link talked to the plant (its keep-alive)."""
         self._heard_s[peer] = now_s
 
+    def next_due_s(self) -> float | None:
+        """When the next report may be due (or a replaced one drops out of the schedule)."""
+        return self._heap[0][0] if self._heap else None
+
     def due(self, now_s: float) -> list[Key]:
         """The reports due now, each scheduled again one interval on (one missed is not made up)."""
         keys: list[Key] = []

@@ -4,8 +4,9 @@ Each turn takes every request waiting on both sockets, runs them on the hardware
 the reports due (`reports`: a connector's status or reading every interval, one message a
 link), writes the meter registers the replies and reports carry (one commit), then sends
 the replies and the reports and pushes the changes to the links attached to the changed
-connectors. Between turns it switches
-off the boards whose keep-alive ran out, and it exits when nobody (station or client) has
+connectors. A turn ends when a request
+comes or the next report is due, at the latest after `TURN_S`; at most once a `TURN_S` it
+switches off the boards whose keep-alive ran out, and it exits when nobody (station or client) has
 talked to it for `linger_s`, or on `plant_stop`.
 """
 
@@ -44,6 +45,9 @@ from supervisor.plant.reports import ReportSchedule
 log = logging.getLogger(__name__)
 
 TURN_S = 0.05  # the longest wait for a request; keep-alives and linger are looked at between turns
+REPORT_STEP_S = 0.005  # reports due this close together go in one message: a few at a time, not a
+# turn's worth (a link that hands a hundred reports to a hundred actors at once makes every other
+# thread of its station queue behind them for the GIL)
 MAX_MESSAGE_BYTES = 65536
 PUBLIC_COMMANDS = (
     "ping",
@@ -123,12 +127,15 @@ class PlantServer:
         poller.register(self.drivers, zmq.POLLIN)
         poller.register(self.public, zmq.POLLIN)
         try:
+            next_expiry_s = 0.0
             while not self._stop:
-                ready = dict(poller.poll(int(TURN_S * 1000)))
+                ready = dict(poller.poll(self._wait_ms()))
                 replies = self._take(self.drivers, self._driver_request) if self.drivers in ready else []
                 if self.public in ready:
                     replies += self._take(self.public, self._public_request)
-                self.plant.expire_keepalives()
+                if (now_s := self._clock.monotonic()) >= next_expiry_s:
+                    self.plant.expire_keepalives()
+                    next_expiry_s = now_s + TURN_S
                 self._send(replies, self._reports())
                 if self._clock.monotonic() - self._last_talk_s >= self._linger_s:
                     return f"nobody talked to the plant for {self._linger_s:g} s"
@@ -136,6 +143,12 @@ class PlantServer:
         finally:
             self.drivers.close()
             self.public.close()
+
+    def _wait_ms(self) -> int:
+        """Until the next report is due (those due within `REPORT_STEP_S` go together), at most a turn."""
+        due_s = self._schedule.next_due_s()
+        wait_s = TURN_S if due_s is None else min(TURN_S, max(REPORT_STEP_S, due_s - self._clock.monotonic()))
+        return max(1, round(wait_s * 1000))
 
     def _take(self, socket: zmq.Socket[bytes], handle: Any) -> list[_Reply]:
         replies: list[_Reply] = []
