@@ -68,10 +68,8 @@ class StationHealth:
 
     def tally(self) -> tuple[Counter[str], int, int]:
         states = Counter(c.state_name().value for c in self._station.connectors)
-        supervision = [c.tree.describe() for c in self._station.connectors]
-        failures = sum(int(s["failures"]) for s in supervision)
-        restarts = sum(int(s["restarts"]) for s in supervision)
-        return states, failures, restarts
+        counts = [c.tree.counts() for c in self._station.connectors]
+        return states, sum(failures for _, failures in counts), sum(restarts for restarts, _ in counts)
 
 
 class Watchdog:

@@ -326,7 +326,8 @@ class Station:
     def supervision_summary(self) -> list[dict[str, Any]]:
         summaries = []
         for c in self.connectors:
-            tree = c.tree.describe()
-            entry = {"index": c.index, "state": c.state_name().value, "restarts": tree["restarts"]}
-            summaries.append({**entry, "failures": tree["failures"]})
+            restarts, failures = c.tree.counts()
+            summaries.append(
+                {"index": c.index, "state": c.state_name().value, "restarts": restarts, "failures": failures}
+            )
         return summaries

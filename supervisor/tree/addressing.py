@@ -121,6 +121,10 @@ class Addresses:
         """{"state", "restarts", "failures", "actors": [...]}: see `ChildTable.describe`."""
         return self._table.describe()
 
+    def counts(self) -> tuple[int, int]:
+        """(restarts, failures): what a summary of many connectors needs of `describe`."""
+        return self._table.counts()
+
     def wait_for(self, check: Callable[[], bool], timeout_s: float) -> bool:
         """True once `check()` holds (False after `timeout_s` real seconds), looked at after each
         change of the children (stopped, restarting, running) or of the supervisor's state: for

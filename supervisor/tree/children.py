@@ -213,6 +213,11 @@ class ChildTable:
                 return "restarting"
             return "running"
 
+    def counts(self) -> tuple[int, int]:
+        """(restarts, failures), as `describe` counts them, without describing every child."""
+        with self.cond:
+            return self.restarts, self.failures
+
     def describe(self) -> dict[str, Any]:
         """{"state", "restarts", "failures", "actors": [{"role", "generation", "state", "restarts",
         "failures", "last_failure"}]}: `restarts` counts every generation after the first (a
