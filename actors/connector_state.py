@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors.model import HardwareOutput, Model, Output, Reservation
+from actors.model import HardwareOutput, Model, Output, Reservation, StartReservation
 from actors.ports import Journal, Publisher, ReplyKey, Restored
 from actors.settings import ConnectorSettings
 from drivers.base import MeterReading
@@ -199,6 +199,19 @@ class ConnectorState:
             self._events.append(event)
             self._publisher.publish("session_events", value, event_seq=event.event_seq)
             return event.event_seq
+
+    def start_reservation(
+        self, lease: Lease, output: StartReservation, ts: float, value: dict[str, Any]
+    ) -> bool:
+        """ReservationStart (`value`) for the outbox's oldest output, the reservation kept and the
+        output gone, in one transaction; False, and nothing done, once it is no longer the oldest
+        (carried out already: by another generation, or before a crash)."""
+        with self._lock:
+            lease.check()
+            if not self.outbox or self.outbox[0] != output:
+                return False
+            self.publish_event(lease, ts, value, from_outbox=True, fields={"reservation": output.reservation})
+            return True
 
     def end_reservation(self, lease: Lease, reason: str, ts: float) -> bool:
         """End the reservation, if any, and publish ReservationEnd with the reason; atomic."""

@@ -31,24 +31,17 @@ class ReservationActor(ConnectorActor):
 
     def _store(self, message: StoreReservation) -> None:
         """Keep the reservation the session's step accepted and publish ReservationStart, taking the
-        outbox's StartReservation out in the same transaction: a crash between them (a worker's
-        SIGKILL) never leaves the output to be carried out, and the reservation started, again.
-        A StoreReservation whose output is no longer the outbox's oldest was carried out already."""
+        outbox's StartReservation out in the same transaction (`ConnectorState.start_reservation`):
+        a crash between them (a worker's SIGKILL) never leaves the output to be carried out, and the
+        reservation started, again; a StoreReservation carried out already changes nothing."""
         state = self.ctx.state
-        head = state.outbox[0] if state.outbox else None
-        if not isinstance(head, StartReservation) or head.reservation != message.reservation:
-            return
         value = {
             "uuid": state.model.session_uuid,
             "event": SessionEvent.ReservationStart.value,
             "reservation_start": message.reservation.start_payload(),
         }
-        state.publish_event(
-            self.lease,
-            self.ctx.clock.time(),
-            value,
-            from_outbox=True,
-            fields={"reservation": message.reservation},
+        state.start_reservation(
+            self.lease, StartReservation(message.reservation), self.ctx.clock.time(), value
         )
 
     def _end(self, message: EndReservationNow) -> bool:

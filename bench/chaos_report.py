@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -51,7 +52,11 @@ def double_executions(evse: int, events: list[dict[str, Any]]) -> list[str]:
     for entry in events:
         value = entry["value"]
         if value["event"] == "ReservationStart" and "reservation_start" in value:
-            where = f"event {entry['event_seq']} at {value.get('timestamp', '?')}"
+            when = (
+                time.strftime("%H:%M:%S", time.localtime(float(entry["ts"])))
+                + f"{float(entry['ts']) % 1:.3f}"[1:]
+            )
+            where = f"event {entry['event_seq']} at {when}"
             starts.setdefault(value["reservation_start"].get("reservation_id"), []).append(where)
     return [
         f"evse {evse}: reservation {rid} started {len(seen)} times ({', '.join(seen)}): a double execution"
