@@ -192,6 +192,7 @@ def _serve_workers(
         silent = watchdog.wait_ready(settings.workers.start_timeout_s)
         if silent:
             log.error("not ready, workers not serving: %s", "; ".join(silent))
+        memory.freeze_startup_objects()
         watchdog.start()
         signals.serve({"reload": reloader.reload, "reopen": logs.reopen})
     finally:
@@ -236,4 +237,5 @@ def _announce(
     silent = watchdog.wait_ready(READY_TIMEOUT_S)
     if silent:
         log.error("not ready, connectors did not answer: %s", "; ".join(silent))
+    log.debug("%d objects of the start frozen out of the collector's way", memory.freeze_startup_objects())
     watchdog.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 
 log = logging.getLogger(__name__)
@@ -35,3 +36,14 @@ def return_large_blocks() -> bool:
     if not done:
         log.warning("malloc thresholds not set; large blocks may stay in the heap")
     return done
+
+
+def freeze_startup_objects() -> int:
+    """Once every connector runs: what the start built (modules, settings, actors, journals,
+    about a million objects at 1,000 connectors) moves to the collector's permanent
+    generation, so a full collection no longer walks it (each one was a 90-160 ms pause of
+    every thread, freeing nothing). What is made later is collected as before. The number of
+    objects frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

@@ -25,7 +25,7 @@ import zmq
 
 from supervisor.api.server import ApiServer
 from supervisor.config.settings import StationSettings
-from supervisor.station import Station
+from supervisor.station import Station, memory
 from supervisor.workers import control
 from supervisor.workers.logs import log_to_root
 from supervisor.workers.plan import WorkerPlan
@@ -75,6 +75,7 @@ def _serve(spec: WorkerSpec) -> None:
     station.start()
     beat = Beat(spec, station)
     beat.start()
+    memory.freeze_startup_objects()
     if spec.grow_mb_per_s > 0:
         threading.Thread(target=_grow, args=(spec.grow_mb_per_s,), daemon=True).start()
     stopping.wait()

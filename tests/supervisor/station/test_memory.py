@@ -40,3 +40,14 @@ def mapped_apart(mode: str) -> bool:
 def test_large_blocks_are_mapped_apart_once_the_thresholds_are_fixed() -> None:
     assert mapped_apart("fixed") is True
     assert mapped_apart("glibc's default") is False  # what the fixed thresholds are for
+
+
+def test_the_start_is_frozen_out_of_the_collectors_way() -> None:
+    code = (
+        "import gc; from supervisor.station import memory; "
+        "kept = [object() for _ in range(10000)]; "
+        "frozen = memory.freeze_startup_objects(); "
+        "print(frozen >= 10000, gc.get_freeze_count() == frozen)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout.split() == ["True", "True"], done.stderr
