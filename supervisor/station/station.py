@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psutil
@@ -36,6 +37,7 @@ from supervisor.tree import SupervisionEvent, SupervisionSettings
 log = logging.getLogger(__name__)
 
 _ENERGY_KEY = (0, "energy")  # the station timer's key of the energy allocation (connectors are 1..)
+POWER_OFF_THREADS = 16  # as many board calls at once as the plant link has sockets
 STOP_TIMEOUT_S = 3.0  # SIGTERM must end the process within 5 s, even with hung actors
 
 
@@ -147,9 +149,14 @@ class Station:
         self.hardware.close(stop_plant=stop_plant)
 
     def power_off(self) -> None:
-        """Switch every connector's power off through its board, whatever its actors are doing."""
-        for connector in self.connectors:
-            connector.power_off()
+        """Switch every connector's power off through its board, whatever its actors are doing:
+        side by side (a board call is a round trip; a thousand of them one by one took a second)."""
+        if len(self.connectors) <= 1:
+            for connector in self.connectors:
+                connector.power_off()
+            return
+        with ThreadPoolExecutor(POWER_OFF_THREADS, thread_name_prefix="power-off") as pool:
+            list(pool.map(Connector.power_off, self.connectors))
 
     def tick(self) -> None:
         self.energy.tick()
