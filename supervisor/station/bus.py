@@ -61,6 +61,12 @@ class Bus:
         for observer in observers:
             observer(topic, payload)
 
+    def skip(self, source: str) -> None:
+        """Leave a number out of `source`'s seq: subscribers see a gap (and snapshot again) where
+        publications may have been lost (a worker process that died with some still unsent)."""
+        with self._lock:
+            self._seq[source] = self._seq.get(source, 0) + 1
+
     def snapshot(self, prefix: str = "") -> dict[str, Any]:
         """`{"epoch", "seq": {source: n}, "vars": {topic: value}}`, consistent with the stream."""
         with self._lock:

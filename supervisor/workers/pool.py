@@ -303,6 +303,9 @@ class WorkerPool:
         how = ended(worker, zombie_check=measure)
         if how is not None:
             self._failed(worker, *(worker.failure or ("crashed", how)), exit_text=how)
+        elif worker.failure is not None:  # signalled already: waiting for it to go, not signalled each round
+            if worker.term_sent_s is not None:
+                self._check_memory(worker, now_s)  # SIGTERMed over its memory: SIGKILL after the grace
         elif worker.state == "starting" and now_s - worker.started_s > self._settings.workers.start_timeout_s:
             reason = f"not serving {self._settings.workers.start_timeout_s:g} s after its start"
             self._kill(worker, "crashed", reason)

@@ -108,6 +108,8 @@ class ProcessStation:
 
     def _worker_event(self, plan: WorkerPlan, event: str, reason: str, restarts: int) -> None:
         for index in plan.indexes:
+            if event in ("crashed", "hung"):  # what it had not sent yet is lost: a gap says so
+                self.bus.skip(f"evse/{index}")
             value = {
                 "evse": index,
                 "actor": "worker",

@@ -3,6 +3,7 @@ stopped, bloated, failing at start, and its root killed; the connectors carry on
 
 from __future__ import annotations
 
+import itertools
 import json
 import pathlib
 import signal
@@ -153,6 +154,29 @@ def test_supervision_events_name_the_worker(running: RunningStation) -> None:
         assert crashed and crashed[0]["evse"] == 2 and "SIGKILL" in crashed[0]["reason"]
     finally:
         sub.close()
+
+
+def test_a_killed_workers_connectors_show_a_gap_in_their_seq(running: RunningStation) -> None:
+    """What the worker had not sent yet is lost: the root leaves a number out, subscribers resync."""
+    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
+    sub.linger = 0
+    sub.setsockopt(zmq.SUBSCRIBE, b"evse/2/")
+    sub.connect(running.publish)
+    seqs: list[int] = []
+
+    def seen(count: int) -> bool:
+        while sub.poll(0):
+            seqs.append(msgpack.unpackb(sub.recv_multipart()[1])["seq"])
+        return len(seqs) >= count
+
+    try:
+        wait_until(partial(seen, 1), "a publication of evse 2")  # telemetry, every second
+        assert running.client.chaos_kill_worker(2) is True
+        serving_again(running.client, 2, 1)
+        wait_until(partial(seen, len(seqs) + 1), "a publication of evse 2 after the restart")
+    finally:
+        sub.close()
+    assert any(after - before >= 2 for before, after in itertools.pairwise(seqs)), seqs
 
 
 def test_a_stopped_worker_misses_its_heartbeats_and_is_replaced(running: RunningStation) -> None:
