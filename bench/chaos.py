@@ -323,6 +323,7 @@ class Run:
             "events_logged": {evse: len(events) for evse, events in self.pager.events.items()},
             "publications": self.watcher.publications, "powermeter": self.watcher.powermeter_count,
             "publications_lost_at_crashes": lost_at_crashes(self.watcher, self.pager.events),
+            "crash_gaps": self.watcher.crash_gaps,
         }  # fmt: skip
 
 

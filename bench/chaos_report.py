@@ -257,6 +257,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"events logged (whole run) per connector: {r['events_logged']}",
         f"publications seen {r['publications']}, powermeter {r['powermeter']}; session events logged but "
         f"not published as their worker died (durability.md allows it): {r['publications_lost_at_crashes']}",
+        f"seq gaps left by a worker's death (announced, one number each): {r.get('crash_gaps', 0)}",
         f"invariant violations: {len(r['violations'])}",
         *[f"  - {v}" for v in r["violations"][:SHOWN_VIOLATIONS]],
         f"warm-up {r['warmup_s']:.0f} s; fresh station ({res['fresh']['processes']} processes, the plant "
