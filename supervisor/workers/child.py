@@ -109,7 +109,8 @@ class Beat:
         socket.linger = 0
         socket.identity = control.identity(self._spec.plan.id, self._spec.generation)
         socket.connect(self._spec.control_endpoint)
-        socket.send(control.pack({"t": "ready", "pid": os.getpid()}))
+        ready = {**self._beat(full=True), "t": "ready", "pid": os.getpid()}  # what it serves, at once
+        socket.send(control.pack(ready))
         heard_s = time.monotonic()
         for beats in itertools.count():
             socket.send(control.pack(self._beat(full=beats % control.FULL_EVERY == 0)))

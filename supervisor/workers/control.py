@@ -1,11 +1,12 @@
 """The control channel between the root and its workers: heartbeats both ways, `ready` once.
 
 A worker's DEALER, named `<worker id>.<generation>`, connects to the root's ROUTER. The
-worker sends `{"t": "ready"}` once it serves, then every `HEARTBEAT_S` `{"t": "hb",
-"stalled": [...]}` (its connectors whose supervisor loop stalled), every `FULL_EVERY`th with
-`"summary"` and `"figures"` (its connectors' supervision and metrics figures); the
-root answers each heartbeat with `{"t": "ack"}`. A worker that hears nothing from its root
-for `ROOT_LOSS_S` takes it for dead (its connectors' power off, exit).
+worker sends `{"t": "ready", ...}` once it serves (with what a full heartbeat carries),
+then every `HEARTBEAT_S` `{"t": "hb", "stalled": [...]}` (its connectors whose supervisor
+loop stalled), every `FULL_EVERY`th one with `"summary"` and `"figures"` (its connectors'
+supervision and metrics figures); the root answers each heartbeat with `{"t": "ack"}`. A
+worker that hears nothing from its root for `ROOT_LOSS_S` takes it for dead (its
+connectors' power off, exit).
 """
 
 from __future__ import annotations

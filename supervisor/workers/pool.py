@@ -272,14 +272,10 @@ class WorkerPool:
                 ):
                     continue
                 worker.heard_s = time.monotonic()
+                _take_figures(worker, message)
                 if message.get("t") == "ready":
                     self._serving(worker)
                 elif message.get("t") == "hb":
-                    summary, figures = message.get("summary"), message.get("figures")
-                    worker.summary = summary if isinstance(summary, list) else worker.summary
-                    worker.figures = figures if isinstance(figures, list) else worker.figures
-                    stalled = message.get("stalled")
-                    worker.stalled = stalled if isinstance(stalled, list) else worker.stalled
                     self._control.send_multipart([frames[0], control.pack({"t": "ack"})])
 
     def _serving(self, worker: Worker) -> None:
@@ -394,3 +390,11 @@ class WorkerPool:
                 listener(worker_id, serving)
             except Exception:
                 log.exception("a worker listener failed")
+
+
+def _take_figures(worker: Worker, message: dict[str, Any]) -> None:
+    """What a heartbeat (or `ready`) says of the worker's connectors; what it leaves out stays."""
+    summary, figures, stalled = message.get("summary"), message.get("figures"), message.get("stalled")
+    worker.summary = summary if isinstance(summary, list) else worker.summary
+    worker.figures = figures if isinstance(figures, list) else worker.figures
+    worker.stalled = stalled if isinstance(stalled, list) else worker.stalled
