@@ -26,6 +26,7 @@ from supervisor.tree import Lease
 
 EVENT_LOG_SIZE = 10_000
 JOURNALED_WINDOW = 256  # recent events kept in memory when a journal holds them all
+REPLIES_IN_MEMORY = 10_000  # keyed replies kept without a journal (as many as a journal keeps at least)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ConnectorState:
         self._events: deque[LoggedEvent] = deque(maxlen=window)
         self._last_event_seq = 0
         self.outbox: tuple[Output, ...] = ()  # what steps decided and was not carried out yet
+        self._replies: dict[ReplyKey, Any] = {}  # without a journal: the stored replies, oldest first
         restored = journal.restore() if journal is not None else None
         if restored is not None:
             self._take_up(restored)
@@ -82,10 +84,22 @@ class ConnectorState:
         self._events.extend(LoggedEvent(*row) for row in restored.recent_events)
         self.recovering = True
 
-    def _write(self, fields: dict[str, Any], *, events: tuple[LoggedEvent, ...] = (), **options: Any) -> None:
+    def _write(
+        self,
+        fields: dict[str, Any],
+        *,
+        events: tuple[LoggedEvent, ...] = (),
+        reply: tuple[ReplyKey, Any] | None = None,
+        durable: bool = True,
+    ) -> None:
         if self._journal is not None:
             rows = [(e.event_seq, e.ts, e.value) for e in events]
-            self._journal.write(fields, rows, **options)
+            self._journal.write(fields, rows, reply, durable=durable)
+        elif reply is not None:
+            key, value = reply
+            self._replies[key] = value
+            if len(self._replies) > REPLIES_IN_MEMORY:
+                del self._replies[next(iter(self._replies))]
 
     def set_model(
         self,
@@ -111,8 +125,16 @@ class ConnectorState:
         """Keep a request's reply in the journal, so a retry after any restart gets it."""
         with self._lock:
             lease.check()
+            self._write({}, reply=(key, reply))
+
+    def stored_reply(self, key: ReplyKey) -> tuple[Any] | None:
+        """The reply stored for the request `key`, as `(reply,)`, once it took effect (its reply is
+        committed with its change); None before. Read under the writers' lock, so a generation that
+        was fenced while it wrote is seen to have written."""
+        with self._lock:
             if self._journal is not None:
-                self._journal.write({}, reply=(key, reply))
+                return self._journal.reply(key)
+            return (self._replies[key],) if key in self._replies else None
 
     def pop_output(self, lease: Lease) -> None:
         """The oldest output of the outbox was carried out."""

@@ -86,6 +86,10 @@ class Journal(Protocol):
         """Up to `limit` events after `since`, oldest first."""
         ...
 
+    def reply(self, key: ReplyKey) -> tuple[Any] | None:
+        """The reply stored for the request `key`, as `(reply,)`; None when none is kept."""
+        ...
+
 
 class Timer(Protocol):
     """Ticks an actor of the connector once its next timer is due (the station's one timer thread)."""

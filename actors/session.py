@@ -86,8 +86,15 @@ class SessionActor(OutboxCarrier):
     def _keyed(self, message: Keyed) -> Any:
         """A command with an idempotency key: its reply is journaled with the change it causes.
 
-        A reply that comes later (a phase switch in flight) is kept by the API's own store.
+        A command that took effect already is answered with its stored reply and runs nothing: the
+        API sends a command again to the next generation when the one it went to was replaced before
+        the API had the answer, and that one may have carried it out all the same (it handled what
+        was queued before its stop, or committed the step and then lost a peer). A reply that comes
+        later (a phase switch in flight) is kept by the API's own store.
         """
+        stored = self.ctx.state.stored_reply(message.key)
+        if stored is not None:
+            return stored[0]
         self._reply_key, self._journaled_reply = message.key, None
         try:
             reply = self.on_receive(message.message)

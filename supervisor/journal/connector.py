@@ -181,6 +181,16 @@ class ConnectorJournal:
             ).fetchall()
         return [(seq, ts, json.loads(value)) for seq, ts, value in rows]
 
+    def reply(self, key: ReplyKey) -> tuple[Any] | None:
+        """The reply stored for `key` (read where the writes are, so it is there once committed)."""
+        client, request_id = key
+        with self._lock:
+            row = self._db.execute(
+                "SELECT result FROM replies WHERE client = ? AND request_id = ?",
+                (client, codec.dumps(request_id)),
+            ).fetchone()
+        return None if row is None else (json.loads(row[0]),)
+
     def stored_replies(self) -> list[StoredReply]:
         """The replies still kept, oldest first (to answer retries after a restart)."""
         with self._read_lock:

@@ -138,6 +138,11 @@ def test_replies_are_kept_with_their_change(journal: ConnectorJournal, clock: Fa
     journal.write({"model": a_model(clock)}, reply=(("ops", 41), "Success"))
     journal.write({}, reply=(("ops", "x-2"), {"a": [1, True]}))
     assert journal.stored_replies() == [("ops", 41, "Success"), ("ops", "x-2", {"a": [1, True]})]
+    assert journal.reply(("ops", 41)) == ("Success",)
+    assert journal.reply(("ops", "x-2")) == ({"a": [1, True]},)
+    assert journal.reply(("ops", "41")) is None and journal.reply(("other", 41)) is None
+    journal.write({}, reply=(("ops", 43), None))
+    assert journal.reply(("ops", 43)) == (None,)  # a reply of None is a reply
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: pathlib.Path, clock: FakeClock) -> None:
