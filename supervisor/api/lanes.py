@@ -9,7 +9,8 @@ older than memory's window are read from the journal on a worker) waits until ev
 before it is answered, and everything after it waits for it. More than `queue_limit` jobs
 waiting behind the one in hand is `busy`.
 
-Restarts: a `Call` in the inbox of a generation that dies or is fenced is lost with it.
+Restarts: a `Call` in the inbox of a generation that dies, is fenced or is stopped by its
+supervisor (a sibling of a failed actor) is lost with it.
 On each supervision event of the connector the lane looks again: what it sent to a
 retired generation goes again, in order, to the next one (the stale generation's effects,
 should it still run them, are refused by its revoked lease); while the actor restarts its

@@ -12,7 +12,7 @@ from typing import Any
 
 import pykka
 
-from supervisor.tree.calls import Call
+from supervisor.tree.calls import Call, NotStarted
 from supervisor.tree.children import ChildTable
 from supervisor.tree.errors import Unavailable
 
@@ -58,9 +58,9 @@ class Addresses:
         The message goes as a `Call`, whose `started` says whether a handler took it: an
         ActorDeadError for one never started (the actor was stopped at ask time, or died with
         it queued) sends it to the next generation; one from a handler (it asked a dead
-        peer) is re-raised. A message queued behind a hung generation is resent once that
-        generation is fenced: whenever the stale one gets to it, its revoked lease refuses
-        every effect. A timeout is raised as pykka.Timeout: the message may still run (fenced).
+        peer) is re-raised. A message queued behind a hung or stopping generation is resent
+        once that generation is out of the table: whenever the stale one gets to it, it refuses
+        it (its lease is withdrawn). A timeout is raised as pykka.Timeout: the message may still run (fenced).
         """
         deadline_s = self._now() + timeout_s
         stale: pykka.ActorRef[Any] | None = None
@@ -90,7 +90,7 @@ class Addresses:
         call = Call(message)
         try:
             return self._await(role, ref, ref.ask(call, block=False), deadline_s, time.monotonic)
-        except _Superseded:
+        except (_Superseded, NotStarted):
             raise Unavailable(f"{name}/{role} was retired while asked") from None
         except pykka.ActorDeadError:
             if call.started:

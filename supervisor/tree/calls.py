@@ -8,7 +8,8 @@ a caller such as a socket thread sends and moves on, and the answer comes back t
 whatever `done` does (typically: queue it and wake the caller).
 
 `started` tells whether a handler ever took the message: a Call still queued when its
-generation died or was fenced was never handled, and may be sent again to the next one.
+generation died, was fenced or was taken out of its supervisor's table (withdrawn: it
+`refuse`s what it had not started) was never handled, and may be sent again to the next one.
 `done` runs on the actor's thread (or the thread that settles a `Later`): keep it short.
 """
 
@@ -17,9 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pykka
+
 from supervisor.tree.later import Later
 
 Done = Callable[["Call", Any, BaseException | None], None]
+
+
+class NotStarted(pykka.ActorDeadError):
+    """The generation asked was withdrawn before it took the Call: it never ran there."""
 
 
 class Call:
@@ -52,3 +59,11 @@ class Call:
         else:
             done(self, reply, None)
         return None
+
+    def refuse(self) -> None:
+        """In the actor's thread of a withdrawn generation: the message is not handled. An ask's
+        caller gets NotStarted (an ActorDeadError of a Call never started: it asks the next
+        generation); `done` is not called: the Call is lost with its generation, as when it dies,
+        and its sender, told of the restart, sends it again."""
+        if self.done is None:
+            raise NotStarted("the generation asked was taken out of its supervisor's table first")

@@ -117,9 +117,12 @@ class ChildTable:
             return child.is_restart
 
     def detach(self, child: Child, state: ChildState) -> tuple[pykka.ActorRef[Any] | None, Lease | None]:
-        """Take the generation out of the table (it answers no one now); its ref and lease."""
+        """Take the generation out of the table (it answers no one now, and starts no further
+        Call: its lease is withdrawn); its ref and lease."""
         with self.cond:
             ref, lease = child.ref, child.lease
+            if lease is not None:
+                lease.withdraw()
             child.state, child.ref, child.lease, child.due_s = state, None, None, None
             self.cond.notify_all()
             return ref, lease

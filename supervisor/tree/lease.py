@@ -19,7 +19,10 @@ class Lease:
     """The right of one actor generation to act; revoked when the generation is abandoned.
 
     Drivers, state writes and publications of an actor go through its lease, so that a
-    hung generation that wakes up after it was replaced changes nothing. The lease also
+    hung generation that wakes up after it was replaced changes nothing. A generation its
+    supervisor took out of the table is `withdrawn` at once, before its lease is revoked (a
+    sibling stopped with a failed child keeps it until its stop): it ends the message in
+    hand but starts no `Call` still queued, which its sender sends to the next one. The lease also
     shows since when the generation has been in its current handler (`busy_since_s`, on
     `clock`), which is how its supervisor finds a hung actor without asking it.
     """
@@ -35,6 +38,7 @@ class Lease:
         self.role = role
         self.generation = generation
         self._valid = True
+        self._withdrawn = False
         self._on_failure = on_failure
         self._on_exit = on_exit
         self._clock = clock
@@ -61,6 +65,14 @@ class Lease:
     @property
     def valid(self) -> bool:
         return self._valid
+
+    @property
+    def withdrawn(self) -> bool:
+        """Out of its supervisor's table: no further `Call` is started (see the class docstring)."""
+        return self._withdrawn or not self._valid
+
+    def withdraw(self) -> None:
+        self._withdrawn = True
 
     def revoke(self) -> None:
         self._valid = False

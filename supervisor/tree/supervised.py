@@ -3,7 +3,8 @@
 A supervisor learns of an actor's death from its lease (`report_failure`, `report_exit`)
 and of a hang from the lease's `busy_since_s`: every message is handled between
 `lease.enter()` and `lease.leave()`, so a handler that runs too long shows. A `Call` (a
-tell with a completion callback) is unwrapped here and runs through the same dispatch. A new
+tell with a completion callback) is unwrapped here and runs through the same dispatch, unless
+the generation was withdrawn meanwhile (its supervisor replaced it): then it is refused. A new
 generation answers a `Ping` once its `on_start` is done. pykka calls `on_failure` when a told
 message's handler raised, and `on_stop` on a normal stop; both make the actor's
 hardware safe first, then report.
@@ -50,6 +51,9 @@ class SupervisedActor(pykka.ThreadingActor):
         self.lease.enter()
         try:
             if type(message) is Call:
+                if self.lease.withdrawn:
+                    message.refuse()
+                    return None
                 return message.run(super()._handle_receive)
             return super()._handle_receive(message)
         finally:

@@ -608,6 +608,32 @@ def test_ask_retried_across_a_crash_runs_exactly_once(h: Harness) -> None:
     assert [entry for entry in h.world.journal if entry[2] == "once"] == [("meter", 2, "once")]
 
 
+def test_a_sibling_stopped_with_a_failed_child_runs_nothing_of_its_inbox(h: Harness) -> None:
+    """rest_for_one: the meter dies while the session is busy, an ask queued behind. The session is
+    stopped with it, out of the table at once though it finishes the message in hand: the ask
+    it had not started goes to its next generation and runs there alone."""
+    specs = [worker_spec(h.world, "meter"), worker_spec(h.world, "session", shutdown_timeout_s=WAIT_S)]
+    sup = h.supervisor(specs, "rest_for_one")
+    sup.start()
+    old = sup.ref("session")
+    gate = h.gate()
+    old.tell(gate)
+    assert gate.entered.wait(WAIT_S)
+    answers: list[int] = []
+    asker = threading.Thread(target=lambda: answers.append(sup.ask("session", Record("once"), WAIT_S)))
+    asker.start()
+    inbox = cast("WatchedInbox", old.actor_inbox)
+    with inbox.put_cond:
+        assert inbox.put_cond.wait_for(lambda: inbox.qsize() == 1, WAIT_S)
+    crash(sup, "meter")
+    assert sup.wait_for(lambda: sup.describe()["actors"][1]["state"] != "running", WAIT_S)
+    gate.release.set()  # the old session ends its message in hand, then comes to the ask
+    asker.join(WAIT_S)
+    assert answers == [2]
+    assert [entry for entry in h.world.journal if entry[2] == "once"] == [("session", 2, "once")]
+    assert ("session", 1, "late") in h.world.journal  # the message in hand was done, not fenced
+
+
 def test_ask_does_not_retry_a_dead_peer_error_from_inside_a_handler(h: Harness) -> None:
     sup = h.supervisor()
     sup.start()
