@@ -14,6 +14,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 
 import zmq
@@ -23,6 +24,7 @@ from supervisor.config.settings import StationSettings
 from supervisor.journal import EXIT_CORRUPT, JournalError
 from supervisor.ops import (
     EventLog,
+    Health,
     LogSetup,
     Notifier,
     Reloader,
@@ -41,7 +43,9 @@ from supervisor.workers import ProcessStation
 
 log = logging.getLogger("evse_supervisor")
 
-READY_TIMEOUT_S = 10.0
+READY_TIMEOUT_S = 10.0  # thread isolation; process isolation waits `workers.start_timeout_s`
+THREAD_STOP_TIMEOUT_S = 2.5
+PROCESS_STOP_TIMEOUT_S = 3.0
 _ACTIONS = {signal.SIGINT: "stop", signal.SIGTERM: "stop", signal.SIGHUP: "reload", signal.SIGUSR2: "reopen"}
 
 
@@ -90,7 +94,10 @@ def run(settings: StationSettings, load: Callable[[], StationSettings], logs: Lo
     try:
         signals = Signals()
         memory.return_large_blocks()
-        return _serve(settings, load, logs, signals)
+        station = _build(settings)
+        if isinstance(station, int):
+            return station
+        return _serve(settings, load, logs, signals, station, _health(station))
     finally:
         lock.release()
 
@@ -109,15 +116,22 @@ def _build(settings: StationSettings) -> Station | ProcessStation | int:
         return 1
 
 
+def _health(station: Station | ProcessStation) -> Health:
+    """A process-isolated station's root is its own Health; a thread-isolated one's is its connectors'."""
+    return station if isinstance(station, ProcessStation) else StationHealth(station)
+
+
 def _serve(
-    settings: StationSettings, load: Callable[[], StationSettings], logs: LogSetup, signals: Signals
+    settings: StationSettings,
+    load: Callable[[], StationSettings],
+    logs: LogSetup,
+    signals: Signals,
+    station: Station | ProcessStation,
+    health: Health,
 ) -> int:
-    station = _build(settings)
-    if isinstance(station, int):
-        return station
-    if isinstance(station, ProcessStation):
-        return _serve_workers(settings, load, station, logs, signals)
-    evse_ids = {c.index: c.settings.evse_id for c in station.connectors}
+    """The API bound, the station started, READY=1 and the watchdog; in `finally` power off first."""
+    shape = _Shape.of(settings, station)
+    evse_ids = {c.index: c.evse_id for c in settings.connectors}
     metrics = _observe(station, settings, evse_ids)
     reloader = Reloader(load, settings, station, logs)
     server = ApiServer(
@@ -135,9 +149,9 @@ def _serve(
         return 1
     write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
     station.start()
-    watchdog = Watchdog(StationHealth(station), server.command_endpoint, notifier, watchdog_interval_s())
+    watchdog = Watchdog(health, server.command_endpoint, notifier, watchdog_interval_s())
     try:
-        _announce(settings, station, server, metrics, watchdog)
+        _announce(settings, shape, server, metrics, watchdog)
         signals.serve({"reload": reloader.reload, "reopen": logs.reopen})
     finally:
         watchdog.stop()
@@ -145,66 +159,33 @@ def _serve(
         if metrics is not None:
             metrics.stop()
         server.stop(timeout_s=1.0)
-        station.stop(timeout_s=2.5)
+        station.stop(timeout_s=shape.stop_timeout_s)
         notifier.close()
         log.info("stopped")
     return 0
 
 
-def _serve_workers(
-    settings: StationSettings,
-    load: Callable[[], StationSettings],
-    station: ProcessStation,
-    logs: LogSetup,
-    signals: Signals,
-) -> int:
-    """`isolation: process`: the root serves the API, its workers the connectors."""
-    evse_ids = {c.index: c.evse_id for c in settings.connectors}
-    metrics = _observe(station, settings, evse_ids)
-    reloader = Reloader(load, settings, station, logs)
-    server = ApiServer(
-        settings.api,
-        station,
-        observer=RequestRecorder(evse_ids, metrics),
-        station_hooks={"reload": reloader.reload, "logs": logs.ring.read},
-    )
-    notifier = Notifier.from_environment()
-    try:
-        server.start()
-    except zmq.ZMQError as exc:
-        station.stop()
-        print(f"evse-supervisor: cannot bind the API endpoints: {exc}", file=sys.stderr)
-        return 1
-    write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
-    station.start()
-    watchdog = Watchdog(station, server.command_endpoint, notifier, watchdog_interval_s())
-    try:
-        log.info(
-            "station %s serving %d connectors in %d worker processes: commands on %s, publications on %s",
-            settings.name,
-            len(settings.connectors),
-            len(station.workers.workers),
-            server.command_endpoint,
-            server.publish_endpoint,
-        )
-        if metrics is not None and settings.api.metrics_endpoint is not None:
-            log.info("metrics on %s/metrics", metrics.serve(settings.api.metrics_endpoint))
-        silent = watchdog.wait_ready(settings.workers.start_timeout_s)
-        if silent:
-            log.error("not ready, workers not serving: %s", "; ".join(silent))
-        memory.freeze_startup_objects()
-        watchdog.start()
-        signals.serve({"reload": reloader.reload, "reopen": logs.reopen})
-    finally:
-        watchdog.stop()
-        station.power_off()
-        if metrics is not None:
-            metrics.stop()
-        server.stop(timeout_s=1.0)
-        station.stop(timeout_s=3.0)
-        notifier.close()
-        log.info("stopped")
-    return 0
+@dataclass(frozen=True)
+class _Shape:
+    """What the two isolations serve differently: the announce line and the timeouts."""
+
+    serving: str  # "2 connectors", "8 connectors in 4 worker processes"
+    not_ready: str  # what the list of those that did not answer in time is
+    ready_timeout_s: float
+    stop_timeout_s: float
+
+    @classmethod
+    def of(cls, settings: StationSettings, station: Station | ProcessStation) -> _Shape:
+        connectors = f"{len(settings.connectors)} connectors"
+        if isinstance(station, ProcessStation):
+            workers = len(station.workers.workers)
+            return cls(
+                f"{connectors} in {workers} worker processes",
+                "workers not serving",
+                settings.workers.start_timeout_s,
+                PROCESS_STOP_TIMEOUT_S,
+            )
+        return cls(connectors, "connectors did not answer", READY_TIMEOUT_S, THREAD_STOP_TIMEOUT_S)
 
 
 def _observe(
@@ -220,22 +201,22 @@ def _observe(
 
 def _announce(
     settings: StationSettings,
-    station: Station,
+    shape: _Shape,
     server: ApiServer,
     metrics: StationMetrics | None,
     watchdog: Watchdog,
 ) -> None:
     log.info(
-        "station %s serving %d connectors: commands on %s, publications on %s",
+        "station %s serving %s: commands on %s, publications on %s",
         settings.name,
-        len(station.connectors),
+        shape.serving,
         server.command_endpoint,
         server.publish_endpoint,
     )
     if metrics is not None and settings.api.metrics_endpoint is not None:
         log.info("metrics on %s/metrics", metrics.serve(settings.api.metrics_endpoint))
-    silent = watchdog.wait_ready(READY_TIMEOUT_S)
+    silent = watchdog.wait_ready(shape.ready_timeout_s)
     if silent:
-        log.error("not ready, connectors did not answer: %s", "; ".join(silent))
+        log.error("not ready, %s: %s", shape.not_ready, "; ".join(silent))
     log.debug("%d objects of the start frozen out of the collector's way", memory.freeze_startup_objects())
     watchdog.start()

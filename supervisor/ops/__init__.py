@@ -1,7 +1,7 @@
 """Running the station in production: logging, systemd, metrics, reload, one station per state dir."""
 
 from supervisor.ops.event_log import EventLog
-from supervisor.ops.health import StationHealth, Watchdog
+from supervisor.ops.health import Health, StationHealth, Watchdog
 from supervisor.ops.logs import LOG_FORMATS, LogFormat, LogSetup, about, configure_logging, parse_level
 from supervisor.ops.metrics import StationMetrics
 from supervisor.ops.notify import Notifier, watchdog_interval_s
@@ -13,6 +13,7 @@ from supervisor.ops.statelock import StartRefused, StateLock, running_pid
 __all__ = [
     "LOG_FORMATS",
     "EventLog",
+    "Health",
     "LogFormat",
     "LogSetup",
     "Notifier",
