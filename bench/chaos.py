@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
     parser.add_argument("--json", type=Path, default=None, help="write the report as JSON too")
     parser.add_argument("--log", type=Path, default=None, help="the station's log (default: in /tmp)")
+    parser.add_argument("--log-level", default="WARNING", help="the station's log level (default WARNING)")
     return parser
 
 
@@ -183,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config_text(opts.connectors, opts.time_scale, limits, opts.isolation, opts.connectors_per_worker)
     )
     log_path = opts.log or Path(tempfile.gettempdir()) / f"chaos-station-{uuid.uuid4().hex[:8]}.log"
-    station = StationProcess(config, workdir / "state", log_path)
+    station = StationProcess(config, workdir / "state", log_path, opts.log_level)
     try:
         report = Run(opts, seed, limits, station).report()
     finally:

@@ -73,13 +73,15 @@ def config_text(
 class StationProcess:
     """`evse-supervisor run` in a subprocess on free loopback ports; its log goes to `log_path`."""
 
-    def __init__(self, config_path: Path, state_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self, config_path: Path, state_dir: Path, log_path: Path, log_level: str = "WARNING"
+    ) -> None:
         self.command_endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.publish_endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.log_path = log_path
         argv = [str(BIN / "evse-supervisor"), "run", "--config", str(config_path),
                 "--command-endpoint", self.command_endpoint, "--publish-endpoint", self.publish_endpoint,
-                "--state-dir", str(state_dir), "--log-level", "WARNING"]  # fmt: skip
+                "--state-dir", str(state_dir), "--log-level", log_level]  # fmt: skip
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.process = psutil.Process(self.proc.pid)

@@ -51,29 +51,35 @@ class WorkerSpec:
 
 
 def main(spec: WorkerSpec) -> None:
+    phases = {"main": time.monotonic()}
     _configure_logging(spec)
     if _told_to_fail(spec):
         log.error("told to fail at its start (%s)", spec.fail_file)
         _exit(EXIT_TOLD_TO_FAIL)
     try:
-        _serve(spec)
+        _serve(spec, phases)
     except Exception as exc:
         log.error("could not serve: %s: %s", type(exc).__name__, exc, exc_info=True)
         _exit(EXIT_CANNOT_SERVE)
 
 
-def _serve(spec: WorkerSpec) -> None:
+def _serve(spec: WorkerSpec, phases: dict[str, float]) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C to the root's terminal is the root's to handle
     settings = spec.plan.settings(spec.station)
+    phases["logging"] = time.monotonic()
     station = Station.build(settings)
+    phases["built"] = time.monotonic()
     server = ApiServer(settings.api, station, heartbeat_interval_s=NO_HEARTBEAT_S)
     server.start()
+    phases["bound"] = time.monotonic()
     if not server.wait_subscribed(spec.station.workers.start_timeout_s):  # what it publishes reaches the root
         log.warning("the root did not subscribe to its publications")
+    phases["subscribed"] = time.monotonic()
     station.start()
-    beat = Beat(spec, station)
+    phases["started"] = time.monotonic()
+    beat = Beat(spec, station, phases)
     beat.start()
     memory.freeze_startup_objects()
     if spec.grow_mb_per_s > 0:
@@ -95,9 +101,10 @@ def _exit(code: int) -> None:
 class Beat:
     """The worker's heartbeats to its root, and the root's answers; no answer for long: power off, exit."""
 
-    def __init__(self, spec: WorkerSpec, station: Station) -> None:
+    def __init__(self, spec: WorkerSpec, station: Station, phases: dict[str, float]) -> None:
         self._spec = spec
         self._station = station
+        self._phases = phases
         self._thread = threading.Thread(target=self._run, name="worker-beat", daemon=True)
 
     def start(self) -> None:
@@ -110,6 +117,7 @@ class Beat:
         socket.identity = control.identity(self._spec.plan.id, self._spec.generation)
         socket.connect(self._spec.control_endpoint)
         ready = {**self._beat(full=True), "t": "ready", "pid": os.getpid()}  # what it serves, at once
+        ready["phases"] = {**self._phases, "ready": time.monotonic()}
         socket.send(control.pack(ready))
         heard_s = time.monotonic()
         for beats in itertools.count():

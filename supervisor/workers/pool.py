@@ -162,6 +162,7 @@ class WorkerPool:
                 worker.ps.send_signal(signum)
             except psutil.Error:
                 return False
+            worker.marks = {"signalled": time.monotonic()}
             return True
 
     def stop(self, timeout_s: float = 3.0) -> None:
@@ -202,7 +203,9 @@ class WorkerPool:
         )
         process = self._context.Process(target=main, args=(spec,), name=f"evse-worker-{worker.plan.id}")
         process.daemon = False
+        worker.marks["spawn"] = time.monotonic()
         process.start()
+        worker.marks["spawned"] = time.monotonic()
         worker.process = process
         worker.ps = handle(process.pid)
         worker.state = "starting"
@@ -274,6 +277,7 @@ class WorkerPool:
                 worker.heard_s = time.monotonic()
                 _take_figures(worker, message)
                 if message.get("t") == "ready":
+                    _log_start(worker, message.get("phases"))
                     self._serving(worker)
                 elif message.get("t") == "hb":
                     self._control.send_multipart([frames[0], control.pack({"t": "ack"})])
@@ -298,6 +302,7 @@ class WorkerPool:
             self._measure(worker)
         how = ended(worker, zombie_check=measure)
         if how is not None:
+            worker.marks["detected"] = now_s
             self._failed(worker, *(worker.failure or ("crashed", how)), exit_text=how)
         elif worker.failure is not None:  # signalled already: waiting for it to go, not signalled each round
             if worker.term_sent_s is not None:
@@ -347,6 +352,7 @@ class WorkerPool:
         """The process is gone: reaped, its connectors told, then restarted later or given up."""
         if worker.process is not None:
             worker.process.join(REAP_TIMEOUT_S)
+        worker.marks["reaped"] = time.monotonic()
         worker.last_exit = exit_text
         self._tell(worker.plan.id, False)
         now_s = time.monotonic()
@@ -390,6 +396,26 @@ class WorkerPool:
                 listener(worker_id, serving)
             except Exception:
                 log.exception("a worker listener failed")
+
+
+def _log_start(worker: Worker, phases: Any) -> None:
+    """How long each step of the worker's start took, from its failure (or its kill) on."""
+    marks = dict(worker.marks)
+    if isinstance(phases, dict):
+        marks.update((k, v) for k, v in phases.items() if isinstance(v, float))
+    marks["heard"] = time.monotonic()
+    worker.marks = {}
+    steps, last_s = [], None
+    for name, at_s in sorted(marks.items(), key=lambda item: item[1]):
+        steps.append(f"{name} +{(at_s - last_s) * 1000:.1f}" if last_s is not None else name)
+        last_s = at_s
+    first_s = min(marks.values())
+    log.info(
+        "worker %d serving %.1f ms after %s",
+        worker.plan.id,
+        (marks["heard"] - first_s) * 1000,
+        ", ".join(steps),
+    )
 
 
 def _take_figures(worker: Worker, message: dict[str, Any]) -> None:

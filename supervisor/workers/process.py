@@ -37,6 +37,7 @@ class Worker:
         self.summary: list[dict[str, Any]] = []
         self.figures: list[dict[str, Any]] = []
         self.stalled: list[int] = []  # its connectors whose supervisor loop stalled, by its last heartbeat
+        self.marks: dict[str, float] = {}  # monotonic times of its last failure and restart (the log's)
         self.threads = 0
         self.cpu_percent = 0.0
         self.rss_bytes = 0
