@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from importlib import metadata
@@ -15,7 +16,9 @@ from supervisor.tree import Unavailable
 Hook = Callable[..., Any]  # a station command the command line carries out (reload, logs), given its args
 
 
+@functools.cache
 def package_version() -> str:
+    """The installed package's version (read once: each read of the metadata is a few ms)."""
     try:
         return metadata.version("evse-supervisor")
     except metadata.PackageNotFoundError:

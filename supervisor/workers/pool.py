@@ -41,7 +41,7 @@ from supervisor.workers.process import REAP_TIMEOUT_S, Worker, ended, handle, si
 
 log = logging.getLogger("evse_supervisor.workers")
 
-PRELOAD = ["supervisor.workers.child"]  # the station's modules, imported once by the forkserver
+PRELOAD = ["supervisor.workers.preload"]  # the station's modules, imported once by the forkserver
 TERM_GRACE_S = 2.0  # SIGTERM (over the RSS limit), then SIGKILL after this long
 
 ROUND_S = 0.05
