@@ -14,6 +14,7 @@ import logging
 import os
 import pathlib
 import pickle
+import shutil
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
 import zmq
 
 from supervisor.api.server import ApiServer
@@ -46,6 +48,8 @@ class WorkerSpec:
     station: StationSettings
     control_endpoint: str
     logs_endpoint: str
+    root: tuple[int, float]  # the root's pid and start time (psutil's create_time)
+    socket_dir: str  # the root's: a worker that finds its root dead removes it
     grow_mb_per_s: float = 0.0  # tests only: the worker's memory grows this fast (the RSS limit)
     fail_file: str | None = None  # tests only: a worker whose id this file holds exits at its start
 
@@ -161,8 +165,21 @@ class Beat:
         )
         try:
             self._station.power_off()
+            if _gone(*self._spec.root):  # not merely silent: its sockets are of no use any more
+                shutil.rmtree(self._spec.socket_dir, ignore_errors=True)
         finally:
             os._exit(EXIT_ROOT_LOST)
+
+
+def _gone(pid: int, created: float) -> bool:
+    """The process `pid` started at `created` has ended (a pid reused since is another process)."""
+    try:
+        process = psutil.Process(pid)
+        return process.create_time() != created or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
 
 
 def _configure_logging(spec: WorkerSpec) -> None:

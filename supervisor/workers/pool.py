@@ -62,6 +62,8 @@ class WorkerPool:
         on_give_up: Callable[[WorkerPlan], None],
     ) -> None:
         self._settings = settings
+        self._socket_dir = socket_dir
+        self._root = (os.getpid(), psutil.Process().create_time())
         self._control_endpoint = control_endpoint(socket_dir)
         self._logs_endpoint = logs_endpoint(socket_dir)
         self._on_event = on_event
@@ -198,6 +200,8 @@ class WorkerPool:
             self._settings,
             self._control_endpoint,
             self._logs_endpoint,
+            self._root,
+            str(self._socket_dir),
             self._grow_mb_per_s,
             self._fail_file,
         )

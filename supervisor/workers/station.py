@@ -11,10 +11,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import pathlib
 import shutil
 import signal
-import tempfile
 import threading
 import time
 import uuid
@@ -36,7 +34,7 @@ from supervisor.station.simulation import SimulatedHardware
 from supervisor.tree import SupervisionEvent, SupervisionSettings, Unavailable
 from supervisor.workers import views
 from supervisor.workers.logs import LogRelay
-from supervisor.workers.plan import WorkerPlan, logs_endpoint
+from supervisor.workers.plan import WorkerPlan, logs_endpoint, socket_dir
 from supervisor.workers.pool import WorkerPool
 from supervisor.workers.publications import PublicationRelay
 
@@ -62,9 +60,9 @@ class ProcessStation:
         self._by_index = {c.index: c for c in settings.connectors}
         self._by_evse_id = {c.evse_id: c.index for c in settings.connectors}
         self.hardware = SimulatedHardware.open(settings)  # the plant, started before any worker
-        self._socket_dir = tempfile.mkdtemp(prefix="evse-w")
-        self._logs = LogRelay(logs_endpoint(pathlib.Path(self._socket_dir)))
-        self.workers = WorkerPool(settings, pathlib.Path(self._socket_dir), self._worker_event, self._give_up)
+        self._socket_dir = socket_dir(settings.state_dir)  # a killed predecessor's removed
+        self._logs = LogRelay(logs_endpoint(self._socket_dir))
+        self.workers = WorkerPool(settings, self._socket_dir, self._worker_event, self._give_up)
         self._publications = PublicationRelay(
             self.bus, [w.plan.publish_endpoint for w in self.workers.workers]
         )

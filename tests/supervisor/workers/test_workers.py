@@ -18,6 +18,7 @@ import yaml
 import zmq
 
 from supervisor.client import ApiError, Client
+from supervisor.workers.plan import socket_dir, stale_socket_dirs
 from supervisor.workers.pool import FAIL_ENV, GROW_ENV
 from tests.supervisor.cli.running import RunningStation, free_endpoint, wait_until
 from tests.supervisor.cli.test_operations import NotifySocket
@@ -273,10 +274,12 @@ def test_the_root_killed_takes_its_workers_down_and_the_next_start_recovers(tmp_
     try:
         uuid = charge(station, 1)
         pids = [w["pid"] for w in workers(station.client)]
+        [sockets] = stale_socket_dirs(tmp_path / "state")
         station.signal(signal.SIGKILL)
         station.proc.wait(10)
         for pid in pids:
             assert wait_until(partial(_gone, pid), f"worker {pid} gone", timeout_s=3.0)
+        assert not sockets.exists()  # the workers, finding their root dead, removed its sockets
     finally:
         station.stop()
     again = start(tmp_path)
@@ -287,6 +290,20 @@ def test_the_root_killed_takes_its_workers_down_and_the_next_start_recovers(tmp_
         assert {e["value"]["uuid"] for e in events} == {uuid}
     finally:
         assert again.stop() == 0
+
+
+def test_the_next_start_removes_the_sockets_a_killed_root_left(tmp_path: pathlib.Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    left = socket_dir(state)  # as a root SIGKILLed with its workers (they removed nothing) left it
+    (left / "control").write_text("")
+    station = start(tmp_path)
+    try:
+        assert not left.exists()
+        assert len(stale_socket_dirs(state)) == 1  # the running root's own
+    finally:
+        assert station.stop() == 0
+    assert stale_socket_dirs(state) == []
 
 
 def test_sigterm_stops_every_worker(running: RunningStation) -> None:
