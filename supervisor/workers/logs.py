@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from typing import Any
 
 import msgpack
 import zmq
 
 from supervisor.ops.logs import TracebackOnce, portable, quiet_libraries
+from supervisor.workers.reader import SocketReader
 
 SNDHWM = 10_000  # a worker that logs faster than the root writes loses lines, never blocks
-_POLL_MS = 100
 
 
 class ToRoot(logging.Handler):
@@ -68,36 +67,21 @@ class LogRelay:
     """The root's side: the workers' records, given to the root's handlers."""
 
     def __init__(self, endpoint: str) -> None:
-        self._context = zmq.Context()
-        self._pull = self._context.socket(zmq.PULL)
-        self._pull.linger = 0
-        self._pull.bind(endpoint)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="workers-logs", daemon=True)
+        self._reader = SocketReader(zmq.PULL, "workers-logs", _handle)
+        self._reader.socket.bind(endpoint)
 
     def start(self) -> None:
-        self._thread.start()
+        self._reader.start()
 
     def stop(self, timeout_s: float = 1.0) -> None:
-        self._stopping.set()
-        self._thread.join(timeout_s)
-        if not self._thread.is_alive():
-            self._context.term()
-
-    def _run(self) -> None:
-        pull = self._pull
-        try:
-            while not self._stopping.is_set():
-                if pull.poll(_POLL_MS):
-                    while pull.poll(0):
-                        _handle(pull.recv())
-        finally:
-            pull.close(linger=0)
+        self._reader.stop(timeout_s)
 
 
-def _handle(frame: bytes) -> None:
+def _handle(frames: list[bytes]) -> None:
+    if len(frames) != 1:  # a worker sends each record in one frame
+        return
     try:
-        fields: Any = msgpack.unpackb(frame, raw=False)
+        fields: Any = msgpack.unpackb(frames[0], raw=False)
         if not isinstance(fields, dict):
             return
         record = logging.makeLogRecord(fields)

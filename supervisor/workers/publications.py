@@ -9,57 +9,41 @@ in the workers: the root publishes its own.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 
 import msgpack
 import zmq
 
 from supervisor.station.bus import Bus
+from supervisor.workers.reader import SocketReader
 
 log = logging.getLogger("evse_supervisor.workers")
 
 RELAYED = (b"evse/", b"station/supervision")
-_POLL_MS = 100
 
 
 class PublicationRelay:
     def __init__(self, bus: Bus, endpoints: Sequence[str]) -> None:
         self._bus = bus
-        self._context = zmq.Context()
-        self._sub = self._context.socket(zmq.SUB)
-        self._sub.linger = 0
-        self._sub.rcvhwm = 0  # never drop: the root's XPUB is where slow subscribers lose
-        self._sub.setsockopt(zmq.RECONNECT_IVL, 10)
+        self._reader = SocketReader(zmq.SUB, "workers-publications", self._frames)
+        sub = self._reader.socket
+        sub.rcvhwm = 0  # never drop: the root's XPUB is where slow subscribers lose
+        sub.setsockopt(zmq.RECONNECT_IVL, 10)
         for prefix in RELAYED:
-            self._sub.setsockopt(zmq.SUBSCRIBE, prefix)
+            sub.setsockopt(zmq.SUBSCRIBE, prefix)
         for endpoint in endpoints:
-            self._sub.connect(endpoint)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="workers-publications", daemon=True)
+            sub.connect(endpoint)
         self.relayed = 0
 
     def start(self) -> None:
-        self._thread.start()
+        self._reader.start()
 
     def stop(self, timeout_s: float = 1.0) -> None:
-        self._stopping.set()
-        self._thread.join(timeout_s)
-        if not self._thread.is_alive():
-            self._context.term()
+        self._reader.stop(timeout_s)
 
-    def _run(self) -> None:
-        sub = self._sub
-        try:
-            while not self._stopping.is_set():
-                if not sub.poll(_POLL_MS):
-                    continue
-                while sub.poll(0):
-                    frames = sub.recv_multipart()
-                    if len(frames) == 2:
-                        self._relay(frames[0], frames[1])
-        finally:
-            sub.close(linger=0)
+    def _frames(self, frames: list[bytes]) -> None:
+        if len(frames) == 2:
+            self._relay(frames[0], frames[1])
 
     def _relay(self, topic: bytes, body: bytes) -> None:
         try:
