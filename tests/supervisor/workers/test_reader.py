@@ -13,7 +13,7 @@ def test_every_message_is_handed_on_in_order_then_stop_closes_the_socket() -> No
     got: queue.Queue[list[bytes]] = queue.Queue()
     reader = SocketReader(zmq.PULL, "test-reader", got.put)
     reader.socket.bind("tcp://127.0.0.1:*")
-    endpoint = reader.socket.last_endpoint.decode()
+    endpoint = reader.socket.getsockopt_string(zmq.LAST_ENDPOINT)
     reader.start()
     context = zmq.Context()
     push = context.socket(zmq.PUSH)
