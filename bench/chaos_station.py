@@ -83,6 +83,7 @@ class StationProcess:
                 "--command-endpoint", self.command_endpoint, "--publish-endpoint", self.publish_endpoint,
                 "--state-dir", str(state_dir), "--log-level", log_level]  # fmt: skip
         self._log = log_path.open("wb")
+        _stop_on_sigterm()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.process = psutil.Process(self.proc.pid)
 
@@ -163,6 +164,16 @@ class StationProcess:
             "error_lines": len(errors),
             "chaos_lines": len(chaos),
         }
+
+
+def _stop_on_sigterm() -> None:
+    """A SIGTERM (a `timeout` around the bench) ends the bench through its `finally`s, which stop
+    the station: its own session keeps it from the signal, so it would otherwise run on."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _is_plant(process: psutil.Process) -> bool:
