@@ -215,8 +215,11 @@ def _announce(
     )
     if metrics is not None and settings.api.metrics_endpoint is not None:
         log.info("metrics on %s/metrics", metrics.serve(settings.api.metrics_endpoint))
-    silent = watchdog.wait_ready(shape.ready_timeout_s)
-    if silent:
-        log.error("not ready, %s: %s", shape.not_ready, "; ".join(silent))
-    log.debug("%d objects of the start frozen out of the collector's way", memory.freeze_startup_objects())
-    watchdog.start()
+
+    def ready(silent: list[str]) -> None:
+        if silent:
+            log.error("not ready, %s: %s", shape.not_ready, "; ".join(silent))
+        frozen = memory.freeze_startup_objects()
+        log.debug("%d objects of the start frozen out of the collector's way", frozen)
+
+    watchdog.start(shape.ready_timeout_s, ready)  # signals are served while it waits

@@ -2,8 +2,9 @@
 
     watchdog = Watchdog(StationHealth(station), command_endpoint, notifier, interval_s)
                      # (a process-isolated station's root is its own Health)
-    watchdog.wait_ready(timeout_s)   # every connector's session actor answered: READY=1
-    watchdog.start()                 # WATCHDOG=1 every interval while `problems()` is empty
+    watchdog.start(timeout_s, ready) # on its thread: READY=1 once every connector's session
+                                     # actor answered, `ready(silent)`, then WATCHDOG=1 every
+                                     # interval while `problems()` is empty
     watchdog.stop()                  # STOPPING=1
 
 Healthy means every connector supervisor's loop takes its turns (`Supervisor.loop_alive`)
@@ -18,6 +19,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Protocol
 
 from supervisor.client import ApiError, Client
@@ -81,7 +83,7 @@ class Watchdog:
         self._interval_s = interval_s
         self._client = Client(command_endpoint, timeout_s=API_PING_TIMEOUT_S, retries=0, client_id="watchdog")
         self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+        self._thread: threading.Thread | None = None
         self._problems: list[str] = []
 
     def wait_ready(self, timeout_s: float) -> list[str]:
@@ -114,16 +116,28 @@ class Watchdog:
         )
         return f"{line}; unhealthy: {'; '.join(self._problems)}" if self._problems else line
 
-    def start(self) -> None:
+    def start(self, ready_timeout_s: float, ready: Callable[[list[str]], object]) -> None:
+        """Wait for the connectors on the watchdog's own thread, so signals are served meanwhile.
+
+        `ready` gets what did not answer within `ready_timeout_s` (empty: READY=1 was sent).
+        """
+        self._thread = threading.Thread(
+            target=self._run, args=(ready_timeout_s, ready), name="watchdog", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
         self._notifier.send("STOPPING=1", "STATUS=stopping: power off on every connector")
         self._halt.set()
-        self._thread.join(timeout=API_PING_TIMEOUT_S + 0.5)
+        if self._thread is not None:
+            self._thread.join(timeout=API_PING_TIMEOUT_S + 0.5)
         self._client.close()
 
-    def _run(self) -> None:
+    def _run(self, ready_timeout_s: float, ready: Callable[[list[str]], object]) -> None:
+        try:
+            ready(self.wait_ready(ready_timeout_s))
+        except Exception:
+            log.exception("the readiness check failed")
         interval_s = min(self._interval_s or STATUS_INTERVAL_S, STATUS_INTERVAL_S)
         while not self._halt.wait(interval_s):
             try:

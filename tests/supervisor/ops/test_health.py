@@ -6,6 +6,7 @@ from typing import Any
 
 from supervisor.ops.health import StationHealth, Watchdog
 from supervisor.ops.notify import Notifier
+from tests.supervisor.cli.running import wait_until
 from tests.supervisor.ops.conftest import OpsStation
 
 
@@ -16,9 +17,11 @@ def _supervision(live: OpsStation) -> list[dict[str, Any]]:
 def test_status_line_counts_a_failure_once_and_its_restarts_apart(ops_station: OpsStation) -> None:
     health = StationHealth(ops_station.station)
     watchdog = Watchdog(health, ops_station.server.command_endpoint, Notifier(None), None)
-    watchdog.start()
+    silent: list[list[str]] = []
+    watchdog.start(5.0, silent.append)
     try:
         assert watchdog.summary() == "2 connectors: 2 Idle; 0 failures (0 restarts)"
+        assert wait_until(lambda: silent == [[]], "both connectors answered the readiness check")
         tree = ops_station.station.connectors[0].tree
         assert ops_station.client.chaos_kill(1, "meter") is True
         assert tree.wait_for(
