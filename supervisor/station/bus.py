@@ -1,8 +1,8 @@
 """The publication bus: numbers every publication per source and keeps the last value per topic.
 
-Actors publish from their own threads; the bus assigns `seq` under one lock, remembers
-the latest value of each topic for `snapshot`, and hands the payload to a sink (the XPUB
-socket's thread) in `seq` order. It never blocks on a subscriber.
+Actors publish from their own threads; the bus assigns `seq` under its source's lock,
+remembers the latest value of each topic for `snapshot`, and hands the payload to a sink
+(the XPUB socket's thread) in `seq` order. It never blocks on a subscriber.
 """
 
 from __future__ import annotations
@@ -20,13 +20,23 @@ def _discard(topic: str, payload: dict[str, Any]) -> None:
     """The sink before a socket is attached: publications are only remembered."""
 
 
+class _Source:
+    """One source's numbering and last values: its own lock, so sources never wait on each other."""
+
+    __slots__ = ("last", "lock", "seq")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seq = 0
+        self.last: dict[str, Any] = {}
+
+
 class Bus:
     def __init__(self, epoch: str, clock: Clock) -> None:
         self.epoch = epoch
         self._clock = clock
-        self._lock = threading.Lock()
-        self._seq: dict[str, int] = {}
-        self._last: dict[str, Any] = {}
+        self._lock = threading.Lock()  # the table of sources, the sink and the observers
+        self._sources: dict[str, _Source] = {}
         self._sink: Sink = _discard
         self._observers: tuple[Sink, ...] = ()
 
@@ -42,38 +52,57 @@ class Bus:
         with self._lock:
             self._observers += (observer,)
 
+    def _source(self, name: str) -> _Source:
+        found = self._sources.get(name)
+        if found is None:
+            with self._lock:
+                found = self._sources.setdefault(name, _Source())
+        return found
+
     def publish(self, source: str, topic: str, value: Any, *, event_seq: int | None = None) -> None:
-        with self._lock:
-            seq = self._seq.get(source, 0) + 1
-            self._seq[source] = seq
+        """Number it in its source's order and hand it to the sink in that order.
+
+        Only the source's own lock is held: a thousand connectors publishing at once do not
+        queue behind one lock (each hand-over of a contended lock waits for the GIL).
+        """
+        state = self._source(source)
+        with state.lock:
+            state.seq += 1
             payload: dict[str, Any] = {
                 "epoch": self.epoch,
                 "source": source,
-                "seq": seq,
+                "seq": state.seq,
                 "ts": self._clock.time(),
                 "value": value,
             }
             if event_seq is not None:
                 payload["event_seq"] = event_seq
-            self._last[topic] = value
+            state.last[topic] = value
             self._sink(topic, payload)
-            observers = self._observers
-        for observer in observers:
+        for observer in self._observers:
             observer(topic, payload)
 
     def skip(self, source: str) -> None:
         """Leave a number out of `source`'s seq: subscribers see a gap (and snapshot again) where
         publications may have been lost (a worker process that died with some still unsent)."""
-        with self._lock:
-            self._seq[source] = self._seq.get(source, 0) + 1
+        state = self._source(source)
+        with state.lock:
+            state.seq += 1
 
     def snapshot(self, prefix: str = "") -> dict[str, Any]:
-        """`{"epoch", "seq": {source: n}, "vars": {topic: value}}`, consistent with the stream."""
+        """`{"epoch", "seq": {source: n}, "vars": {topic: value}}`: each source's vars as of its
+        seq (what a late joiner needs to drop the publications it already has)."""
         with self._lock:
-            variables = {
-                t: v for t, v in self._last.items() if t.startswith(prefix) and t != "station/heartbeat"
-            }
-            return {"epoch": self.epoch, "seq": dict(self._seq), "vars": variables}
+            sources = list(self._sources.items())
+        seq: dict[str, int] = {}
+        variables: dict[str, Any] = {}
+        for name, state in sources:
+            with state.lock:
+                seq[name] = state.seq
+                variables.update(
+                    (t, v) for t, v in state.last.items() if t.startswith(prefix) and t != "station/heartbeat"
+                )
+        return {"epoch": self.epoch, "seq": seq, "vars": variables}
 
     def source(self, name: str) -> SourcePublisher:
         return SourcePublisher(self, name)
