@@ -227,3 +227,43 @@ def test_limits_hold_while_the_allocator_restarts_and_fall_to_0_a_10_s_after_it_
     assert recording.events(1)[-1] == "ChargingResumed"
     supervision = [v for t, v in recording.items if t == "station/supervision"]
     assert [(v["actor"], v["event"]) for v in supervision][:2] == [(ROLE, "crashed"), (ROLE, "restarted")]
+
+
+def test_a_settled_allocation_tells_idle_connectors_nothing_and_still_meets_a_car_that_arrives(
+    station: Station,
+) -> None:
+    """Nothing to renew: quiet intervals leave every model as it was; a change is met at once."""
+    settle(station)
+    models = [c.state.model for c in station.connectors]
+    later(station, 5 * STEP_S)  # five update intervals and more
+    assert [c.state.model for c in station.connectors] == models
+    assert all(c.state.model is model for c, model in zip(station.connectors, models, strict=True))
+    arrive(station, 3)
+    assert limits(station) == [0.0, 0.0, 20.0, 0.0]
+    renewed_until = station.connectors[2].state.model.allocation_until
+    later(station, 2 * STEP_S)  # a charging car's allocation is renewed, idle ones still untold
+    assert (station.connectors[2].state.model.allocation_until or 0.0) > (renewed_until or 0.0)
+    assert all(station.connectors[i].state.model is models[i] for i in (0, 1, 3))
+    assert station.set_station_max_current(10.0) is True
+    settle(station)
+    assert limits(station) == [0.0, 0.0, 10.0, 0.0]
+
+
+def test_without_a_station_limit_the_allocator_settles_and_a_limit_set_later_is_applied(
+    tmp_path: pathlib.Path,
+) -> None:
+    settings = dataclasses.replace(four_connectors(tmp_path), grid=GridSettings(None))
+    unlimited = Station.build(settings, FakeClock())
+    unlimited.start(ticker=False)
+    try:
+        arrive(unlimited, 1)
+        assert limits(unlimited)[0] == 32.0  # the connector's maximum: nothing binds it
+        models = [c.state.model for c in unlimited.connectors]
+        later(unlimited, 3 * STEP_S)
+        assert all(c.state.model.allocation_a is None for c in unlimited.connectors)
+        assert [c.state.model.allocation_until for c in unlimited.connectors] == [m.allocation_until for m in models]
+        assert unlimited.set_station_max_current(16.0) is True
+        settle(unlimited)
+        assert limits(unlimited)[0] == 16.0
+    finally:
+        unlimited.stop()
