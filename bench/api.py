@@ -45,6 +45,7 @@ from typing import Any
 
 import msgpack
 import zmq
+from chaos_station import stop_on_sigterm
 
 from drivers.clock import SystemClock
 from supervisor.api.publisher import PublicationSink, configure_xpub
@@ -335,6 +336,7 @@ def main() -> int:
     options = parser.parse_args()
     if options.role:
         return run_role(options.role)
+    stop_on_sigterm()  # a `timeout` around the bench stops the station it started, too
     ping = {"v": 1, "cmd": "ping"}
     connector = {"v": 1, "cmd": "get_events", "evse": 1, "args": {"since": 10**12}}
     through_actor = {"v": 1, "cmd": "resume_charging", "evse": 1}  # worker → session actor, answers false

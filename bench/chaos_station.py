@@ -83,7 +83,7 @@ class StationProcess:
                 "--command-endpoint", self.command_endpoint, "--publish-endpoint", self.publish_endpoint,
                 "--state-dir", str(state_dir), "--log-level", log_level]  # fmt: skip
         self._log = log_path.open("wb")
-        _stop_on_sigterm()
+        stop_on_sigterm()
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.process = psutil.Process(self.proc.pid)
 
@@ -166,7 +166,7 @@ class StationProcess:
         }
 
 
-def _stop_on_sigterm() -> None:
+def stop_on_sigterm() -> None:
     """A SIGTERM (a `timeout` around the bench) ends the bench through its `finally`s, which stop
     the station: its own session keeps it from the signal, so it would otherwise run on."""
 
