@@ -261,7 +261,9 @@ def test_without_a_station_limit_the_allocator_settles_and_a_limit_set_later_is_
         models = [c.state.model for c in unlimited.connectors]
         later(unlimited, 3 * STEP_S)
         assert all(c.state.model.allocation_a is None for c in unlimited.connectors)
-        assert [c.state.model.allocation_until for c in unlimited.connectors] == [m.allocation_until for m in models]
+        assert [c.state.model.allocation_until for c in unlimited.connectors] == [
+            m.allocation_until for m in models
+        ]
         assert unlimited.set_station_max_current(16.0) is True
         settle(unlimited)
         assert limits(unlimited)[0] == 16.0
