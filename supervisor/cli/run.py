@@ -58,6 +58,10 @@ class Signals:
         for signum in _ACTIONS:
             signal.signal(signum, self._handle)
 
+    def stop_asked(self) -> bool:
+        """A SIGINT or SIGTERM came and was not acted on yet (a long start checks it)."""
+        return "stop" in self._asked
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self._asked.append(_ACTIONS[signal.Signals(signum)])
         self._wake.set()
@@ -148,10 +152,11 @@ def _serve(
         print(f"evse-supervisor: cannot bind the API endpoints: {exc}", file=sys.stderr)
         return 1
     write_endpoints(settings.state_dir, server.command_endpoint, server.publish_endpoint)
-    station.start()
     watchdog = Watchdog(health, server.command_endpoint, notifier, watchdog_interval_s())
     try:
-        _announce(settings, shape, server, metrics, watchdog)
+        station.start(stopping=signals.stop_asked)  # a SIGTERM ends a long start between connectors
+        if not signals.stop_asked():
+            _announce(settings, shape, server, metrics, watchdog)
         signals.serve({"reload": reloader.reload, "reopen": logs.reopen})
     finally:
         watchdog.stop()

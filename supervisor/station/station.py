@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 _ENERGY_KEY = (0, "energy")  # the station timer's key of the energy allocation (connectors are 1..)
 POWER_OFF_THREADS = 16  # as many board calls at once as the plant link has sockets
 STOP_TIMEOUT_S = 3.0  # SIGTERM must end the process within 5 s, even with hung actors
+
+
+def _never() -> bool:
+    return False
 
 
 class Station:
@@ -111,11 +116,18 @@ class Station:
 
     # --- life cycle ----------------------------------------------------------------------
 
-    def start(self, *, ticker: bool = True) -> None:
-        """Start every connector's actors and, unless a test ticks them, the station's timer."""
+    def start(self, *, ticker: bool = True, stopping: Callable[[], bool] = _never) -> None:
+        """Start every connector's actors and, unless a test ticks them, the station's timer.
+
+        `stopping` is asked between connectors: once it says so the rest are left unstarted
+        (a SIGTERM during the start of a thousand connectors is acted on at once).
+        """
         if ticker:
             self.timer.start()
-        for connector in self.connectors:
+        for started, connector in enumerate(self.connectors):
+            if stopping():
+                log.warning("start interrupted: %d of %d connectors started", started, len(self.connectors))
+                return
             connector.start()
         self.energy.start()
         self._arm_energy()

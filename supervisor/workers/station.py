@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -74,7 +75,8 @@ class ProcessStation:
 
     # --- life cycle ----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, stopping: Callable[[], bool] | None = None) -> None:
+        """Start the relays and the workers; it returns at once, so `stopping` is not needed."""
         self._logs.start()
         self._publications.start()
         self.workers.start()

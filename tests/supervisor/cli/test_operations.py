@@ -107,6 +107,18 @@ def test_sigusr2_reopens_the_log_file(tmp_path: pathlib.Path, stations: list[Run
     assert "serving 2 connectors" in rotated.read_text() and "serving" not in station.log()
 
 
+def test_sigterm_during_a_long_start_stops_between_connectors_and_exits_0(tmp_path: pathlib.Path) -> None:
+    config = tmp_path / "many.yaml"
+    lines = "".join(f'  - {{evse_id: "DE*OPS*E{i}"}}\n' for i in range(1, 301))
+    config.write_text("connectors:\n" + lines)
+    station = RunningStation(tmp_path / "state", "--config", str(config))  # bound: the start is under way
+    station.signal(signal.SIGTERM)
+    assert station.stop() == 0
+    log = station.log()
+    assert re.search(r"start interrupted: \d+ of 300 connectors started", log), log[-2000:]
+    assert "serving" not in log and log.rstrip().endswith("stopped")
+
+
 def test_sighup_and_reload_apply_live_changes_name_the_others_and_ignore_a_broken_file(
     tmp_path: pathlib.Path, stations: list[RunningStation]
 ) -> None:
