@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import threading
 import time
 from collections.abc import Iterator
 
@@ -70,39 +69,3 @@ def test_a_failing_fire_does_not_stop_the_timer(fired: queue.SimpleQueue[Key]) -
         assert fired.get(timeout=WAIT_S) == (2, "meter")
     finally:
         timer.stop()
-
-
-def test_keys_armed_from_many_threads_at_once_each_fire_once_at_their_latest_time(
-    timer: StationTimer, fired: queue.SimpleQueue[Key]
-) -> None:
-    timer.start()
-    start = threading.Barrier(20)
-
-    def arming(index: int) -> None:
-        start.wait()
-        now = time.monotonic()
-        for n in range(50):  # the last arming wins: the earlier ones are replaced, never fired
-            timer.arm((index, "meter"), now + 60.0 - n)
-        timer.arm((index, "meter"), now + 0.05)
-
-    threads = [threading.Thread(target=arming, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT_S)
-    assert sorted(fired.get(timeout=WAIT_S) for _ in range(20)) == [(i, "meter") for i in range(20)]
-    with pytest.raises(queue.Empty):
-        fired.get(timeout=0.1)
-
-
-def test_a_key_armed_again_for_the_time_that_fired_fires_again(
-    timer: StationTimer, fired: queue.SimpleQueue[Key]
-) -> None:
-    timer.start()
-    due = time.monotonic() + 0.02
-    timer.arm((1, "hardware"), due)
-    assert fired.get(timeout=WAIT_S) == (1, "hardware")
-    timer.arm((1, "hardware"), due)
-    assert timer.armed((1, "hardware")) == due
-    assert fired.get(timeout=WAIT_S) == (1, "hardware")
-    assert timer.armed((1, "hardware")) is None
