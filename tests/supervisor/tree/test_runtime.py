@@ -23,9 +23,7 @@ from supervisor.tree import (
 
 WAIT_S = 5.0
 FAST = SupervisionSettings(ping_interval_s=0.05, ping_timeout_s=0.2, backoff_min_s=0.01, backoff_max_s=0.05)
-PATIENT = dataclasses.replace(
-    FAST, ping_timeout_s=2.0
-)  # 80 actors on a loaded machine
+PATIENT = dataclasses.replace(FAST, ping_timeout_s=2.0)  # 80 actors on a loaded machine
 
 
 @dataclass(frozen=True)
