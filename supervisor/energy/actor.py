@@ -25,7 +25,7 @@ from actors.messages import ChaosKill, SetAllocation, Tick
 from actors.model import Model
 from supervisor.energy.allocation import Allocation, EvseAllocation, EvseInput, StationInput, allocate
 from supervisor.energy.draw import DrawWatch
-from supervisor.energy.inputs import EvseLink, evse_input, next_watch
+from supervisor.energy.inputs import EvseLink, evse_input, next_watch, watched
 from supervisor.energy.state import EnergyState
 from supervisor.tree import Lease, SupervisedActor
 
@@ -85,7 +85,7 @@ class AllocatorActor(SupervisedActor):
         same and no draw is watched (a watch changes with time alone)."""
         model = link.state.model
         cached = self._read_as.get(link.index)
-        if cached is not None and cached[0] is model and cached[1] == ocpp_limit_a and not _watched(model):
+        if cached is not None and cached[0] is model and cached[1] == ocpp_limit_a and not watched(model):
             return cached[2]
         watch = next_watch(link, self._watches.get(link.index, DrawWatch()), now)
         self._watches[link.index] = watch
@@ -151,11 +151,6 @@ class AllocatorActor(SupervisedActor):
         except Exception as exc:  # noqa: BLE001 - a connector that cannot answer keeps what it has
             log.warning("evse %d: allocation %s A not applied: %r", link.index, target_a, exc)
             return False
-
-
-def _watched(model: Model) -> bool:
-    """Its car's draw is being watched: an authorized session offered current (see next_watch)."""
-    return derived.authorized(model) and bool(model.allocation_a)
 
 
 def _same(link: EvseLink, seen: EvseInput) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from actors import derived
 from actors.connector_state import ConnectorState
-from actors.model import Env, State
+from actors.model import Env, Model, State
 from actors.settings import ConnectorSettings
 from supervisor.energy.allocation import EvseInput
 from supervisor.energy.draw import DrawWatch, watch
@@ -58,11 +58,16 @@ def evse_input(link: EvseLink, draw: DrawWatch, ocpp_limit_a: float | None = Non
     )
 
 
+def watched(model: Model) -> bool:
+    """Its car's draw is watched: an authorized session offered current (else the watch is reset)."""
+    return model.allocation_a is not None and model.allocation_a > 0 and derived.authorized(model)
+
+
 def next_watch(link: EvseLink, previous: DrawWatch, now: float) -> DrawWatch:
     """The draw watch after the connector's latest board reading (reset outside a session)."""
     model = link.state.model
     offered_a = model.allocation_a
-    if not derived.authorized(model) or offered_a is None or offered_a <= 0:
+    if offered_a is None or not watched(model):
         return DrawWatch()
     env = Env(link.settings, link.state.reservation, now, _no_uuid, 0.0)
     drawing = derived.state_of(model, env) is State.Charging
