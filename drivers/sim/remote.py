@@ -41,6 +41,7 @@ from drivers.base import (
     Telemetry,
 )
 from drivers.sim import plant_wire as wire
+from drivers.sockets import readable
 
 log = logging.getLogger(__name__)
 
@@ -270,11 +271,8 @@ class PlantLink:
         return wire.pack({"id": 0, "op": "keepalive", "evse": None, "args": {"evse_ids": evse_ids}})
 
     def _receive(self, socket: zmq.Socket[bytes]) -> None:
-        while True:
-            try:
-                frame = socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while readable(socket):
+            frame = socket.recv()
             try:
                 message = wire.unpack(frame)
             except ValueError:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import zmq
 
+from drivers.sockets import readable
 from supervisor.api.inbox import Inbox
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class RequestLoop:
         self._readers: dict[zmq.Socket[bytes], Callable[[], None]] = {}
 
     def attach(self, socket: zmq.Socket[bytes], on_readable: Callable[[], None]) -> None:
-        """Poll another socket too (the socket thread only): `on_readable()` when it has input."""
+        """Poll another socket too (the socket thread only): `onreadable()` when it has input."""
         self._poller.register(socket, zmq.POLLIN)
         self._readers[socket] = on_readable
 
@@ -87,7 +88,7 @@ class RequestLoop:
     def _read_requests(self, handler: Handler) -> None:
         router, handle = self._router, handler.handle
         for _ in range(_BATCH):
-            if not _readable(router):
+            if not readable(router):
                 return
             frames = router.recv_multipart()
             try:
@@ -97,7 +98,7 @@ class RequestLoop:
 
     def _run_posted(self) -> None:
         wake = self._wake
-        while _readable(wake):
+        while readable(wake):
             wake.recv()
         self._inbox.rearm()
         for work in self._inbox.drain():
@@ -115,12 +116,6 @@ class RequestLoop:
             send(reply, zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             logger.debug("reply dropped: %s", exc)
-
-
-def _readable(sock: zmq.Socket[bytes]) -> bool:
-    """A message is waiting (ZMQ_EVENTS: no system call, no exception as a failed recv has)."""
-    events: int = sock.get(zmq.EVENTS)  # type: ignore[assignment]
-    return bool(events & zmq.POLLIN)
 
 
 def _split(frames: list[bytes]) -> tuple[list[bytes], list[bytes]]:

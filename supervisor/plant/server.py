@@ -24,6 +24,7 @@ import zmq
 from drivers.base import DriverError
 from drivers.clock import Clock
 from drivers.sim import plant_wire as wire
+from drivers.sockets import readable
 from supervisor.api.commands import check_args, lookup
 from supervisor.api.protocol import (
     BadArgs,
@@ -152,15 +153,13 @@ class PlantServer:
 
     def _take(self, socket: zmq.Socket[bytes], handle: Any) -> list[_Reply]:
         replies: list[_Reply] = []
-        while True:
-            try:
-                frames = socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return replies
+        while readable(socket):
+            frames = socket.recv_multipart()
             self._last_talk_s = self._clock.monotonic()
             reply = handle(socket, frames)
             if reply is not None:
                 replies.append(reply)
+        return replies
 
     def _reports(self) -> dict[bytes, list[list[Any]]]:
         """The reports due this turn, by link: [evse_id, kind, value, error] each."""
