@@ -17,6 +17,8 @@ from typing import Any
 import msgpack
 import zmq
 
+from drivers.sockets import readable
+
 logger = logging.getLogger(__name__)
 
 _Item = tuple[str, dict[str, Any]] | None
@@ -114,11 +116,8 @@ class PublicationSink:
             self.dropped += 1
 
     def _discard_subscriptions(self) -> None:
-        while True:
-            try:
-                self._xpub.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while readable(self._xpub):
+            self._xpub.recv()
             self.subscribed.set()
 
 
