@@ -155,17 +155,24 @@ class ConnectorState:
                 self._write({"plug_count": plug_count})
                 self.plug_count = plug_count
 
-    def set_last_reading(self, lease: Lease, reading: MeterReading) -> None:
+    def set_last_reading(self, lease: Lease, reading: MeterReading) -> bool:
         """A meter checkpoint, journaled (without a sync of its own; the meter keeps its register)
-        only when an energy register moved: an idle connector's readings write nothing."""
+        only when an energy register moved: an idle connector's readings write nothing.
+
+        A reading whose import register is below the kept one is not kept; False (it is not
+        to be published either) when it was also taken earlier: a stale one, such as a
+        report that crossed a fresher call's reply after a restart. A register that went
+        back in a later reading (a meter replaced) is still published.
+        """
         with self._lock:
             lease.check()
             last = self.last_reading
             if last is not None and reading.energy_import_wh < last.energy_import_wh:
-                return
+                return reading.timestamp >= last.timestamp
             if last is None or _registers(reading) != _registers(last):
                 self._write({"last_reading": reading}, durable=False)
             self.last_reading = reading
+            return True
 
     def finish_recovery(self, lease: Lease, reason: str) -> None:
         """The journal's state was reconciled with the board; tell it on `station/supervision`."""

@@ -52,14 +52,18 @@ class MeterActor(ConnectorActor):
         if now < self._next_publication_at:
             return
         self._next_publication_at = now + self.ctx.settings.meter_interval_s
-        reading = self._read(ReadMeter())
-        self.ctx.state.publish(self.lease, "powermeter", reading.to_payload())
+        self._publish(self.meter.reading())
 
     def _reported(self, message: Reported) -> None:
         reading = self.meter.reported()
         self._next_publication_at = self.ctx.clock.monotonic() + self.ctx.settings.meter_interval_s
-        self.ctx.state.set_last_reading(self.lease, reading)
-        self.ctx.state.publish(self.lease, "powermeter", reading.to_payload())
+        self._publish(reading)
+
+    def _publish(self, reading: MeterReading) -> None:
+        """Kept as the checkpoint and published, unless older than the one kept (its energy would
+        go back on `powermeter`)."""
+        if self.ctx.state.set_last_reading(self.lease, reading):
+            self.ctx.state.publish(self.lease, "powermeter", reading.to_payload())
 
     def _read(self, message: ReadMeter) -> MeterReading:
         reading = self.meter.reading()

@@ -66,3 +66,20 @@ def test_a_register_that_went_back_is_not_taken(journal: ConnectorJournal) -> No
     state.set_last_reading(lease, reading(2.0, 99.0))
     assert state.last_reading == reading(1.0, 100.0)
     assert journal.writes == 1
+
+
+def test_a_stale_reading_is_not_to_be_published(journal: ConnectorJournal) -> None:
+    """A report taken before the kept reading (it crossed a fresher call's reply) would make the
+    published energy go back: set_last_reading says not to publish it."""
+    state, lease = ConnectorState(SETTINGS, _Silent(), journal), Lease("meter", 1)
+    assert state.set_last_reading(lease, reading(10.0, 100.0)) is True
+    assert state.set_last_reading(lease, reading(9.999, 99.9)) is False
+    assert state.last_reading == reading(10.0, 100.0)
+
+
+def test_a_later_reading_whose_register_went_back_is_still_published(journal: ConnectorJournal) -> None:
+    """A meter replaced starts again from a lower register: its readings are published (not kept)."""
+    state, lease = ConnectorState(SETTINGS, _Silent(), journal), Lease("meter", 1)
+    state.set_last_reading(lease, reading(10.0, 100.0))
+    assert state.set_last_reading(lease, reading(11.0, 2.0)) is True
+    assert state.last_reading == reading(10.0, 100.0)
