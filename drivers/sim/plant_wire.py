@@ -24,6 +24,7 @@ import pathlib
 from typing import Any
 
 import msgpack
+import zmq
 
 from drivers.base import BoardCapabilities, BoardStatus, CPState, MeterReading, PilotSignal, Telemetry
 
@@ -55,6 +56,13 @@ def public_endpoint(state_dir: pathlib.Path, configured: str | None = None) -> s
 
 def drivers_endpoint(state_dir: pathlib.Path) -> str:
     return ipc_endpoint(state_dir / DRIVERS_SOCKET)
+
+
+def readable(sock: zmq.Socket[Any]) -> bool:
+    """A message is waiting (ZMQ_EVENTS: no exception as a failed non-blocking recv raises,
+    which pyzmq builds with an import in it each time)."""
+    events: int = sock.get(zmq.EVENTS)  # type: ignore[assignment]
+    return bool(events & zmq.POLLIN)
 
 
 def pack(value: Any) -> bytes:

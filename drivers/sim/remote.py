@@ -41,7 +41,6 @@ from drivers.base import (
     Telemetry,
 )
 from drivers.sim import plant_wire as wire
-from drivers.sockets import readable
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +270,7 @@ class PlantLink:
         return wire.pack({"id": 0, "op": "keepalive", "evse": None, "args": {"evse_ids": evse_ids}})
 
     def _receive(self, socket: zmq.Socket[bytes]) -> None:
-        while readable(socket):
+        while wire.readable(socket):
             frame = socket.recv()
             try:
                 message = wire.unpack(frame)

@@ -17,7 +17,7 @@ from typing import Any
 import msgpack
 import zmq
 
-from drivers.sockets import readable
+from supervisor.api.sockets import readable
 
 logger = logging.getLogger(__name__)
 

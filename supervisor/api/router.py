@@ -16,8 +16,8 @@ from typing import Protocol
 
 import zmq
 
-from drivers.sockets import readable
 from supervisor.api.inbox import Inbox
+from supervisor.api.sockets import readable
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class RequestLoop:
         self._readers: dict[zmq.Socket[bytes], Callable[[], None]] = {}
 
     def attach(self, socket: zmq.Socket[bytes], on_readable: Callable[[], None]) -> None:
-        """Poll another socket too (the socket thread only): `onreadable()` when it has input."""
+        """Poll another socket too (the socket thread only): `on_readable()` when it has input."""
         self._poller.register(socket, zmq.POLLIN)
         self._readers[socket] = on_readable
 

@@ -24,7 +24,6 @@ import zmq
 from drivers.base import DriverError
 from drivers.clock import Clock
 from drivers.sim import plant_wire as wire
-from drivers.sockets import readable
 from supervisor.api.commands import check_args, lookup
 from supervisor.api.protocol import (
     BadArgs,
@@ -153,7 +152,7 @@ class PlantServer:
 
     def _take(self, socket: zmq.Socket[bytes], handle: Any) -> list[_Reply]:
         replies: list[_Reply] = []
-        while readable(socket):
+        while wire.readable(socket):
             frames = socket.recv_multipart()
             self._last_talk_s = self._clock.monotonic()
             reply = handle(socket, frames)

@@ -1,4 +1,4 @@
-"""What the station's socket loops share: reading a ZeroMQ socket until it is empty."""
+"""What the API's socket loops share: reading a ZeroMQ socket until it is empty."""
 
 from __future__ import annotations
 
