@@ -58,11 +58,14 @@ def drivers_endpoint(state_dir: pathlib.Path) -> str:
     return ipc_endpoint(state_dir / DRIVERS_SOCKET)
 
 
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)  # plain ints: an IntFlag's `&` runs Python code
+
+
 def readable(sock: zmq.Socket[Any]) -> bool:
     """A message is waiting (ZMQ_EVENTS: no exception as a failed non-blocking recv raises,
     which pyzmq builds with an import in it each time)."""
-    events: int = sock.get(zmq.EVENTS)  # type: ignore[assignment]
-    return bool(events & zmq.POLLIN)
+    events: int = sock.getsockopt(_EVENTS)  # type: ignore[assignment]
+    return bool(events & _POLLIN)
 
 
 def pack(value: Any) -> bytes:

@@ -265,8 +265,20 @@ def encode_ok(request_id: RequestId | None, result: Any) -> bytes:
         return encode_exception(request_id, exc, what="packing a result")
 
 
+_SMALL_REPLY_BYTES = 512  # unpacked whole: cheaper than an Unpacker's setup
+
+
 def reply_code(reply: bytes) -> str:
-    """The wire code of an encoded reply ("ok" or the error's code), without unpacking a result."""
+    """The wire code of an encoded reply ("ok" or the error's code), without unpacking a large result."""
+    try:
+        if len(reply) <= _SMALL_REPLY_BYTES:
+            return _code_of(msgpack.unpackb(reply, raw=False, strict_map_key=False))
+        return _streamed_code(reply)
+    except Exception:  # noqa: BLE001 - a worker's reply that is not MessagePack, say
+        return "internal"
+
+
+def _streamed_code(reply: bytes) -> str:
     unpacker = msgpack.Unpacker(raw=False)
     unpacker.feed(reply)
     for _ in range(unpacker.read_map_header()):
@@ -275,11 +287,20 @@ def reply_code(reply: bytes) -> str:
             if unpacker.unpack() is True:
                 return "ok"
         elif key == "error":
-            error = unpacker.unpack()
-            return str(error.get("code")) if isinstance(error, dict) else "internal"
+            return _error_code(unpacker.unpack())
         else:
             unpacker.skip()
     return "internal"
+
+
+def _code_of(reply: Any) -> str:
+    if not isinstance(reply, dict):
+        return "internal"
+    return "ok" if reply.get("ok") is True else _error_code(reply.get("error"))
+
+
+def _error_code(error: Any) -> str:
+    return str(error.get("code")) if isinstance(error, dict) else "internal"
 
 
 def encode_error(request_id: RequestId | None, code: str, message: str) -> bytes:

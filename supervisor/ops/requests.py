@@ -34,7 +34,7 @@ class RequestRecorder:
         command = request.cmd if request is not None else ""
         if self._metrics is not None:
             self._metrics.request_done(command, code, elapsed_s)
-        if request is None or code != "ok" or command in READS:
+        if request is None or code != "ok" or command in READS or not log.isEnabledFor(logging.INFO):
             return
         by = f"client {who}" if request.client is not None else f"peer {who}"
         fields = about(index, self._evse_ids.get(index) if index is not None else None)

@@ -17,9 +17,11 @@ from supervisor.api.protocol import (
     InvalidRequest,
     UnknownCommand,
     decode_request,
+    encode_error,
     encode_exception,
     encode_ok,
     error_code,
+    reply_code,
 )
 from supervisor.client import Sequencer
 from supervisor.tree import Unavailable
@@ -334,3 +336,14 @@ def test_cache_forgets_old_replies_by_generation_and_keeps_a_steady_size() -> No
     assert 6_000 <= len(cache) <= 6_500  # 60 s of replies, give or take a generation of 5 s
     assert cache.get(("c", 12_000 - 6_000)) == b"6000" and cache.get(("c", 12_000 - 6_600)) is None
     assert [cache.get(("c", n)) for n in range(11_990, 12_000)] == [b"%d" % n for n in range(11_990, 12_000)]
+
+
+@pytest.mark.parametrize("size", [0, 5000])
+def test_reply_code_reads_small_and_large_replies(size: int) -> None:
+    """A small reply is unpacked whole, a large one streamed past its result: the same codes."""
+    assert reply_code(encode_ok(7, "x" * size)) == "ok"
+    assert reply_code(encode_ok("an-id", {"ok": False, "padding": "y" * size})) == "ok"
+    assert reply_code(encode_error(7, "busy", "z" * size)) == "busy"
+    assert reply_code(msgpack.packb({"v": 1, "id": 7, "ok": False, "error": "w" * size})) == "internal"
+    assert reply_code(msgpack.packb({"v": 1, "id": 7, "note": "n" * size})) == "internal"
+    assert reply_code(b"\xc1" + b"g" * size) == "internal"  # not MessagePack
