@@ -108,8 +108,8 @@ def _station(top: Map) -> StationSettings:
     devices.check_ping_timeout(station.section("supervision", _SUPERVISION_KEYS), settings)
     problem = process_problem(settings)
     if problem:
-        key = "connectors_per_worker" if "workers" in problem else "isolation"
-        raise station.fail(key, problem)
+        key, message = problem
+        raise station.fail(key, message)
     return settings
 
 
@@ -124,25 +124,34 @@ def _workers(station: Map) -> WorkerSettings:
     )
 
 
-def process_problem(settings: StationSettings) -> str | None:
-    """Why these settings cannot run with `isolation: process`; None when they can (or for thread)."""
+def process_problem(settings: StationSettings) -> tuple[str, str] | None:
+    """Why these settings cannot run with `isolation: process`, and the `station` key to blame;
+    None when they can (or for thread)."""
     if settings.isolation != "process":
         return None
     per_worker = settings.workers.connectors_per_worker
     workers = -(-len(settings.connectors) // per_worker)
     if workers > MAX_WORKERS:
-        return (
+        return "connectors_per_worker", (
             f"{len(settings.connectors)} connectors at {per_worker} per worker make {workers} workers, "
             f"at most {MAX_WORKERS}: raise station.connectors_per_worker"
+        )
+    if settings.sim.plant != "process":
+        return "isolation", (
+            "sim.plant: embedded cannot run with workers: the simulated hardware would live in the "
+            "root, out of the workers' reach, and must outlive a worker; use sim.plant: process "
+            "(the default) or isolation: thread"
         )
     unsupported = [
         ("an ocpp section", settings.ocpp is not None),
         ("station.grid.max_current_a", settings.grid.max_current_a is not None),
-        ("sim.plant: embedded", settings.sim.plant != "process"),
     ]
     named = [name for name, present in unsupported if present]
     if named:
-        return f"process isolation does not support {', '.join(named)} yet; use isolation: thread"
+        return (
+            "isolation",
+            f"process isolation does not support {', '.join(named)} yet; use isolation: thread",
+        )
     return None
 
 
@@ -415,9 +424,10 @@ def apply_overrides(
         isolation=settings.isolation if isolation is None else isolation,
         chaos=settings.chaos if chaos is None else chaos,
     )
-    problem = process_problem(overridden)
-    if problem:
-        raise ConfigError("", None, "--isolation" if isolation is not None else "station.isolation", problem)
+    refused = process_problem(overridden)
+    if refused:
+        key, message = refused
+        raise ConfigError("", None, "--isolation" if isolation is not None else f"station.{key}", message)
     return overridden
 
 

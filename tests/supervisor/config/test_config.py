@@ -390,6 +390,15 @@ BAD_FILES = [
         id="isolation-process-grid",
     ),
     pytest.param(
+        _doc("station:", "  isolation: process", "sim: {plant: embedded}", *MINIMAL),
+        "station.isolation",
+        2,
+        "sim.plant: embedded cannot run with workers: the simulated hardware would live in the root, "
+        "out of the workers' reach, and must outlive a worker; use sim.plant: process (the default) "
+        "or isolation: thread",
+        id="isolation-process-embedded-plant",
+    ),
+    pytest.param(
         _doc("station:", "  isolation: process", "connectors:", *(f"  - evse_id: E{n}" for n in range(65))),
         "station.connectors_per_worker",
         2,
